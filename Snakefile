@@ -1,0 +1,55 @@
+# brainattr: which words make a language model's representations predict brain activity.
+# Run: snakemake --cores N  (config/config.yaml = the embedded demo; --configfile for others)
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
+# Scripts (also under --sdm conda) import the package from this checkout.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+
+from brainattr.config import validate_config  # noqa: E402
+from brainattr.workflow import dataset_dir  # noqa: E402
+
+
+configfile: "config/config.yaml"
+
+
+config.update(
+    validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+)
+
+DATASETS = list(config["datasets"])
+MODELS = list(config["models"])
+CONTEXTS = config["features"]["context_words"]
+N_DELAYS = len(config["features"]["delays"])
+RUN = "results/{dataset}/{model}/ctx{context}"
+SUMMARY = "results/{dataset}/ctx{context}"
+FIGURES = ["ba_per_layer", "fig2_iou", "fig3_spread", "fig5_positions", "masking"]
+
+wildcard_constraints:
+    dataset=r"[A-Za-z0-9_\-]+",
+    model=r"[A-Za-z0-9_.\-]+",
+    context=r"\d+",
+    layer=r"\d+",
+    subject=r"[A-Za-z0-9_\-]+",
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/dataset.smk"
+include: "workflow/rules/features.smk"
+include: "workflow/rules/encoding.smk"
+include: "workflow/rules/attribution.smk"
+include: "workflow/rules/analysis.smk"
+include: "workflow/rules/figures.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,323 @@
+"""Input attribution of brain alignment (BA) and next-word prediction (NWP).
+
+BA target for TR t of subject s, with the ridge of the fold holding t out:
+    y_hat_t = sum_d W_d^T e_{t-d} + b,   L_t = mean over ROI voxels of (y_hat_t - y_t)^2,
+where e_{t-d} is the pooled state of window W_{t-d}. The gradient reaches every token
+embedding of the four windows; token scores are summed per absolute story word.
+
+NWP target for TR t: mean cross-entropy of the tokens of the first word after TR t-1,
+given the words from the start of W_{t-4} to the end of TR t-1.
+
+Scores: gradient x input (GXI) summed over the embedding dimension, or Integrated
+Gradients with an all-zero baseline (midpoint rule). Distance 0 = last word of TR t-1.
+
+This is the plain reference implementation: one forward pass per target, one backward
+pass per subject x layer.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from brainattr.dataset import Dataset, read_dataset, read_responses, tr_word_ranges
+from brainattr.encoding import prepare_responses, read_encoding
+from brainattr.features import Window, pooled_states, window_range
+from brainattr.layers import selected_layers
+from brainattr.models import LoadedModel, load_model
+
+log = logging.getLogger(__name__)
+
+
+def input_attributions(
+    loss_fn: Callable[[list[torch.Tensor]], list[torch.Tensor]],
+    inputs: Sequence[torch.Tensor],
+    method: str = "gxi",
+    steps: int = 20,
+) -> list[list[np.ndarray]]:
+    """Per-token attributions of several scalar losses that share one forward pass.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        Maps a list of input tensors (each (n_tokens_i, hidden)) to a list of scalar losses.
+    inputs : list of tensors of shape (n_tokens_i, hidden)
+    method : {"gxi", "ig"}
+        Gradient x input, or Integrated Gradients from an all-zero baseline.
+    steps : int
+        IG steps (midpoint rule).
+
+    Returns
+    -------
+    attributions : list (per loss) of lists (per input) of arrays of shape (n_tokens_i,)
+        Sum over the hidden dimension of input x (average) gradient.
+    """
+    if method == "gxi":
+        scales = [1.0]
+    elif method == "ig":
+        scales = ((np.arange(steps) + 0.5) / steps).tolist()
+    else:
+        raise ValueError(f"unknown attribution method {method!r}; allowed: gxi, ig")
+    grad_sum: list[list[torch.Tensor]] | None = None
+    for a in scales:
+        xs = [(x.detach() * a).requires_grad_(True) for x in inputs]
+        losses = loss_fn(xs)
+        if grad_sum is None:
+            grad_sum = [[torch.zeros_like(x) for x in inputs] for _ in losses]
+        for j, loss in enumerate(losses):
+            grads = torch.autograd.grad(
+                loss, xs, retain_graph=j < len(losses) - 1, allow_unused=True
+            )
+            for i, g in enumerate(grads):
+                if g is not None:
+                    grad_sum[j][i] += g
+    assert grad_sum is not None
+    return [
+        [(x.detach() * g / len(scales)).sum(-1).double().cpu().numpy()
+         for x, g in zip(inputs, per_loss, strict=True)]
+        for per_loss in grad_sum
+    ]
+
+
+@dataclass
+class Target:
+    """One attribution target: TR t and the words its two losses depend on."""
+
+    tr: int
+    row: int  # index among kept TRs (rows of the encoding model)
+    fold: int
+    delay_trs: list[int | None]  # TR t-d for d = 1..D, None where it has no words
+    span_start: int
+    span_stop: int  # one past the last word of TR t-1 (distance 0)
+    next_word: int
+
+    def distance(self, word_index: np.ndarray) -> np.ndarray:
+        return self.span_stop - 1 - word_index
+
+
+def eligible_targets(ds: Dataset, context_words: int, n_delays: int, fold: np.ndarray) -> list[Target]:
+    """Kept TRs whose D delays stay in the run, whose TR t-1 has words and a next word.
+
+    ``fold`` is the outer fold of each kept TR (from the encoding stage).
+    """
+    n_trs, n_words = len(ds.trs), len(ds.words)
+    first, stop = tr_word_ranges(ds.word_tr, n_trs)
+    runs = ds.trs["run"].to_numpy()
+    kept_rows = np.flatnonzero(ds.trs["kept"].to_numpy())
+    out = []
+    for row, t in enumerate(kept_rows):
+        if t - n_delays < 0 or runs[t - n_delays] != runs[t]:
+            continue
+        if stop[t - 1] == first[t - 1] or stop[t - 1] >= n_words:
+            continue
+        delay_trs = [t - d if stop[t - d] > first[t - d] else None for d in range(1, n_delays + 1)]
+        starts = [window_range(first[s], stop[s], context_words)[0] for s in delay_trs if s is not None]
+        out.append(Target(int(t), row, int(fold[row]), delay_trs, min(starts), int(stop[t - 1]),
+                          int(stop[t - 1])))
+    return out
+
+
+def sample_targets(targets: list[Target], n_targets: int, seed: int) -> list[Target]:
+    """A seeded sample of ``n_targets`` targets in TR order (all when 0 or too few)."""
+    if n_targets == 0 or n_targets >= len(targets):
+        return targets
+    pick = np.sort(np.random.default_rng(seed).choice(len(targets), n_targets, replace=False))
+    return [targets[i] for i in pick]
+
+
+@dataclass
+class BAHead:
+    """The frozen readout of one subject x layer for one target's fold."""
+
+    subject: str
+    layer: int
+    weights: torch.Tensor  # (D * hidden, n_roi)
+    intercept: torch.Tensor  # (n_roi,)
+    y: torch.Tensor  # (n_roi,) BOLD at the target
+
+
+def delay_windows(lm: LoadedModel, words: list[str], target: Target, context_words: int,
+                  first: np.ndarray, stop: np.ndarray) -> list[Window | None]:
+    """The window W_{t-d} of each delay (None where TR t-d has no words)."""
+    return [
+        None if s is None
+        else Window(lm, words, *window_range(first[s], stop[s], context_words), int(first[s]))
+        for s in target.delay_trs
+    ]
+
+
+def ba_predictions(
+    lm: LoadedModel, windows: list[Window | None], heads: list[BAHead], layers: list[int],
+    embeds: list[torch.Tensor] | None = None, states: torch.Tensor | None = None,
+) -> list[torch.Tensor]:
+    """Predicted ROI BOLD of each head from the delay windows, each (n_roi,).
+
+    ``states`` (n_present_windows, n_layers, hidden) may be given when the windows were
+    run as part of a larger batch; otherwise they are computed here.
+    """
+    if states is None:
+        states = pooled_states(lm, [w for w in windows if w is not None], layers, embeds)
+    h = states.shape[-1]
+    out = []
+    for head in heads:
+        li = layers.index(head.layer)
+        parts, k = [], 0
+        for w in windows:
+            if w is None:
+                parts.append(states.new_zeros(h))
+            else:
+                parts.append(states[k, li])
+                k += 1
+        out.append(torch.cat(parts) @ head.weights + head.intercept)
+    return out
+
+
+def scatter_words(target: Target, token_word_abs: list[np.ndarray], attrs: list[np.ndarray]) -> np.ndarray:
+    """Sum token scores per absolute word of the target's span, shape (n_span_words,)."""
+    scores = np.zeros(target.span_stop - target.span_start)
+    for tw, a in zip(token_word_abs, attrs, strict=True):
+        inside = (tw >= target.span_start) & (tw < target.span_stop)
+        np.add.at(scores, tw[inside] - target.span_start, a[inside])
+    return scores
+
+
+def ba_word_scores(
+    lm: LoadedModel, words: list[str], target: Target, heads: list[BAHead], context_words: int,
+    first: np.ndarray, stop: np.ndarray, method: str = "gxi", steps: int = 20,
+) -> list[np.ndarray]:
+    """BA word scores over the target's span, one array per head."""
+    windows = delay_windows(lm, words, target, context_words, first, stop)
+    present = [w for w in windows if w is not None]
+    layers = sorted({h.layer for h in heads})
+    embeds = [lm.embed(w.ids) for w in present]
+
+    def losses(xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        preds = ba_predictions(lm, windows, heads, layers, xs)
+        return [((p - h.y) ** 2).mean() for p, h in zip(preds, heads, strict=True)]
+
+    attrs = input_attributions(losses, embeds, method, steps)
+    token_words = [w.start + w.token_word for w in present]
+    return [scatter_words(target, token_words, a) for a in attrs]
+
+
+def nwp_inputs(lm: LoadedModel, words: list[str], target: Target) -> tuple[torch.Tensor, np.ndarray]:
+    """Token ids of span + next word, and each token's absolute word index."""
+    ids, tw = lm.encode_words(words[target.span_start : target.next_word + 1])
+    return ids, tw + target.span_start
+
+
+def nwp_loss(lm: LoadedModel, embeds: torch.Tensor, ids: torch.Tensor, token_word: np.ndarray,
+             next_word: int) -> torch.Tensor:
+    """Mean cross-entropy of the next word's tokens under teacher forcing."""
+    logits = lm.model(inputs_embeds=embeds[None], use_cache=False).logits[0]
+    return next_word_cross_entropy(logits, ids, token_word, next_word)
+
+
+def next_word_cross_entropy(logits: torch.Tensor, ids: torch.Tensor, token_word: np.ndarray,
+                            next_word: int) -> torch.Tensor:
+    """Mean cross-entropy of the tokens of ``next_word`` from (n_tokens, vocab) logits."""
+    pos = torch.as_tensor(np.flatnonzero(token_word == next_word), device=logits.device)
+    return torch.nn.functional.cross_entropy(logits[pos - 1].float(), ids.to(logits.device)[pos])
+
+
+def nwp_word_scores(lm: LoadedModel, words: list[str], target: Target, method: str = "gxi",
+                    steps: int = 20) -> np.ndarray:
+    """NWP word scores over the target's span (the next word's own tokens excluded)."""
+    ids, tw = nwp_inputs(lm, words, target)
+    attrs = input_attributions(
+        lambda xs: [nwp_loss(lm, xs[0], ids, tw, target.next_word)],
+        [lm.embed(ids)], method, steps,
+    )
+    return scatter_words(target, [tw], attrs[0])
+
+
+def load_heads(encoding_paths: dict[tuple[str, int], str], dataset_dir: str | Path,
+               ds: Dataset, dtype: torch.dtype, device: torch.device):
+    """Per (subject, layer): encoding result and ROI BOLD (n_kept, n_roi) of kept TRs."""
+    enc, ys = {}, {}
+    runs, kept = ds.trs["run"].to_numpy(), ds.trs["kept"].to_numpy()
+    for (subject, layer), path in encoding_paths.items():
+        e = read_encoding(path)
+        enc[(subject, layer)] = e
+        if subject not in ys:
+            bold, _ = read_responses(dataset_dir, subject)
+            ys[subject] = prepare_responses(bold, runs, kept)[:, e["roi"]]
+
+    def heads_for(target: Target) -> list[BAHead]:
+        k = target.fold
+        return [
+            BAHead(
+                s, lay,
+                torch.as_tensor(e[f"weights_{k}"], dtype=dtype, device=device),
+                torch.as_tensor(e[f"intercept_{k}"], dtype=dtype, device=device),
+                torch.as_tensor(ys[s][target.row], dtype=dtype, device=device),
+            )
+            for (s, lay), e in enc.items()
+        ]
+
+    return enc, heads_for
+
+
+def run_attribution(
+    dataset_dir: str | Path,
+    model_spec: dict,
+    context_words: int,
+    layers_path: str | Path,
+    encoding_paths: dict[tuple[str, int], str],
+    n_delays: int,
+    method: str,
+    ig_steps: int,
+    n_targets: int,
+    seed: int,
+    out_scores: str | Path,
+    out_targets: str | Path,
+    device: str = "auto",
+) -> None:
+    """Workflow stage ``attribution``: BA (selected layers x subjects) and NWP word scores.
+
+    Writes a tidy Parquet table with one row per (task, subject, layer, target, word):
+    ``task`` (ba/nwp), ``method``, ``subject`` ("" for nwp), ``layer`` (-1 for nwp, read
+    from the final head), ``layer_group``, ``target_tr``, ``fold``, ``word_index``,
+    ``distance``, ``word``, ``score``; and a TSV of the targets.
+    """
+    ds = read_dataset(dataset_dir)
+    chosen = selected_layers(layers_path)
+    group_of = {lay: g for g, lay in chosen.items()}
+    paths = {k: v for k, v in encoding_paths.items() if k[1] in group_of}
+    lm = load_model(model_spec, device)
+    dtype = lm.embedding.weight.dtype
+    enc, heads_for = load_heads(paths, dataset_dir, ds, dtype, lm.device)
+    fold = next(iter(enc.values()))["fold"]
+    targets = sample_targets(eligible_targets(ds, context_words, n_delays, fold), n_targets, seed)
+    if not targets:
+        raise ValueError(f"{dataset_dir}: no eligible attribution target (see eligible_targets)")
+    words = ds.words["word"].tolist()
+    first, stop = tr_word_ranges(ds.word_tr, len(ds.trs))
+    frames = []
+    for i, tgt in enumerate(targets):
+        heads = heads_for(tgt)
+        span = np.arange(tgt.span_start, tgt.span_stop)
+        base = {"target_tr": tgt.tr, "fold": tgt.fold, "word_index": span,
+                "distance": tgt.distance(span), "word": [words[j] for j in span], "method": method}
+        ba = ba_word_scores(lm, words, tgt, heads, context_words, first, stop, method, ig_steps)
+        for h, sc in zip(heads, ba, strict=True):
+            frames.append(pd.DataFrame({**base, "task": "ba", "subject": h.subject,
+                                        "layer": h.layer, "layer_group": group_of[h.layer],
+                                        "score": sc}))
+        nwp = nwp_word_scores(lm, words, tgt, method, ig_steps)
+        frames.append(pd.DataFrame({**base, "task": "nwp", "subject": "", "layer": -1,
+                                    "layer_group": "final", "score": nwp}))
+        if (i + 1) % 8 == 0 or i + 1 == len(targets):
+            log.info("attribution: %d/%d targets", i + 1, len(targets))
+    cols = ["task", "method", "subject", "layer", "layer_group", "target_tr", "fold",
+            "word_index", "distance", "word", "score"]
+    pd.concat(frames, ignore_index=True)[cols].to_parquet(out_scores, index=False)
+    pd.DataFrame([{"target_tr": t.tr, "fold": t.fold, "span_start": t.span_start,
+                   "span_stop": t.span_stop, "next_word": t.next_word} for t in targets]
+                 ).to_csv(out_targets, sep="\t", index=False)

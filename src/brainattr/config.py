@@ -1,0 +1,114 @@
+"""Configuration loading and validation against the JSON schema, with defaults filled in."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration key or value is invalid; the message says which and what to do."""
+
+
+def _fill_defaults(instance: Any, schema: Mapping[str, Any]) -> None:
+    """Insert schema defaults into ``instance`` in place, recursively."""
+    if not isinstance(instance, dict):
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            _fill_defaults(instance[key], sub)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, value in instance.items():
+            if key not in schema.get("properties", {}):
+                _fill_defaults(value, extra)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = ".".join(str(p) for p in error.absolute_path) or "<top level>"
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        return (
+            f"unknown key(s) {unknown} under '{key}'; allowed keys: {allowed}"
+            if allowed
+            else f"unknown key(s) {unknown} under '{key}'"
+        )
+    if error.validator == "enum":
+        return f"'{key}' = {error.instance!r} is not allowed; allowed values: {error.validator_value}"
+    return f"'{key}': {error.message}"
+
+
+def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> dict[str, Any]:
+    """Validate a configuration and return a copy with every default filled in.
+
+    Parameters
+    ----------
+    config : mapping
+        The configuration as loaded from YAML.
+    schema_path : str or Path
+        The JSON schema (YAML) file, ``workflow/schemas/config.schema.yaml``.
+
+    Returns
+    -------
+    config : dict
+        A validated deep copy with defaults.
+
+    Raises
+    ------
+    ConfigError
+        Naming every offending key, its value and the allowed values.
+    """
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    filled = copy.deepcopy(dict(config))
+    _fill_defaults(filled, schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = "\n".join(f"  - {_describe(e)}" for e in errors)
+        raise ConfigError(
+            f"invalid configuration (schema {schema_path}):\n{lines}\n"
+            "Fix these keys in your config file; config/README.md documents every key."
+        )
+    _check_semantics(filled)
+    return filled
+
+
+def _check_semantics(config: Mapping[str, Any]) -> None:
+    """Checks a JSON schema cannot express."""
+    for name, spec in config["models"].items():
+        needed = {
+            "gguf_package": ["package", "gguf_file"],
+            "huggingface": ["id"],
+            "local": ["path"],
+        }[spec["source"]]
+        missing = [k for k in needed if k not in spec]
+        if missing:
+            raise ConfigError(
+                f"models.{name}: source '{spec['source']}' needs key(s) {missing}; "
+                "see config/README.md, section 'models'."
+            )
+    for name, spec in config["datasets"].items():
+        if spec["source"] == "local" and "path" not in spec:
+            raise ConfigError(f"datasets.{name}: source 'local' needs key 'path' (the dataset folder)")
+    delays = config["features"]["delays"]
+    if sorted(delays) != list(range(1, len(delays) + 1)):
+        raise ConfigError(
+            f"features.delays = {delays}: delays must be 1..D without gaps (the paper uses [1, 2, 3, 4])."
+        )
+
+
+def load_config(path: str | Path, schema_path: str | Path) -> dict[str, Any]:
+    """Read a YAML configuration file and validate it (see :func:`validate_config`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    return validate_config(yaml.safe_load(path.read_text()) or {}, schema_path)

@@ -1,0 +1,208 @@
+"""Encoding models: ridge from delayed features to voxels, cross-validated by run/story.
+
+Per subject x layer: outer folds leave one run (HP) or story (MRH) out; features are
+z-scored on the training rows; each voxel's alpha is chosen by an inner CV of contiguous
+blocks of the training rows (himalaya); BA = Pearson r per voxel between held-out
+predictions (concatenated over folds) and BOLD.
+
+Stored for attribution, per fold: the ROI voxels' weights with the z-scoring folded in,
+so that prediction = delayed_features @ weights + intercept on raw features.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import h5py
+import numpy as np
+from sklearn.model_selection import KFold
+
+from brainattr.dataset import read_dataset, read_responses, roi_mask
+from brainattr.features import delay_features, read_features
+
+log = logging.getLogger(__name__)
+
+
+def pearson_r(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Pearson correlation of matching columns.
+
+    Parameters
+    ----------
+    a, b : arrays of shape (n_samples, n_targets)
+
+    Returns
+    -------
+    r : array of shape (n_targets,)
+        0 where a column is constant.
+    """
+    a = a - a.mean(axis=0)
+    b = b - b.mean(axis=0)
+    den = np.sqrt((a * a).sum(axis=0) * (b * b).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (a * b).sum(axis=0) / den
+    return np.where(den > 0, r, 0.0)
+
+
+def zscore_per_run(y: np.ndarray, runs: np.ndarray) -> np.ndarray:
+    """Z-score each column within each run (constant columns become 0)."""
+    out = np.zeros_like(y, dtype=np.float64)
+    for run in np.unique(runs):
+        rows = runs == run
+        mu, sd = y[rows].mean(axis=0), y[rows].std(axis=0)
+        out[rows] = (y[rows] - mu) / np.where(sd > 0, sd, 1.0)
+    return out
+
+
+def fit_ridge_cv(
+    x: np.ndarray,
+    y: np.ndarray,
+    alphas: list[float],
+    inner_folds: int,
+    backend: str = "numpy",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge with one alpha per target chosen by contiguous K-fold CV (himalaya).
+
+    ``x`` and ``y`` must be centred (no intercept is fitted). Kernel ridge is used when
+    features outnumber samples.
+
+    Parameters
+    ----------
+    x : array of shape (n_samples, n_features)
+    y : array of shape (n_samples, n_targets)
+    alphas : list of float
+    inner_folds : int
+    backend : str
+        himalaya backend: numpy, torch or torch_cuda.
+
+    Returns
+    -------
+    coef : array of shape (n_features, n_targets)
+    best_alphas : array of shape (n_targets,)
+    """
+    from himalaya.backend import set_backend
+    from himalaya.kernel_ridge import KernelRidgeCV
+    from himalaya.ridge import RidgeCV
+
+    bk = set_backend(backend, on_error="raise")
+    cv = KFold(n_splits=inner_folds, shuffle=False)
+    xb, yb = bk.asarray(x, dtype=bk.float64), bk.asarray(y, dtype=bk.float64)
+    alphas_b = np.asarray(alphas, dtype=np.float64)
+    if x.shape[1] > x.shape[0]:
+        model = KernelRidgeCV(alphas=alphas_b, kernel="linear", cv=cv)
+        model.fit(xb, yb)
+        coef = bk.to_numpy(xb).T @ bk.to_numpy(model.dual_coef_)
+    else:
+        model = RidgeCV(alphas=alphas_b, cv=cv)
+        model.fit(xb, yb)
+        coef = bk.to_numpy(model.coef_)
+    return coef.reshape(x.shape[1], -1), bk.to_numpy(model.best_alphas_).ravel()
+
+
+def encode_subject(
+    features: np.ndarray,
+    bold: np.ndarray,
+    runs: np.ndarray,
+    kept: np.ndarray,
+    n_delays: int,
+    alphas: list[float],
+    inner_folds: int,
+    roi: np.ndarray,
+    backend: str = "numpy",
+) -> dict[str, np.ndarray]:
+    """Cross-validated encoding model of one subject and layer.
+
+    Parameters
+    ----------
+    features : array of shape (n_trs, hidden)
+        Undelayed TR features.
+    bold : array of shape (n_trs, n_voxels)
+    runs : array of shape (n_trs,)
+        Run/story of each TR: the outer folds.
+    kept : bool array of shape (n_trs,)
+    n_delays : int
+    alphas : list of float
+    inner_folds : int
+    roi : bool array of shape (n_voxels,)
+        Voxels whose weights are kept for attribution.
+    backend : str
+
+    Returns
+    -------
+    result : dict
+        ``r`` (n_voxels,), ``rows`` kept TR indices (n_kept,), ``fold`` per kept row,
+        ``prediction`` (n_kept, n_voxels) held-out, and per fold k ``weights_k``
+        (n_delays*hidden, n_roi), ``intercept_k`` (n_roi,), ``alphas_k`` (n_voxels,).
+    """
+    rows = np.flatnonzero(kept)
+    x = delay_features(features, runs, n_delays)[rows].astype(np.float64)
+    y = zscore_per_run(bold[rows].astype(np.float64), runs[rows])
+    fold_ids = np.unique(runs[rows])
+    fold = np.searchsorted(fold_ids, runs[rows])
+    pred = np.zeros_like(y)
+    out: dict[str, np.ndarray] = {"rows": rows, "fold": fold}
+    for k in range(len(fold_ids)):
+        train, test = fold != k, fold == k
+        mu = x[train].mean(axis=0)
+        sd = x[train].std(axis=0)
+        sd = np.where(sd > 0, sd, 1.0)
+        y_mean = y[train].mean(axis=0)
+        coef, best = fit_ridge_cv(
+            (x[train] - mu) / sd, y[train] - y_mean, alphas, inner_folds, backend
+        )
+        weights = coef / sd[:, None]
+        intercept = y_mean - mu @ weights
+        pred[test] = x[test] @ weights + intercept
+        out[f"weights_{k}"] = weights[:, roi].astype(np.float32)
+        out[f"intercept_{k}"] = intercept[roi].astype(np.float32)
+        out[f"alphas_{k}"] = best
+    out["r"] = pearson_r(pred, y)
+    out["prediction"] = pred
+    return out
+
+
+def prepare_responses(bold: np.ndarray, runs: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """The BOLD the encoding model is fit to: kept TRs, z-scored per run, (n_kept, n_voxels)."""
+    rows = np.flatnonzero(kept)
+    return zscore_per_run(bold[rows].astype(np.float64), runs[rows])
+
+
+def run_encoding(
+    dataset_dir: str | Path,
+    features_path: str | Path,
+    subject: str,
+    layer: int,
+    roi_label: str,
+    n_delays: int,
+    alphas: list[float],
+    inner_folds: int,
+    out_path: str | Path,
+    backend: str = "numpy",
+) -> None:
+    """Workflow stage ``encoding``: fit one subject x layer and write the result to HDF5."""
+    ds = read_dataset(dataset_dir)
+    bold, rois = read_responses(dataset_dir, subject)
+    roi = roi_mask(rois, roi_label, bold.shape[1], f"{dataset_dir}/responses.h5:{subject}")
+    feats = read_features(features_path, layer)
+    res = encode_subject(
+        feats, bold, ds.trs["run"].to_numpy(), ds.trs["kept"].to_numpy(), n_delays,
+        alphas, inner_folds, roi, backend,
+    )
+    with h5py.File(out_path, "w") as f:
+        for key, value in res.items():
+            if key != "prediction":
+                f.create_dataset(key, data=value)
+        f.create_dataset("roi", data=roi)
+        f.attrs.update(
+            subject=subject, layer=layer, n_delays=n_delays, n_folds=int(res["fold"].max() + 1),
+            mean_ba=float(res["r"][roi].mean()), roi_label=roi_label,
+        )
+    log.info("%s layer %d: mean BA (%s) = %.4f", subject, layer, roi_label, res["r"][roi].mean())
+
+
+def read_encoding(path: str | Path) -> dict:
+    """Everything :func:`run_encoding` wrote, as a dict of arrays plus ``attrs``."""
+    with h5py.File(path, "r") as f:
+        out = {k: f[k][()] for k in f}
+        out["attrs"] = dict(f.attrs)
+    return out

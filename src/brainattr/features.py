@@ -1,0 +1,199 @@
+"""Features: hidden states of each TR's words, read after the L words that precede the TR.
+
+For TR s with words w_a..w_b, the window W_s is the L words before w_a followed by
+w_a..w_b (one forward pass). A word's state is the mean of its tokens' states, a TR's the
+mean of its words'. Row t of the delayed matrix is [TR t-1, ..., TR t-D] concatenated,
+zero where a delay leaves the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from brainattr.dataset import read_dataset, tr_word_ranges
+from brainattr.models import LoadedModel, hidden_states, load_model, pad_batch
+
+log = logging.getLogger(__name__)
+
+
+def window_range(first_word: int, stop_word: int, context_words: int) -> tuple[int, int]:
+    """Word range [start, stop) of the window of a TR whose words are [first_word, stop_word)."""
+    return max(0, first_word - context_words), stop_word
+
+
+def pooling_weights(token_word: np.ndarray, first_pooled: int) -> np.ndarray:
+    """Token weights that average tokens into words, then words into one vector.
+
+    Parameters
+    ----------
+    token_word : array of int, shape (n_tokens,)
+        Word position of each token in its window.
+    first_pooled : int
+        Window position of the first word pooled (the TR's first word); words from
+        there to the window's end are pooled.
+
+    Returns
+    -------
+    weights : array of shape (n_tokens,)
+        Sums to 1 over the pooled tokens, 0 elsewhere.
+    """
+    weights = np.zeros(token_word.shape[0])
+    pooled = token_word >= first_pooled
+    words, counts = np.unique(token_word[pooled], return_counts=True)
+    per_word = dict(zip(words.tolist(), counts.tolist(), strict=True))
+    for i in np.flatnonzero(pooled):
+        weights[i] = 1.0 / (len(words) * per_word[int(token_word[i])])
+    return weights
+
+
+def delay_features(features: np.ndarray, runs: np.ndarray, n_delays: int) -> np.ndarray:
+    """Concatenate delayed copies of TR features, zero-filled across run borders.
+
+    Parameters
+    ----------
+    features : array of shape (n_trs, n_features)
+    runs : array of shape (n_trs,)
+    n_delays : int
+
+    Returns
+    -------
+    delayed : array of shape (n_trs, n_delays * n_features)
+        Row t = [features[t-1], ..., features[t-n_delays]].
+    """
+    n_trs, h = features.shape
+    out = np.zeros((n_trs, n_delays * h), dtype=features.dtype)
+    runs = np.asarray(runs)
+    for d in range(1, n_delays + 1):
+        same_run = np.zeros(n_trs, dtype=bool)
+        same_run[d:] = runs[d:] == runs[:-d]
+        rows = np.flatnonzero(same_run)
+        out[rows, (d - 1) * h : d * h] = features[rows - d]
+    return out
+
+
+class Window:
+    """One forward-pass window: its word range, tokens and TR pooling weights."""
+
+    def __init__(self, lm: LoadedModel, words: list[str], start: int, stop: int, first: int):
+        self.start, self.stop = start, stop
+        self.ids, self.token_word = lm.encode_words(words[start:stop])
+        self.weights = pooling_weights(self.token_word, first - start)
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.ids.shape[0])
+
+
+def batches(windows: list, batch_tokens: int) -> Iterator[list[int]]:
+    """Group window indices so that padded tokens per batch stay within ``batch_tokens``."""
+    order = sorted(range(len(windows)), key=lambda i: windows[i].n_tokens)
+    batch: list[int] = []
+    for i in order:
+        longest = max([windows[j].n_tokens for j in batch] + [windows[i].n_tokens])
+        if batch and longest * (len(batch) + 1) > batch_tokens:
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch
+
+
+def pooled_states(
+    lm: LoadedModel, windows: list[Window], layers: list[int], embeds: list[torch.Tensor] | None = None
+) -> torch.Tensor:
+    """Pooled TR states of windows run as one right-padded batch.
+
+    Returns
+    -------
+    states : tensor of shape (n_windows, n_layers, hidden)
+        Differentiable with respect to ``embeds`` when given.
+    """
+    if embeds is None:
+        embeds = [lm.embed(w.ids) for w in windows]
+    batch, mask = pad_batch(embeds)
+    hs = hidden_states(lm, batch, mask, max_layer=max(layers))
+    weights = torch.zeros(mask.shape, dtype=batch.dtype, device=batch.device)
+    for i, w in enumerate(windows):
+        weights[i, : w.n_tokens] = torch.as_tensor(w.weights, dtype=batch.dtype)
+    stacked = torch.stack([hs[layer] for layer in layers], dim=1)  # (n, L, tokens, H)
+    return torch.einsum("nt,nlth->nlh", weights, stacked.to(batch.dtype))
+
+
+def tr_windows(
+    lm: LoadedModel, words: list[str], word_tr: np.ndarray, n_trs: int, context_words: int
+) -> dict[int, Window]:
+    """The window of every TR that has words."""
+    first, stop = tr_word_ranges(word_tr, n_trs)
+    return {
+        t: Window(lm, words, *window_range(first[t], stop[t], context_words), first[t])
+        for t in range(n_trs)
+        if stop[t] > first[t]
+    }
+
+
+def extract_features(
+    lm: LoadedModel,
+    words: list[str],
+    word_tr: np.ndarray,
+    n_trs: int,
+    layers: list[int],
+    context_words: int,
+    batch_tokens: int = 8192,
+) -> dict[int, np.ndarray]:
+    """TR features of every layer from the same forward passes.
+
+    Returns
+    -------
+    features : dict {layer: array of shape (n_trs, hidden)}
+        Zero rows for TRs without words.
+    """
+    windows = tr_windows(lm, words, word_tr, n_trs, context_words)
+    keys = list(windows)
+    h = lm.embedding.weight.shape[1]
+    out = np.zeros((len(layers), n_trs, h), dtype=np.float32)
+    done = 0
+    with torch.no_grad():
+        for batch in batches([windows[k] for k in keys], batch_tokens):
+            trs = [keys[i] for i in batch]
+            states = pooled_states(lm, [windows[t] for t in trs], layers)
+            out[:, trs] = states.float().cpu().numpy().transpose(1, 0, 2)
+            done += len(trs)
+            log.info("features: %d/%d windows", done, len(keys))
+    return {layer: out[i] for i, layer in enumerate(layers)}
+
+
+def run_features(
+    dataset_dir: str | Path,
+    model_spec: dict,
+    context_words: int,
+    out_path: str | Path,
+    device: str = "auto",
+    batch_tokens: int = 8192,
+) -> None:
+    """Workflow stage ``features``: write ``layer_<l>`` arrays (n_trs, hidden) to HDF5."""
+    ds = read_dataset(dataset_dir)
+    lm = load_model(model_spec, device)
+    feats = extract_features(
+        lm, ds.words["word"].tolist(), ds.word_tr, len(ds.trs), model_spec["layers"],
+        context_words, batch_tokens,
+    )
+    with h5py.File(out_path, "w") as f:
+        for layer, x in feats.items():
+            f.create_dataset(f"layer_{layer}", data=x)
+        f.attrs["context_words"] = context_words
+        f.attrs["n_layers"] = lm.n_layers
+
+
+def read_features(path: str | Path, layer: int) -> np.ndarray:
+    """TR features (n_trs, hidden) of one layer."""
+    with h5py.File(path, "r") as f:
+        key = f"layer_{layer}"
+        if key not in f:
+            raise KeyError(f"{path} has no {key}; layers there: {sorted(f)}")
+        return f[key][()]

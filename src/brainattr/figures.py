@@ -1,0 +1,188 @@
+"""The paper's figures from the analysis tables (PNG + PDF; BA and NWP in fixed colours)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+COLORS = {"ba": "#d95f02", "nwp": "#7570b3", "random": "#8c8c8c"}
+GROUP_STYLE = {"early": ":", "middle": "--", "late": "-"}
+GROUPS = ("early", "middle", "late")
+
+
+def _save(fig: plt.Figure, png: str | Path, pdf: str | Path) -> None:
+    fig.tight_layout()
+    fig.savefig(png, dpi=150)
+    fig.savefig(pdf)
+    plt.close(fig)
+
+
+def _sem(x: pd.Series) -> float:
+    return float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else 0.0
+
+
+def ba_per_layer(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -> None:
+    """Mean BA (± s.e.m. over subjects) per layer and model; selected layers starred."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for model, t in tables.items():
+        ax.errorbar(t["layer"], t["mean_ba"], yerr=t["sem_ba"].fillna(0), marker="o",
+                    ms=4, capsize=2, label=model)
+        sel = t[t["selected"]]
+        ax.scatter(sel["layer"], sel["mean_ba"], marker="*", s=160, color="k", zorder=3)
+    ax.scatter([], [], marker="*", s=100, color="k", label="selected (best of third)")
+    ax.set(xlabel="layer (hidden_states index)", ylabel="mean BA (Pearson r, ROI voxels)",
+           title=title)
+    ax.legend(fontsize=8)
+    _save(fig, png, pdf)
+
+
+def iou_vs_threshold(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -> None:
+    """Fig. 2: BA/NWP IoU of important sets vs threshold, per model, with the random baseline."""
+    fig, axes = plt.subplots(1, len(tables), figsize=(4.5 * len(tables), 3.6), squeeze=False)
+    for ax, (model, t) in zip(axes[0], tables.items(), strict=True):
+        for group in GROUPS:
+            g = t[t["layer_group"] == group].groupby("threshold")["iou"].mean()
+            ax.plot(g.index * 100, g.values, GROUP_STYLE[group], color="k", marker="o", ms=3,
+                    label=f"BA ({group}) vs NWP")
+        base = t.groupby("threshold")["iou_random"].mean()
+        ax.plot(base.index * 100, base.values, color=COLORS["random"], lw=2,
+                label="random baseline")
+        ax.set(xlabel="cumulative attribution mass threshold (%)", ylabel="IoU (BA, NWP)",
+               title=f"{model}", ylim=(0, 1))
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, png, pdf)
+
+
+def spread(sets: dict[str, pd.DataFrame], tests: pd.DataFrame, title: str, png: str,
+           pdf: str) -> None:
+    """Fig. 3: words needed to reach each threshold, BA vs NWP, per model and layer group."""
+    models = list(sets)
+    fig, axes = plt.subplots(len(models), 3, figsize=(12, 3.4 * len(models)), squeeze=False)
+    for row, model in zip(axes, models, strict=True):
+        s = sets[model]
+        nwp = s[s["task"] == "nwp"].groupby("threshold")["n_important"]
+        for ax, group in zip(row, GROUPS, strict=True):
+            ba = s[(s["task"] == "ba") & (s["layer_group"] == group)].groupby("threshold")
+            for name, g in (("BA", ba["n_important"]), ("NWP", nwp)):
+                m, e = g.mean(), g.agg(_sem)
+                c = COLORS[name.lower()]
+                ax.plot(m.index * 100, m.values, color=c, marker="o", ms=3, label=name)
+                ax.fill_between(m.index * 100, m - e, m + e, color=c, alpha=0.2)
+            tt = tests[(tests["model"] == model) & (tests["layer_group"] == group)]
+            note = ""
+            if len(tt):
+                r = tt.iloc[0]
+                stars = "***" if r.q < 0.001 else "**" if r.q < 0.01 else "*" if r.q < 0.05 else "n.s."
+                note = f"\nAUC BA {r.auc_ba:.1f} vs NWP {r.auc_nwp:.1f}, q={r.q:.2g} {stars}"
+            ax.set(xlabel="threshold (%)", ylabel="words in important set",
+                   title=f"{model}, {group} layer{note}")
+            ax.title.set_fontsize(8)
+            ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, png, pdf)
+
+
+def positions(hists: dict[str, pd.DataFrame], com: dict[str, pd.DataFrame], threshold: float,
+              title: str, png: str, pdf: str) -> None:
+    """Fig. 5: where important words lie, by distance from the most recent word."""
+    models = list(hists)
+    fig, axes = plt.subplots(len(models), 3, figsize=(12, 3.2 * len(models)), squeeze=False)
+    for row, model in zip(axes, models, strict=True):
+        h, c = hists[model], com[model]
+        for ax, group in zip(row, GROUPS, strict=True):
+            for task, sel in (("ba", group), ("nwp", "final")):
+                d = h[(h["task"] == task) & (h["layer_group"] == sel)]
+                cm = c[(c["task"] == task) & (c["layer_group"] == sel)]
+                ax.bar(d["distance"], d["share"], width=1.0, alpha=0.5, color=COLORS[task],
+                       label=f"{task.upper()} (CoM {cm['center_of_mass'].mean():.1f}, "
+                             f"IQR {cm['iqr'].mean():.1f}, H {cm['entropy'].iloc[0]:.2f})")
+                ax.axvline(cm["center_of_mass"].mean(), color=COLORS[task], lw=1.5)
+            ax.set(xlabel="distance from the most recent word (words)",
+                   ylabel="share of important words", title=f"{model}, BA {group} layer")
+            ax.legend(fontsize=7)
+    fig.suptitle(f"{title} (important sets at {threshold:.0%}; lines = centre of mass)",
+                 fontsize=10)
+    _save(fig, png, pdf)
+
+
+def masking(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -> None:
+    """Masking: relative change of BA and NWP loss when a context's top words are replaced."""
+    models = list(tables)
+    fig, axes = plt.subplots(len(models), 2, figsize=(10, 3.4 * len(models)), squeeze=False)
+    for (ax_ba, ax_nwp), model in zip(axes, models, strict=True):
+        t = tables[model]
+        ba = t[(t["task"] == "ba") & (t["mask"] != "none")]
+        g = ba.groupby(["layer_group", "mask"])["relative"].mean().unstack()
+        g = g.reindex(index=[x for x in GROUPS if x in g.index],
+                      columns=["ba_top", "random", "nwp_top"])
+        colors = [COLORS["ba"], COLORS["random"], COLORS["nwp"]]
+        (100 * g).plot.bar(ax=ax_ba, color=colors, rot=0)
+        ax_ba.set(ylabel="change in BA (%)", xlabel="BA layer",
+                  title=f"{model}: BA after masking {int(t['n_masked'].iloc[0])} word(s)/context")
+        ax_ba.axhline(0, color="k", lw=0.8)
+        nwp = t[(t["task"] == "nwp") & (t["mask"] != "none")]
+        vals = {"nwp_top": nwp[nwp["mask"] == "nwp_top"]["relative"].mean(),
+                "random": nwp[nwp["mask"] == "random"]["relative"].mean(),
+                "ba_top": nwp[nwp["mask"] == "ba_top"]["relative"].mean()}
+        ax_nwp.bar(list(vals), [100 * v for v in vals.values()],
+                   color=[COLORS["nwp"], COLORS["random"], COLORS["ba"]])
+        ax_nwp.set(ylabel="change in NWP cross-entropy (%)", xlabel="masked words",
+                   title=f"{model}: NWP loss after masking")
+        ax_nwp.axhline(0, color="k", lw=0.8)
+        ax_ba.legend(["BA-top words", "random words", "NWP-top words"], fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, png, pdf)
+
+
+def recovery(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
+    """Demo: share of planted driver words in the top sets vs their base rate."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    labels, vals, colors = [], [], []
+    base = None
+    for model, t in table.groupby("model", sort=False):
+        for r in t.itertuples(index=False):
+            labels.append(f"{model}\n{r.task.upper()} {r.layer_group}")
+            vals.append(100 * r.share_in_top)
+            colors.append(COLORS[r.task])
+            base = 100 * r.base_rate
+    ax.bar(range(len(vals)), vals, color=colors)
+    if base is not None:
+        ax.axhline(base, color=COLORS["random"], ls="--", label=f"base rate {base:.1f}%")
+        ax.axhline(2 * base, color="k", ls=":", label="2 x base rate")
+    ax.set_xticks(range(len(vals)), labels, fontsize=7)
+    ax.set(ylabel="planted driver words in top set (%)", title=title)
+    ax.legend(fontsize=8)
+    _save(fig, png, pdf)
+
+
+def run_figure(figure: str, models: list[str], inputs, png: str, pdf: str, title: str,
+               threshold: float | None = None) -> None:
+    """Workflow stage ``fig_*``: read a figure's tables (one per model) and draw it."""
+
+    def per_model(paths) -> dict[str, pd.DataFrame]:
+        return {m: pd.read_csv(p, sep="\t") for m, p in zip(models, paths, strict=True)}
+
+    if figure == "ba_per_layer":
+        ba_per_layer(per_model(list(inputs)), f"Brain alignment per layer - {title}", png, pdf)
+    elif figure == "iou":
+        iou_vs_threshold(per_model(list(inputs)), f"BA/NWP overlap - {title}", png, pdf)
+    elif figure == "spread":
+        spread(per_model(inputs.sets), pd.read_csv(inputs.tests, sep="\t"),
+               f"Spread of important words - {title}", png, pdf)
+    elif figure == "positions":
+        positions(per_model(inputs.hist), per_model(inputs.com), threshold or 0.1,
+                  f"Positions of important words - {title}", png, pdf)
+    elif figure == "masking":
+        masking(per_model(list(inputs)), f"Masking the top words - {title}", png, pdf)
+    elif figure == "recovery":
+        recovery(pd.read_csv(list(inputs)[0], sep="\t"),
+                 f"Planted driver words recovered - {title}", png, pdf)
+    else:
+        raise ValueError(f"unknown figure {figure!r}")

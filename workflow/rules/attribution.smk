@@ -1,0 +1,33 @@
+# Stage 5 - attribution: BA (selected layers x subjects) and NWP word scores per target TR.
+
+
+rule attribution:
+    input:
+        unpack(
+            lambda wc: {
+                "data": dataset_files(wc.dataset),
+                "layers": f"{RUN}/layers.tsv".format(**wc),
+                **encoding_files(wc),
+            }
+        ),
+    output:
+        scores=f"{RUN}/attribution/scores.parquet",
+        targets=f"{RUN}/attribution/targets.tsv",
+    params:
+        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
+        model=lambda wc: config["models"][wc.model],
+        n_delays=N_DELAYS,
+        attribution=config["attribution"],
+        seed=config["seed"],
+        device=config["device"],
+    threads: 2
+    resources:
+        gpu=1,
+    log:
+        "results/logs/attribution/{dataset}_{model}_ctx{context}.log",
+    benchmark:
+        "results/benchmarks/attribution/{dataset}_{model}_ctx{context}.tsv"
+    conda:
+        "../../envs/brainattr.yaml"
+    script:
+        "../scripts/attribution.py"

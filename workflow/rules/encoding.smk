@@ -1,0 +1,39 @@
+# Stage 3 - encoding: ridge per subject x layer, CV by run/story; stage 4 - layer selection.
+
+
+rule encoding:
+    input:
+        data=lambda wc: dataset_files(wc.dataset),
+        features=f"{RUN}/features.h5",
+    output:
+        f"{RUN}/encoding/layer{{layer}}/{{subject}}.h5",
+    params:
+        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
+        roi=lambda wc: config["datasets"][wc.dataset]["roi"],
+        n_delays=N_DELAYS,
+        alphas=config["encoding"]["alphas"],
+        inner_folds=config["encoding"]["inner_folds"],
+        backend=config["encoding"]["backend"],
+    log:
+        "results/logs/encoding/{dataset}_{model}_ctx{context}_layer{layer}_{subject}.log",
+    benchmark:
+        "results/benchmarks/encoding/{dataset}_{model}_ctx{context}_layer{layer}_{subject}.tsv"
+    conda:
+        "../../envs/brainattr.yaml"
+    script:
+        "../scripts/encoding.py"
+
+
+rule layer_selection:
+    input:
+        unpack(lambda wc: {"features": f"{RUN}/features.h5".format(**wc), **encoding_files(wc)}),
+    output:
+        f"{RUN}/layers.tsv",
+    log:
+        "results/logs/layer_selection/{dataset}_{model}_ctx{context}.log",
+    benchmark:
+        "results/benchmarks/layer_selection/{dataset}_{model}_ctx{context}.tsv"
+    conda:
+        "../../envs/brainattr.yaml"
+    script:
+        "../scripts/layer_selection.py"

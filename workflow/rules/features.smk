@@ -1,0 +1,24 @@
+# Stage 2 - features: hidden states of each TR's words after L context words, all layers at once.
+
+
+rule features:
+    input:
+        lambda wc: dataset_files(wc.dataset),
+    output:
+        f"{RUN}/features.h5",
+    params:
+        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
+        model=lambda wc: config["models"][wc.model],
+        batch_tokens=config["features"]["batch_tokens"],
+        device=config["device"],
+    threads: 2
+    resources:
+        gpu=1,
+    log:
+        "results/logs/features/{dataset}_{model}_ctx{context}.log",
+    benchmark:
+        "results/benchmarks/features/{dataset}_{model}_ctx{context}.tsv"
+    conda:
+        "../../envs/brainattr.yaml"
+    script:
+        "../scripts/features.py"

@@ -1,0 +1,20 @@
+from brainattr.attribution import run_attribution
+from brainattr.workflow import encoding_inputs, setup_script
+
+setup_script(snakemake.log[0], snakemake.threads)
+a = snakemake.params.attribution
+run_attribution(
+    snakemake.params.dataset_dir,
+    snakemake.params.model,
+    int(snakemake.wildcards.context),
+    snakemake.input.layers,
+    encoding_inputs(snakemake.input),
+    snakemake.params.n_delays,
+    a["method"],
+    a["ig_steps"],
+    a["n_targets"],
+    snakemake.params.seed,
+    snakemake.output.scores,
+    snakemake.output.targets,
+    device=snakemake.params.device,
+)

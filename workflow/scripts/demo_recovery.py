@@ -1,0 +1,10 @@
+from brainattr.recovery import run_recovery
+from brainattr.workflow import setup_script
+
+setup_script(snakemake.log[0])
+run_recovery(
+    snakemake.params.dataset_dir,
+    dict(zip(snakemake.params.models, snakemake.input.scores, strict=True)),
+    snakemake.params.threshold,
+    snakemake.output[0],
+)

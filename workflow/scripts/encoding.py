@@ -1,0 +1,16 @@
+from brainattr.encoding import run_encoding
+from brainattr.workflow import setup_script
+
+setup_script(snakemake.log[0], snakemake.threads)
+run_encoding(
+    snakemake.params.dataset_dir,
+    snakemake.input.features,
+    snakemake.wildcards.subject,
+    int(snakemake.wildcards.layer),
+    snakemake.params.roi,
+    snakemake.params.n_delays,
+    snakemake.params.alphas,
+    snakemake.params.inner_folds,
+    snakemake.output[0],
+    backend=snakemake.params.backend,
+)

@@ -1,0 +1,12 @@
+from brainattr.features import run_features
+from brainattr.workflow import setup_script
+
+setup_script(snakemake.log[0], snakemake.threads)
+run_features(
+    snakemake.params.dataset_dir,
+    snakemake.params.model,
+    int(snakemake.wildcards.context),
+    snakemake.output[0],
+    device=snakemake.params.device,
+    batch_tokens=snakemake.params.batch_tokens,
+)

@@ -1,0 +1,13 @@
+from brainattr.figures import run_figure
+from brainattr.workflow import setup_script
+
+setup_script(snakemake.log[0])
+run_figure(
+    snakemake.params.figure,
+    snakemake.params.models,
+    snakemake.input,
+    snakemake.output.png,
+    snakemake.output.pdf,
+    title=f"{snakemake.wildcards.dataset}, L = {snakemake.wildcards.context} words",
+    threshold=snakemake.params.get("threshold"),
+)

@@ -1,0 +1,16 @@
+from brainattr.masking import run_masking
+from brainattr.workflow import encoding_inputs, setup_script
+
+setup_script(snakemake.log[0], snakemake.threads)
+run_masking(
+    snakemake.params.dataset_dir,
+    snakemake.params.model,
+    int(snakemake.wildcards.context),
+    snakemake.input.scores,
+    snakemake.input.targets,
+    encoding_inputs(snakemake.input),
+    snakemake.params.mask_fraction,
+    snakemake.params.seed,
+    snakemake.output[0],
+    device=snakemake.params.device,
+)
