@@ -31,12 +31,15 @@ def ba_per_layer(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str
     """Mean BA (± s.e.m. over subjects) per layer and model; selected layers starred."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for model, t in tables.items():
+        n_layers = int(t["n_layers"].iloc[0]) if "n_layers" in t else None
+        for edge in ((n_layers / 3, 2 * n_layers / 3) if n_layers else ()):
+            ax.axvline(edge + 0.5, color=COLORS["random"], ls=":", lw=1)
         ax.errorbar(t["layer"], t["mean_ba"], yerr=t["sem_ba"].fillna(0), marker="o",
                     ms=4, capsize=2, label=model)
         sel = t[t["selected"]]
         ax.scatter(sel["layer"], sel["mean_ba"], marker="*", s=160, color="k", zorder=3)
     ax.scatter([], [], marker="*", s=100, color="k", label="selected (best of third)")
-    ax.set(xlabel="layer (hidden_states index)", ylabel="mean BA (Pearson r, ROI voxels)",
+    ax.set(xlabel="layer (hidden_states index; dotted = thirds: early | middle | late)", ylabel="mean BA (Pearson r, ROI voxels)",
            title=title)
     ax.legend(fontsize=8)
     _save(fig, png, pdf)
@@ -123,20 +126,22 @@ def masking(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -> 
         g = g.reindex(index=[x for x in GROUPS if x in g.index],
                       columns=["ba_top", "random", "nwp_top"])
         colors = [COLORS["ba"], COLORS["random"], COLORS["nwp"]]
+        g.columns = ["BA-top words", "random words", "NWP-top words"]
         (100 * g).plot.bar(ax=ax_ba, color=colors, rot=0)
         ax_ba.set(ylabel="change in BA (%)", xlabel="BA layer",
                   title=f"{model}: BA after masking {int(t['n_masked'].iloc[0])} word(s)/context")
-        ax_ba.axhline(0, color="k", lw=0.8)
+        ax_ba.axhline(0, color="k", lw=0.8, label="_nolegend_")
         nwp = t[(t["task"] == "nwp") & (t["mask"] != "none")]
         vals = {"nwp_top": nwp[nwp["mask"] == "nwp_top"]["relative"].mean(),
                 "random": nwp[nwp["mask"] == "random"]["relative"].mean(),
                 "ba_top": nwp[nwp["mask"] == "ba_top"]["relative"].mean()}
-        ax_nwp.bar(list(vals), [100 * v for v in vals.values()],
+        ax_nwp.bar(["NWP-top words", "random words", "BA-top words"],
+                   [100 * v for v in vals.values()],
                    color=[COLORS["nwp"], COLORS["random"], COLORS["ba"]])
         ax_nwp.set(ylabel="change in NWP cross-entropy (%)", xlabel="masked words",
                    title=f"{model}: NWP loss after masking")
         ax_nwp.axhline(0, color="k", lw=0.8)
-        ax_ba.legend(["BA-top words", "random words", "NWP-top words"], fontsize=7)
+        ax_ba.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     _save(fig, png, pdf)
 
@@ -146,7 +151,9 @@ def recovery(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
     fig, ax = plt.subplots(figsize=(6, 3.6))
     labels, vals, colors = [], [], []
     base = None
+    order = {g: i for i, g in enumerate((*GROUPS, "final"))}
     for model, t in table.groupby("model", sort=False):
+        t = t.sort_values(["task", "layer_group"], key=lambda c: c.map(order).fillna(c))
         for r in t.itertuples(index=False):
             labels.append(f"{model}\n{r.task.upper()} {r.layer_group}")
             vals.append(100 * r.share_in_top)

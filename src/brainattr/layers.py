@@ -50,7 +50,8 @@ def select_layers(ba: pd.DataFrame, n_layers: int) -> pd.DataFrame:
         )
     best = table.loc[table.groupby("group")["mean_ba"].idxmax(), "layer"]
     table["selected"] = table["layer"].isin(best)
-    return table[["layer", "group", "mean_ba", "sem_ba", "n_subjects", "selected"]]
+    table["n_layers"] = n_layers
+    return table[["layer", "group", "mean_ba", "sem_ba", "n_subjects", "selected", "n_layers"]]
 
 
 def run_layer_selection(
