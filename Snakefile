@@ -10,8 +10,11 @@ min_version("9.0")
 
 SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
-# Scripts (also under --sdm conda) import the package from this checkout.
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+# Scripts (also under --sdm conda and in cluster jobs, which re-read this file) import the
+# package from this checkout: set, not required, so no envvars directive.
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+)
 
 from brainattr.config import validate_config  # noqa: E402
 from brainattr.workflow import dataset_dir  # noqa: E402

@@ -131,18 +131,31 @@ def iou_table(scores: pd.DataFrame, thresholds: list[float], seed: int) -> pd.Da
     for key, ba, nwp in _pairs(scores):
         ba_p, nwp_p = rng.permutation(ba), rng.permutation(nwp)
         for t in thresholds:
-            rows.append((*key[1:], t, iou(important_set(ba, t), important_set(nwp, t)),
-                         iou(important_set(ba_p, t), important_set(nwp_p, t))))
-    return pd.DataFrame(rows, columns=["subject", "layer", "layer_group", "target_tr",
-                                       "threshold", "iou", "iou_random"])
+            rows.append(
+                (
+                    *key[1:],
+                    t,
+                    iou(important_set(ba, t), important_set(nwp, t)),
+                    iou(important_set(ba_p, t), important_set(nwp_p, t)),
+                )
+            )
+    return pd.DataFrame(
+        rows,
+        columns=["subject", "layer", "layer_group", "target_tr", "threshold", "iou", "iou_random"],
+    )
 
 
 def spread_table(sets: pd.DataFrame) -> pd.DataFrame:
     """Per context: AUC of words needed over thresholds (from :func:`important_sets`)."""
     rows = []
     for key, g in sets.groupby(CONTEXT, sort=True):
-        rows.append((*key, auc(g["threshold"].to_numpy(), g["n_important"].to_numpy()),
-                     int(g["n_words"].iloc[0])))
+        rows.append(
+            (
+                *key,
+                auc(g["threshold"].to_numpy(), g["n_important"].to_numpy()),
+                int(g["n_words"].iloc[0]),
+            )
+        )
     return pd.DataFrame(rows, columns=[*CONTEXT, "auc", "n_words"])
 
 
@@ -157,10 +170,20 @@ def spread_tests(spread: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
         nwp = spread[(spread["task"] == "nwp") & (spread["model"] == model)]
         paired = g.merge(nwp[["target_tr", "auc"]], on="target_tr", suffixes=("_ba", "_nwp"))
         res = stats.ttest_rel(paired["auc_ba"], paired["auc_nwp"])
-        rows.append((model, group, len(paired), paired["auc_ba"].mean(),
-                     paired["auc_nwp"].mean(), float(res.statistic), float(res.pvalue)))
-    out = pd.DataFrame(rows, columns=["model", "layer_group", "n_pairs", "auc_ba", "auc_nwp",
-                                      "t", "p"])
+        rows.append(
+            (
+                model,
+                group,
+                len(paired),
+                paired["auc_ba"].mean(),
+                paired["auc_nwp"].mean(),
+                float(res.statistic),
+                float(res.pvalue),
+            )
+        )
+    out = pd.DataFrame(
+        rows, columns=["model", "layer_group", "n_pairs", "auc_ba", "auc_nwp", "t", "p"]
+    )
     out["q"] = bh_fdr(out["p"].to_numpy())
     out["significant"] = out["q"] < alpha
     return out
@@ -180,9 +203,14 @@ def positions_table(scores: pd.DataFrame, threshold: float) -> tuple[pd.DataFram
     for key, g in contexts(scores):
         s, d = g["score"].to_numpy(), g["distance"].to_numpy()
         m = important_set(s, threshold)
-        summ_rows.append((*key, center_of_mass(d, s, m),
-                          weighted_iqr(d[m], np.abs(s[m])) if m.any() else float("nan"),
-                          int(m.sum())))
+        summ_rows.append(
+            (
+                *key,
+                center_of_mass(d, s, m),
+                weighted_iqr(d[m], np.abs(s[m])) if m.any() else float("nan"),
+                int(m.sum()),
+            )
+        )
         hist_rows.extend((key[0], key[3], int(x)) for x in d[m])
     hist = pd.DataFrame(hist_rows, columns=["task", "layer_group", "distance"])
     hist = hist.groupby(["task", "layer_group", "distance"]).size().rename("count").reset_index()
@@ -202,8 +230,13 @@ def dispersion_table(hist: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["task", "layer_group", "entropy"])
 
 
-def run_analyses(scores_path: str | Path, thresholds: list[float], position_threshold: float,
-                 seed: int, out: dict[str, str]) -> None:
+def run_analyses(
+    scores_path: str | Path,
+    thresholds: list[float],
+    position_threshold: float,
+    seed: int,
+    out: dict[str, str],
+) -> None:
     """Workflow stage ``analyses``: important sets, IoU, spread, positions as TSV tables."""
     scores = pd.read_parquet(scores_path)
     sets = important_sets(scores, thresholds)
@@ -213,7 +246,8 @@ def run_analyses(scores_path: str | Path, thresholds: list[float], position_thre
     hist, summary = positions_table(scores, position_threshold)
     hist.to_csv(out["positions"], sep="\t", index=False)
     summary.merge(dispersion_table(hist), on=["task", "layer_group"]).to_csv(
-        out["center_of_mass"], sep="\t", index=False)
+        out["center_of_mass"], sep="\t", index=False
+    )
 
 
 def run_spread_tests(spread_paths: dict[str, str], alpha: float, out_path: str | Path) -> None:

@@ -79,8 +79,10 @@ def input_attributions(
                     grad_sum[j][i] += g
     assert grad_sum is not None
     return [
-        [(x.detach() * g / len(scales)).sum(-1).double().cpu().numpy()
-         for x, g in zip(inputs, per_loss, strict=True)]
+        [
+            (x.detach() * g / len(scales)).sum(-1).double().cpu().numpy()
+            for x, g in zip(inputs, per_loss, strict=True)
+        ]
         for per_loss in grad_sum
     ]
 
@@ -101,7 +103,9 @@ class Target:
         return self.span_stop - 1 - word_index
 
 
-def eligible_targets(ds: Dataset, context_words: int, n_delays: int, fold: np.ndarray) -> list[Target]:
+def eligible_targets(
+    ds: Dataset, context_words: int, n_delays: int, fold: np.ndarray
+) -> list[Target]:
     """Kept TRs whose D delays stay in the run, whose TR t-1 has words and a next word.
 
     ``fold`` is the outer fold of each kept TR (from the encoding stage).
@@ -117,9 +121,20 @@ def eligible_targets(ds: Dataset, context_words: int, n_delays: int, fold: np.nd
         if stop[t - 1] == first[t - 1] or stop[t - 1] >= n_words:
             continue
         delay_trs = [t - d if stop[t - d] > first[t - d] else None for d in range(1, n_delays + 1)]
-        starts = [window_range(first[s], stop[s], context_words)[0] for s in delay_trs if s is not None]
-        out.append(Target(int(t), row, int(fold[row]), delay_trs, min(starts), int(stop[t - 1]),
-                          int(stop[t - 1])))
+        starts = [
+            window_range(first[s], stop[s], context_words)[0] for s in delay_trs if s is not None
+        ]
+        out.append(
+            Target(
+                int(t),
+                row,
+                int(fold[row]),
+                delay_trs,
+                min(starts),
+                int(stop[t - 1]),
+                int(stop[t - 1]),
+            )
+        )
     return out
 
 
@@ -142,19 +157,30 @@ class BAHead:
     y: torch.Tensor  # (n_roi,) BOLD at the target
 
 
-def delay_windows(lm: LoadedModel, words: list[str], target: Target, context_words: int,
-                  first: np.ndarray, stop: np.ndarray) -> list[Window | None]:
+def delay_windows(
+    lm: LoadedModel,
+    words: list[str],
+    target: Target,
+    context_words: int,
+    first: np.ndarray,
+    stop: np.ndarray,
+) -> list[Window | None]:
     """The window W_{t-d} of each delay (None where TR t-d has no words)."""
     return [
-        None if s is None
+        None
+        if s is None
         else Window(lm, words, *window_range(first[s], stop[s], context_words), int(first[s]))
         for s in target.delay_trs
     ]
 
 
 def ba_predictions(
-    lm: LoadedModel, windows: list[Window | None], heads: list[BAHead], layers: list[int],
-    embeds: list[torch.Tensor] | None = None, states: torch.Tensor | None = None,
+    lm: LoadedModel,
+    windows: list[Window | None],
+    heads: list[BAHead],
+    layers: list[int],
+    embeds: list[torch.Tensor] | None = None,
+    states: torch.Tensor | None = None,
 ) -> list[torch.Tensor]:
     """Predicted ROI BOLD of each head from the delay windows, each (n_roi,).
 
@@ -178,7 +204,9 @@ def ba_predictions(
     return out
 
 
-def scatter_words(target: Target, token_word_abs: list[np.ndarray], attrs: list[np.ndarray]) -> np.ndarray:
+def scatter_words(
+    target: Target, token_word_abs: list[np.ndarray], attrs: list[np.ndarray]
+) -> np.ndarray:
     """Sum token scores per absolute word of the target's span, shape (n_span_words,)."""
     scores = np.zeros(target.span_stop - target.span_start)
     for tw, a in zip(token_word_abs, attrs, strict=True):
@@ -188,8 +216,15 @@ def scatter_words(target: Target, token_word_abs: list[np.ndarray], attrs: list[
 
 
 def ba_word_scores(
-    lm: LoadedModel, words: list[str], target: Target, heads: list[BAHead], context_words: int,
-    first: np.ndarray, stop: np.ndarray, method: str = "gxi", steps: int = 20,
+    lm: LoadedModel,
+    words: list[str],
+    target: Target,
+    heads: list[BAHead],
+    context_words: int,
+    first: np.ndarray,
+    stop: np.ndarray,
+    method: str = "gxi",
+    steps: int = 20,
 ) -> list[np.ndarray]:
     """BA word scores over the target's span, one array per head."""
     windows = delay_windows(lm, words, target, context_words, first, stop)
@@ -206,39 +241,51 @@ def ba_word_scores(
     return [scatter_words(target, token_words, a) for a in attrs]
 
 
-def nwp_inputs(lm: LoadedModel, words: list[str], target: Target) -> tuple[torch.Tensor, np.ndarray]:
+def nwp_inputs(
+    lm: LoadedModel, words: list[str], target: Target
+) -> tuple[torch.Tensor, np.ndarray]:
     """Token ids of span + next word, and each token's absolute word index."""
     ids, tw = lm.encode_words(words[target.span_start : target.next_word + 1])
     return ids, tw + target.span_start
 
 
-def nwp_loss(lm: LoadedModel, embeds: torch.Tensor, ids: torch.Tensor, token_word: np.ndarray,
-             next_word: int) -> torch.Tensor:
+def nwp_loss(
+    lm: LoadedModel, embeds: torch.Tensor, ids: torch.Tensor, token_word: np.ndarray, next_word: int
+) -> torch.Tensor:
     """Mean cross-entropy of the next word's tokens under teacher forcing."""
     logits = lm.model(inputs_embeds=embeds[None], use_cache=False).logits[0]
     return next_word_cross_entropy(logits, ids, token_word, next_word)
 
 
-def next_word_cross_entropy(logits: torch.Tensor, ids: torch.Tensor, token_word: np.ndarray,
-                            next_word: int) -> torch.Tensor:
+def next_word_cross_entropy(
+    logits: torch.Tensor, ids: torch.Tensor, token_word: np.ndarray, next_word: int
+) -> torch.Tensor:
     """Mean cross-entropy of the tokens of ``next_word`` from (n_tokens, vocab) logits."""
     pos = torch.as_tensor(np.flatnonzero(token_word == next_word), device=logits.device)
     return torch.nn.functional.cross_entropy(logits[pos - 1].float(), ids.to(logits.device)[pos])
 
 
-def nwp_word_scores(lm: LoadedModel, words: list[str], target: Target, method: str = "gxi",
-                    steps: int = 20) -> np.ndarray:
+def nwp_word_scores(
+    lm: LoadedModel, words: list[str], target: Target, method: str = "gxi", steps: int = 20
+) -> np.ndarray:
     """NWP word scores over the target's span (the next word's own tokens excluded)."""
     ids, tw = nwp_inputs(lm, words, target)
     attrs = input_attributions(
         lambda xs: [nwp_loss(lm, xs[0], ids, tw, target.next_word)],
-        [lm.embed(ids)], method, steps,
+        [lm.embed(ids)],
+        method,
+        steps,
     )
     return scatter_words(target, [tw], attrs[0])
 
 
-def load_heads(encoding_paths: dict[tuple[str, int], str], dataset_dir: str | Path,
-               ds: Dataset, dtype: torch.dtype, device: torch.device):
+def load_heads(
+    encoding_paths: dict[tuple[str, int], str],
+    dataset_dir: str | Path,
+    ds: Dataset,
+    dtype: torch.dtype,
+    device: torch.device,
+):
     """Per (subject, layer): encoding result and ROI BOLD (n_kept, n_roi) of kept TRs."""
     enc, ys = {}, {}
     runs, kept = ds.trs["run"].to_numpy(), ds.trs["kept"].to_numpy()
@@ -253,7 +300,8 @@ def load_heads(encoding_paths: dict[tuple[str, int], str], dataset_dir: str | Pa
         k = target.fold
         return [
             BAHead(
-                s, lay,
+                s,
+                lay,
                 torch.as_tensor(e[f"weights_{k}"], dtype=dtype, device=device),
                 torch.as_tensor(e[f"intercept_{k}"], dtype=dtype, device=device),
                 torch.as_tensor(ys[s][target.row], dtype=dtype, device=device),
@@ -303,21 +351,66 @@ def run_attribution(
     for i, tgt in enumerate(targets):
         heads = heads_for(tgt)
         span = np.arange(tgt.span_start, tgt.span_stop)
-        base = {"target_tr": tgt.tr, "fold": tgt.fold, "word_index": span,
-                "distance": tgt.distance(span), "word": [words[j] for j in span], "method": method}
+        base = {
+            "target_tr": tgt.tr,
+            "fold": tgt.fold,
+            "word_index": span,
+            "distance": tgt.distance(span),
+            "word": [words[j] for j in span],
+            "method": method,
+        }
         ba = ba_word_scores(lm, words, tgt, heads, context_words, first, stop, method, ig_steps)
         for h, sc in zip(heads, ba, strict=True):
-            frames.append(pd.DataFrame({**base, "task": "ba", "subject": h.subject,
-                                        "layer": h.layer, "layer_group": group_of[h.layer],
-                                        "score": sc}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        **base,
+                        "task": "ba",
+                        "subject": h.subject,
+                        "layer": h.layer,
+                        "layer_group": group_of[h.layer],
+                        "score": sc,
+                    }
+                )
+            )
         nwp = nwp_word_scores(lm, words, tgt, method, ig_steps)
-        frames.append(pd.DataFrame({**base, "task": "nwp", "subject": "", "layer": -1,
-                                    "layer_group": "final", "score": nwp}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    **base,
+                    "task": "nwp",
+                    "subject": "",
+                    "layer": -1,
+                    "layer_group": "final",
+                    "score": nwp,
+                }
+            )
+        )
         if (i + 1) % 8 == 0 or i + 1 == len(targets):
             log.info("attribution: %d/%d targets", i + 1, len(targets))
-    cols = ["task", "method", "subject", "layer", "layer_group", "target_tr", "fold",
-            "word_index", "distance", "word", "score"]
+    cols = [
+        "task",
+        "method",
+        "subject",
+        "layer",
+        "layer_group",
+        "target_tr",
+        "fold",
+        "word_index",
+        "distance",
+        "word",
+        "score",
+    ]
     pd.concat(frames, ignore_index=True)[cols].to_parquet(out_scores, index=False)
-    pd.DataFrame([{"target_tr": t.tr, "fold": t.fold, "span_start": t.span_start,
-                   "span_stop": t.span_stop, "next_word": t.next_word} for t in targets]
-                 ).to_csv(out_targets, sep="\t", index=False)
+    pd.DataFrame(
+        [
+            {
+                "target_tr": t.tr,
+                "fold": t.fold,
+                "span_start": t.span_start,
+                "span_stop": t.span_stop,
+                "next_word": t.next_word,
+            }
+            for t in targets
+        ]
+    ).to_csv(out_targets, sep="\t", index=False)

@@ -43,7 +43,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
             else f"unknown key(s) {unknown} under '{key}'"
         )
     if error.validator == "enum":
-        return f"'{key}' = {error.instance!r} is not allowed; allowed values: {error.validator_value}"
+        return (
+            f"'{key}' = {error.instance!r} is not allowed; allowed values: {error.validator_value}"
+        )
     return f"'{key}': {error.message}"
 
 
@@ -98,11 +100,14 @@ def _check_semantics(config: Mapping[str, Any]) -> None:
             )
     for name, spec in config["datasets"].items():
         if spec["source"] == "local" and "path" not in spec:
-            raise ConfigError(f"datasets.{name}: source 'local' needs key 'path' (the dataset folder)")
+            raise ConfigError(
+                f"datasets.{name}: source 'local' needs key 'path' (the dataset folder)"
+            )
     delays = config["features"]["delays"]
     if sorted(delays) != list(range(1, len(delays) + 1)):
         raise ConfigError(
-            f"features.delays = {delays}: delays must be 1..D without gaps (the paper uses [1, 2, 3, 4])."
+            f"features.delays = {delays}: delays must be 1..D without gaps "
+            "(the paper uses [1, 2, 3, 4])."
         )
 
 

@@ -176,8 +176,7 @@ def read_dataset(folder: str | Path) -> Dataset:
                 f"dataset folder {folder} lacks {required}; see the README section 'On-disk format'"
             )
     info = json.loads((folder / "dataset.json").read_text())
-    words = pd.read_csv(folder / "words.tsv", sep="\t", keep_default_na=False,
-                        dtype={"word": str})
+    words = pd.read_csv(folder / "words.tsv", sep="\t", keep_default_na=False, dtype={"word": str})
     trs = pd.read_csv(folder / "trs.tsv", sep="\t")
     for table, cols, fname in ((words, WORD_COLUMNS, "words.tsv"), (trs, TR_COLUMNS, "trs.tsv")):
         missing = [c for c in cols if c not in table.columns]
@@ -207,6 +206,6 @@ def roi_mask(rois: dict[str, np.ndarray], label: str, n_voxels: int, where: str 
     if label not in rois:
         raise DatasetError(
             f"ROI '{label}' not found{' in ' + where if where else ''}; "
-            f"available: {sorted(rois) + ['all']} (config key datasets.<name>.roi)"
+            f"available: {[*sorted(rois), 'all']} (config key datasets.<name>.roi)"
         )
     return rois[label]

@@ -81,7 +81,7 @@ def simulate_bold(
     signal : array of shape (n_trs, n_voxels)
         The noiseless part.
     """
-    n_fine = int(math.ceil((tr_onsets.max() + 1.0) / _FINE_DT)) + 1
+    n_fine = math.ceil((tr_onsets.max() + 1.0) / _FINE_DT) + 1
     drive = np.zeros((n_fine, word_weights.shape[1]))
     np.add.at(drive, np.round(word_onsets / _FINE_DT).astype(int), word_weights)
     hrf = spm_hrf(_FINE_DT, oversampling=1)
@@ -125,7 +125,7 @@ def make_demo_dataset(folder: str | Path, params: dict, seed: int) -> None:
             word_rows.append((len(word_rows), w, first + i * step, first + (i + 1) * step, run))
         duration = params["rest_before_seconds"] + len(run_words) * step
         duration += params["rest_after_seconds"]
-        n_trs = int(math.ceil(duration / tr))
+        n_trs = math.ceil(duration / tr)
         n_rest = int(params["rest_before_seconds"] // tr)
         for k in range(n_trs):
             tr_rows.append((len(tr_rows), clock + k * tr, run, k >= n_rest))
@@ -134,7 +134,7 @@ def make_demo_dataset(folder: str | Path, params: dict, seed: int) -> None:
     trs = pd.DataFrame(tr_rows, columns=["tr_index", "onset", "run", "kept"])
 
     n_vox = params["n_voxels"]
-    n_driven = max(1, int(round(params["driver_voxel_fraction"] * n_vox)))
+    n_driven = max(1, round(params["driver_voxel_fraction"] * n_vox))
     forms = words["word"].map(normalize_word).to_numpy()
     driver_of_word = np.array([DRIVER_WORDS.index(f) if f in DRIVER_WORDS else -1 for f in forms])
     responses, rois, planted = {}, {}, {}

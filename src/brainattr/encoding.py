@@ -185,8 +185,15 @@ def run_encoding(
     roi = roi_mask(rois, roi_label, bold.shape[1], f"{dataset_dir}/responses.h5:{subject}")
     feats = read_features(features_path, layer)
     res = encode_subject(
-        feats, bold, ds.trs["run"].to_numpy(), ds.trs["kept"].to_numpy(), n_delays,
-        alphas, inner_folds, roi, backend,
+        feats,
+        bold,
+        ds.trs["run"].to_numpy(),
+        ds.trs["kept"].to_numpy(),
+        n_delays,
+        alphas,
+        inner_folds,
+        roi,
+        backend,
     )
     with h5py.File(out_path, "w") as f:
         for key, value in res.items():
@@ -194,8 +201,12 @@ def run_encoding(
                 f.create_dataset(key, data=value)
         f.create_dataset("roi", data=roi)
         f.attrs.update(
-            subject=subject, layer=layer, n_delays=n_delays, n_folds=int(res["fold"].max() + 1),
-            mean_ba=float(res["r"][roi].mean()), roi_label=roi_label,
+            subject=subject,
+            layer=layer,
+            n_delays=n_delays,
+            n_folds=int(res["fold"].max() + 1),
+            mean_ba=float(res["r"][roi].mean()),
+            roi_label=roi_label,
         )
     log.info("%s layer %d: mean BA (%s) = %.4f", subject, layer, roi_label, res["r"][roi].mean())
 

@@ -105,7 +105,10 @@ def batches(windows: list, batch_tokens: int) -> Iterator[list[int]]:
 
 
 def pooled_states(
-    lm: LoadedModel, windows: list[Window], layers: list[int], embeds: list[torch.Tensor] | None = None
+    lm: LoadedModel,
+    windows: list[Window],
+    layers: list[int],
+    embeds: list[torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Pooled TR states of windows run as one right-padded batch.
 
@@ -180,8 +183,13 @@ def run_features(
     ds = read_dataset(dataset_dir)
     lm = load_model(model_spec, device)
     feats = extract_features(
-        lm, ds.words["word"].tolist(), ds.word_tr, len(ds.trs), model_spec["layers"],
-        context_words, batch_tokens,
+        lm,
+        ds.words["word"].tolist(),
+        ds.word_tr,
+        len(ds.trs),
+        model_spec["layers"],
+        context_words,
+        batch_tokens,
     )
     with h5py.File(out_path, "w") as f:
         for layer, x in feats.items():

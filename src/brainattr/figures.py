@@ -7,9 +7,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
 COLORS = {"ba": "#d95f02", "nwp": "#7570b3", "random": "#8c8c8c"}
 GROUP_STYLE = {"early": ":", "middle": "--", "late": "-"}
@@ -32,15 +32,25 @@ def ba_per_layer(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str
     fig, ax = plt.subplots(figsize=(6, 3.6))
     for model, t in tables.items():
         n_layers = int(t["n_layers"].iloc[0]) if "n_layers" in t else None
-        for edge in ((n_layers / 3, 2 * n_layers / 3) if n_layers else ()):
+        for edge in (n_layers / 3, 2 * n_layers / 3) if n_layers else ():
             ax.axvline(edge + 0.5, color=COLORS["random"], ls=":", lw=1)
-        ax.errorbar(t["layer"], t["mean_ba"], yerr=t["sem_ba"].fillna(0), marker="o",
-                    ms=4, capsize=2, label=model)
+        ax.errorbar(
+            t["layer"],
+            t["mean_ba"],
+            yerr=t["sem_ba"].fillna(0),
+            marker="o",
+            ms=4,
+            capsize=2,
+            label=model,
+        )
         sel = t[t["selected"]]
         ax.scatter(sel["layer"], sel["mean_ba"], marker="*", s=160, color="k", zorder=3)
     ax.scatter([], [], marker="*", s=100, color="k", label="selected (best of third)")
-    ax.set(xlabel="layer (hidden_states index; dotted = thirds: early | middle | late)", ylabel="mean BA (Pearson r, ROI voxels)",
-           title=title)
+    ax.set(
+        xlabel="layer (hidden_states index; dotted = thirds: early | middle | late)",
+        ylabel="mean BA (Pearson r, ROI voxels)",
+        title=title,
+    )
     ax.legend(fontsize=8)
     _save(fig, png, pdf)
 
@@ -51,20 +61,33 @@ def iou_vs_threshold(tables: dict[str, pd.DataFrame], title: str, png: str, pdf:
     for ax, (model, t) in zip(axes[0], tables.items(), strict=True):
         for group in GROUPS:
             g = t[t["layer_group"] == group].groupby("threshold")["iou"].mean()
-            ax.plot(g.index * 100, g.values, GROUP_STYLE[group], color="k", marker="o", ms=3,
-                    label=f"BA ({group}) vs NWP")
+            ax.plot(
+                g.index * 100,
+                g.values,
+                GROUP_STYLE[group],
+                color="k",
+                marker="o",
+                ms=3,
+                label=f"BA ({group}) vs NWP",
+            )
         base = t.groupby("threshold")["iou_random"].mean()
-        ax.plot(base.index * 100, base.values, color=COLORS["random"], lw=2,
-                label="random baseline")
-        ax.set(xlabel="cumulative attribution mass threshold (%)", ylabel="IoU (BA, NWP)",
-               title=f"{model}", ylim=(0, 1))
+        ax.plot(
+            base.index * 100, base.values, color=COLORS["random"], lw=2, label="random baseline"
+        )
+        ax.set(
+            xlabel="cumulative attribution mass threshold (%)",
+            ylabel="IoU (BA, NWP)",
+            title=f"{model}",
+            ylim=(0, 1),
+        )
         ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     _save(fig, png, pdf)
 
 
-def spread(sets: dict[str, pd.DataFrame], tests: pd.DataFrame, title: str, png: str,
-           pdf: str) -> None:
+def spread(
+    sets: dict[str, pd.DataFrame], tests: pd.DataFrame, title: str, png: str, pdf: str
+) -> None:
     """Fig. 3: words needed to reach each threshold, BA vs NWP, per model and layer group."""
     models = list(sets)
     fig, axes = plt.subplots(len(models), 3, figsize=(12, 3.4 * len(models)), squeeze=False)
@@ -82,18 +105,29 @@ def spread(sets: dict[str, pd.DataFrame], tests: pd.DataFrame, title: str, png: 
             note = ""
             if len(tt):
                 r = tt.iloc[0]
-                stars = "***" if r.q < 0.001 else "**" if r.q < 0.01 else "*" if r.q < 0.05 else "n.s."
+                stars = (
+                    "***" if r.q < 0.001 else "**" if r.q < 0.01 else "*" if r.q < 0.05 else "n.s."
+                )
                 note = f"\nAUC BA {r.auc_ba:.1f} vs NWP {r.auc_nwp:.1f}, q={r.q:.2g} {stars}"
-            ax.set(xlabel="threshold (%)", ylabel="words in important set",
-                   title=f"{model}, {group} layer{note}")
+            ax.set(
+                xlabel="threshold (%)",
+                ylabel="words in important set",
+                title=f"{model}, {group} layer{note}",
+            )
             ax.title.set_fontsize(8)
             ax.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
     _save(fig, png, pdf)
 
 
-def positions(hists: dict[str, pd.DataFrame], com: dict[str, pd.DataFrame], threshold: float,
-              title: str, png: str, pdf: str) -> None:
+def positions(
+    hists: dict[str, pd.DataFrame],
+    com: dict[str, pd.DataFrame],
+    threshold: float,
+    title: str,
+    png: str,
+    pdf: str,
+) -> None:
     """Fig. 5: where important words lie, by distance from the most recent word."""
     models = list(hists)
     fig, axes = plt.subplots(len(models), 3, figsize=(12, 3.2 * len(models)), squeeze=False)
@@ -103,15 +137,34 @@ def positions(hists: dict[str, pd.DataFrame], com: dict[str, pd.DataFrame], thre
             for task, sel in (("ba", group), ("nwp", "final")):
                 d = h[(h["task"] == task) & (h["layer_group"] == sel)]
                 cm = c[(c["task"] == task) & (c["layer_group"] == sel)]
-                ax.bar(d["distance"], d["share"], width=1.0, alpha=0.5, color=COLORS[task],
-                       label=f"{task.upper()} (CoM {cm['center_of_mass'].mean():.1f}, "
-                             f"IQR {cm['iqr'].mean():.1f}, H {cm['entropy'].iloc[0]:.2f})")
+                if d.empty:
+                    ax.text(
+                        0.5,
+                        0.5,
+                        f"no {task.upper()} {sel} data",
+                        ha="center",
+                        transform=ax.transAxes,
+                    )
+                    continue
+                ax.bar(
+                    d["distance"],
+                    d["share"],
+                    width=1.0,
+                    alpha=0.5,
+                    color=COLORS[task],
+                    label=f"{task.upper()} (CoM {cm['center_of_mass'].mean():.1f}, "
+                    f"IQR {cm['iqr'].mean():.1f}, H {cm['entropy'].iloc[0]:.2f})",
+                )
                 ax.axvline(cm["center_of_mass"].mean(), color=COLORS[task], lw=1.5)
-            ax.set(xlabel="distance from the most recent word (words)",
-                   ylabel="share of important words", title=f"{model}, BA {group} layer")
+            ax.set(
+                xlabel="distance from the most recent word (words)",
+                ylabel="share of important words",
+                title=f"{model}, BA {group} layer",
+            )
             ax.legend(fontsize=7)
-    fig.suptitle(f"{title} (important sets at {threshold:.0%}; lines = centre of mass)",
-                 fontsize=10)
+    fig.suptitle(
+        f"{title} (important sets at {threshold:.0%}; lines = centre of mass)", fontsize=10
+    )
     _save(fig, png, pdf)
 
 
@@ -123,23 +176,34 @@ def masking(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -> 
         t = tables[model]
         ba = t[(t["task"] == "ba") & (t["mask"] != "none")]
         g = ba.groupby(["layer_group", "mask"])["relative"].mean().unstack()
-        g = g.reindex(index=[x for x in GROUPS if x in g.index],
-                      columns=["ba_top", "random", "nwp_top"])
+        g = g.reindex(
+            index=[x for x in GROUPS if x in g.index], columns=["ba_top", "random", "nwp_top"]
+        )
         colors = [COLORS["ba"], COLORS["random"], COLORS["nwp"]]
         g.columns = ["BA-top words", "random words", "NWP-top words"]
         (100 * g).plot.bar(ax=ax_ba, color=colors, rot=0)
-        ax_ba.set(ylabel="change in BA (%)", xlabel="BA layer",
-                  title=f"{model}: BA after masking {int(t['n_masked'].iloc[0])} word(s)/context")
+        ax_ba.set(
+            ylabel="change in BA (%)",
+            xlabel="BA layer",
+            title=f"{model}: BA after masking {int(t['n_masked'].iloc[0])} word(s)/context",
+        )
         ax_ba.axhline(0, color="k", lw=0.8, label="_nolegend_")
         nwp = t[(t["task"] == "nwp") & (t["mask"] != "none")]
-        vals = {"nwp_top": nwp[nwp["mask"] == "nwp_top"]["relative"].mean(),
-                "random": nwp[nwp["mask"] == "random"]["relative"].mean(),
-                "ba_top": nwp[nwp["mask"] == "ba_top"]["relative"].mean()}
-        ax_nwp.bar(["NWP-top words", "random words", "BA-top words"],
-                   [100 * v for v in vals.values()],
-                   color=[COLORS["nwp"], COLORS["random"], COLORS["ba"]])
-        ax_nwp.set(ylabel="change in NWP cross-entropy (%)", xlabel="masked words",
-                   title=f"{model}: NWP loss after masking")
+        vals = {
+            "nwp_top": nwp[nwp["mask"] == "nwp_top"]["relative"].mean(),
+            "random": nwp[nwp["mask"] == "random"]["relative"].mean(),
+            "ba_top": nwp[nwp["mask"] == "ba_top"]["relative"].mean(),
+        }
+        ax_nwp.bar(
+            ["NWP-top words", "random words", "BA-top words"],
+            [100 * v for v in vals.values()],
+            color=[COLORS["nwp"], COLORS["random"], COLORS["ba"]],
+        )
+        ax_nwp.set(
+            ylabel="change in NWP cross-entropy (%)",
+            xlabel="masked words",
+            title=f"{model}: NWP loss after masking",
+        )
         ax_nwp.axhline(0, color="k", lw=0.8)
         ax_ba.legend(fontsize=7)
     fig.suptitle(title, fontsize=10)
@@ -169,8 +233,15 @@ def recovery(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
     _save(fig, png, pdf)
 
 
-def run_figure(figure: str, models: list[str], inputs, png: str, pdf: str, title: str,
-               threshold: float | None = None) -> None:
+def run_figure(
+    figure: str,
+    models: list[str],
+    inputs,
+    png: str,
+    pdf: str,
+    title: str,
+    threshold: float | None = None,
+) -> None:
     """Workflow stage ``fig_*``: read a figure's tables (one per model) and draw it."""
 
     def per_model(paths) -> dict[str, pd.DataFrame]:
@@ -181,15 +252,30 @@ def run_figure(figure: str, models: list[str], inputs, png: str, pdf: str, title
     elif figure == "iou":
         iou_vs_threshold(per_model(list(inputs)), f"BA/NWP overlap - {title}", png, pdf)
     elif figure == "spread":
-        spread(per_model(inputs.sets), pd.read_csv(inputs.tests, sep="\t"),
-               f"Spread of important words - {title}", png, pdf)
+        spread(
+            per_model(inputs.sets),
+            pd.read_csv(inputs.tests, sep="\t"),
+            f"Spread of important words - {title}",
+            png,
+            pdf,
+        )
     elif figure == "positions":
-        positions(per_model(inputs.hist), per_model(inputs.com), threshold or 0.1,
-                  f"Positions of important words - {title}", png, pdf)
+        positions(
+            per_model(inputs.hist),
+            per_model(inputs.com),
+            threshold or 0.1,
+            f"Positions of important words - {title}",
+            png,
+            pdf,
+        )
     elif figure == "masking":
         masking(per_model(list(inputs)), f"Masking the top words - {title}", png, pdf)
     elif figure == "recovery":
-        recovery(pd.read_csv(list(inputs)[0], sep="\t"),
-                 f"Planted driver words recovered - {title}", png, pdf)
+        recovery(
+            pd.read_csv(next(iter(inputs)), sep="\t"),
+            f"Planted driver words recovered - {title}",
+            png,
+            pdf,
+        )
     else:
         raise ValueError(f"unknown figure {figure!r}")

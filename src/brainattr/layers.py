@@ -17,7 +17,9 @@ def layer_group(layer: int, n_layers: int) -> str:
     """``early``, ``middle`` or ``late``: the third of 1..n_layers that holds ``layer``."""
     if not 1 <= layer <= n_layers:
         raise ValueError(f"layer {layer} outside 1..{n_layers}")
-    return GROUPS[min(2, (3 * (layer - 1)) // n_layers)]
+    if 3 * layer <= n_layers:
+        return "early"
+    return "middle" if 3 * layer <= 2 * n_layers else "late"
 
 
 def select_layers(ba: pd.DataFrame, n_layers: int) -> pd.DataFrame:
@@ -36,11 +38,13 @@ def select_layers(ba: pd.DataFrame, n_layers: int) -> pd.DataFrame:
         ``n_subjects``, ``selected``.
     """
     g = ba.groupby("layer")["mean_ba"]
-    table = pd.DataFrame({
-        "mean_ba": g.mean(),
-        "sem_ba": g.std(ddof=1) / np.sqrt(g.count()),
-        "n_subjects": g.count(),
-    }).reset_index()
+    table = pd.DataFrame(
+        {
+            "mean_ba": g.mean(),
+            "sem_ba": g.std(ddof=1) / np.sqrt(g.count()),
+            "n_subjects": g.count(),
+        }
+    ).reset_index()
     table["group"] = [layer_group(int(lay), n_layers) for lay in table["layer"]]
     missing = [grp for grp in GROUPS if grp not in set(table["group"])]
     if missing:
@@ -63,8 +67,13 @@ def run_layer_selection(
     rows = []
     for p in encoding_paths:
         attrs = read_encoding(p)["attrs"]
-        rows.append({"layer": int(attrs["layer"]), "subject": str(attrs["subject"]),
-                     "mean_ba": float(attrs["mean_ba"])})
+        rows.append(
+            {
+                "layer": int(attrs["layer"]),
+                "subject": str(attrs["subject"]),
+                "mean_ba": float(attrs["mean_ba"]),
+            }
+        )
     select_layers(pd.DataFrame(rows), n_layers).to_csv(out_path, sep="\t", index=False)
 
 

@@ -82,8 +82,10 @@ def run_masking(
     n_delays = next(iter(enc.values()))["attrs"]["n_delays"]
     runs = ds.trs["run"].to_numpy()
     rng = np.random.default_rng(seed)
-    by_ctx = {k: g.sort_values("word_index")["score"].to_numpy()
-              for k, g in scores.groupby(["task", "subject", "layer", "target_tr"])}
+    by_ctx = {
+        k: g.sort_values("word_index")["score"].to_numpy()
+        for k, g in scores.groupby(["task", "subject", "layer", "target_tr"])
+    }
     masks = ["none", "ba_top", "nwp_top", "random"]
     head_keys = list(enc)
     layers = sorted({k[1] for k in head_keys})
@@ -98,10 +100,16 @@ def run_masking(
         for i, row in enumerate(tdf.itertuples(index=False)):
             t = int(row.target_tr)
             tgt = Target(
-                t, int(np.searchsorted(kept_rows, t)), int(row.fold),
-                [s if stop[s] > first[s] and runs[s] == runs[t] else None
-                 for s in (t - d for d in range(1, n_delays + 1))],
-                int(row.span_start), int(row.span_stop), int(row.next_word),
+                t,
+                int(np.searchsorted(kept_rows, t)),
+                int(row.fold),
+                [
+                    s if stop[s] > first[s] and runs[s] == runs[t] else None
+                    for s in (t - d for d in range(1, n_delays + 1))
+                ],
+                int(row.span_start),
+                int(row.span_stop),
+                int(row.next_word),
             )
             n_span = tgt.span_stop - tgt.span_start
             n_masked = max(1, math.ceil(mask_fraction * n_span - 1e-9))
@@ -111,12 +119,13 @@ def run_masking(
                 ("none", nwp_key, np.array([], dtype=int)),
                 ("nwp_top", nwp_key, top_words(by_ctx[("nwp", "", -1, t)], n_masked)),
                 ("random", nwp_key, rng.choice(n_span, n_masked, replace=False)),
-            ] + [("ba_top", k, top_words(by_ctx[("ba", k[0], k[1], t)], n_masked))
-                 for k in head_keys]
+            ] + [
+                ("ba_top", k, top_words(by_ctx[("ba", k[0], k[1], t)], n_masked)) for k in head_keys
+            ]
             texts = []
             for _, _, pos in variants:
-                span = masked_words(words[tgt.span_start:tgt.span_stop], pos, replacements)
-                texts.append(words[:tgt.span_start] + span + words[tgt.span_stop:])
+                span = masked_words(words[tgt.span_start : tgt.span_stop], pos, replacements)
+                texts.append(words[: tgt.span_start] + span + words[tgt.span_stop :])
             # one batched BA pass and one batched NWP pass over every variant
             wins = [delay_windows(lm, ws, tgt, context_words, first, stop) for ws in texts]
             flat = [w for ws in wins for w in ws if w is not None]
@@ -125,10 +134,12 @@ def run_masking(
             offset = 0
             for (m, key, _), ws in zip(variants, wins, strict=True):
                 n_present = sum(w is not None for w in ws)
-                chosen = [h for k, h in zip(head_keys, heads, strict=True)
-                          if key == nwp_key or k == key]
-                preds = ba_predictions(lm, ws, chosen, layers,
-                                       states=states[offset:offset + n_present])
+                chosen = [
+                    h for k, h in zip(head_keys, heads, strict=True) if key == nwp_key or k == key
+                ]
+                preds = ba_predictions(
+                    lm, ws, chosen, layers, states=states[offset : offset + n_present]
+                )
                 offset += n_present
                 for h, p in zip(chosen, preds, strict=True):
                     pred[(m, (h.subject, h.layer))].append(p.double().cpu().numpy())
@@ -136,8 +147,11 @@ def run_masking(
             batch, mask = pad_batch([lm.embed(ids) for ids, _ in inputs])
             logits = lm.model(inputs_embeds=batch, attention_mask=mask, use_cache=False).logits
             for j, ((m, key, _), (ids, tw)) in enumerate(zip(variants, inputs, strict=True)):
-                ce[(m, key)].append(float(next_word_cross_entropy(
-                    logits[j, : ids.shape[0]], ids, tw, tgt.next_word)))
+                ce[(m, key)].append(
+                    float(
+                        next_word_cross_entropy(logits[j, : ids.shape[0]], ids, tw, tgt.next_word)
+                    )
+                )
             for k, h in zip(head_keys, heads, strict=True):
                 truth[k].append(h.y.double().cpu().numpy())
             if (i + 1) % 8 == 0 or i + 1 == len(tdf):
@@ -152,13 +166,17 @@ def run_masking(
     base_ce = float(np.mean(ce[("none", nwp_key)]))
     for (m, k), vals in ce.items():
         v = float(np.mean(vals))
-        rows.append(("nwp", m, k[0], k[1], "final" if k[1] == -1 else group_of[k[1]], v,
-                     v - base_ce))
-    out = pd.DataFrame(rows, columns=["task", "mask", "subject", "layer", "layer_group",
-                                      "value", "delta"])
+        rows.append(
+            ("nwp", m, k[0], k[1], "final" if k[1] == -1 else group_of[k[1]], v, v - base_ce)
+        )
+    out = pd.DataFrame(
+        rows, columns=["task", "mask", "subject", "layer", "layer_group", "value", "delta"]
+    )
     base_of = out[out["mask"] == "none"].set_index(["task", "subject", "layer"])["value"]
-    ref = [base_of.get((t, s, lay), base_ce) for t, s, lay in
-           zip(out["task"], out["subject"], out["layer"], strict=True)]
+    ref = [
+        base_of.get((t, s, lay), base_ce)
+        for t, s, lay in zip(out["task"], out["subject"], out["layer"], strict=True)
+    ]
     out["relative"] = out["delta"] / np.abs(ref)
     out["n_targets"] = len(tdf)
     out["n_masked"] = n_masked

@@ -175,8 +175,12 @@ def hidden_states(
     """
     blocks = decoder_layers(lm.model)
     if max_layer is None or max_layer >= lm.n_layers or blocks is None:
-        out = lm.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
-                       output_hidden_states=True, use_cache=False)
+        out = lm.model(
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            output_hidden_states=True,
+            use_cache=False,
+        )
         return list(out.hidden_states)
     captured: list[torch.Tensor] = []
 
@@ -205,5 +209,6 @@ def logits(
     lm: LoadedModel, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None = None
 ) -> torch.Tensor:
     """Next-token logits of a forward pass over input embeddings, (batch, n, vocab)."""
-    return lm.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
-                    use_cache=False).logits
+    return lm.model(
+        inputs_embeds=inputs_embeds, attention_mask=attention_mask, use_cache=False
+    ).logits

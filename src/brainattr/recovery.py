@@ -35,14 +35,27 @@ def recovery_table(scores: pd.DataFrame, driver_words: list[str], threshold: flo
     rows = []
     for (task, group), (hit, top, drv, n, nctx) in sorted(acc.items()):
         share, base = hit / max(top, 1), drv / max(n, 1)
-        rows.append((task, group, threshold, share, base,
-                     share / base if base > 0 else np.nan, top, nctx))
-    return pd.DataFrame(rows, columns=["task", "layer_group", "threshold", "share_in_top",
-                                       "base_rate", "ratio", "n_top_words", "n_contexts"])
+        rows.append(
+            (task, group, threshold, share, base, share / base if base > 0 else np.nan, top, nctx)
+        )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "task",
+            "layer_group",
+            "threshold",
+            "share_in_top",
+            "base_rate",
+            "ratio",
+            "n_top_words",
+            "n_contexts",
+        ],
+    )
 
 
-def run_recovery(dataset_dir: str | Path, scores_paths: dict[str, str], threshold: float,
-                 out_path: str | Path) -> None:
+def run_recovery(
+    dataset_dir: str | Path, scores_paths: dict[str, str], threshold: float, out_path: str | Path
+) -> None:
     """Workflow stage ``demo_recovery``: one table over models (column ``model``)."""
     ds = read_dataset(dataset_dir)
     if "driver_words" not in ds.meta:

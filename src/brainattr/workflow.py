@@ -16,10 +16,12 @@ def dataset_dir(config: dict, dataset: str) -> str:
 def setup_script(log_path: str | Path, threads: int = 1) -> None:
     """Send logging and stderr to the rule's log file and bound torch's threads."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    stream = open(log_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the job
+    stream = open(log_path, "a", buffering=1)
     sys.stderr = stream
     logging.basicConfig(
-        level=logging.INFO, stream=stream, force=True,
+        level=logging.INFO,
+        stream=stream,
+        force=True,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:

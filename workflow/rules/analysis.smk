@@ -26,7 +26,7 @@ rule analyses:
 
 rule spread_tests:
     input:
-        expand(f"{RUN}/analysis/spread.tsv", model=MODELS, allow_missing=True),
+        per_model(f"{RUN}/analysis/spread.tsv"),
     output:
         f"{SUMMARY}/spread_tests.tsv",
     params:
@@ -76,7 +76,7 @@ rule masking:
 rule demo_recovery:
     input:
         data=lambda wc: dataset_files(wc.dataset),
-        scores=expand(f"{RUN}/attribution/scores.parquet", model=MODELS, allow_missing=True),
+        scores=per_model(f"{RUN}/attribution/scores.parquet"),
     output:
         f"{SUMMARY}/demo_recovery.tsv",
     params:

@@ -32,6 +32,11 @@ def encoding_files(wildcards):
 
 
 
+def per_model(path):
+    """One path per configured model, other wildcards left open."""
+    return expand(path, model=MODELS, allow_missing=True)
+
+
 def all_outputs():
     out = []
     for d in DATASETS:

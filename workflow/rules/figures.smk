@@ -1,10 +1,6 @@
 # Stage 7 - figures (PNG + PDF), one rule per paper figure, all models of a dataset x context.
 
 
-def per_model(path):
-    return expand(path, model=MODELS, allow_missing=True)
-
-
 rule fig_ba_per_layer:
     input:
         per_model(f"{RUN}/layers.tsv"),

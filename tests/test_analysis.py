@@ -1,0 +1,111 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from brainattr.analysis import (
+    auc,
+    bh_fdr,
+    center_of_mass,
+    dispersion_table,
+    important_set,
+    important_sets,
+    iou,
+    iou_table,
+    normalized_entropy,
+    positions_table,
+    spread_table,
+    spread_tests,
+    weighted_iqr,
+)
+
+
+def test_important_set_by_hand():
+    s = np.array([0.1, -0.5, 0.2, 0.2])  # |s| total 1.0; sorted: 0.5, 0.2, 0.2, 0.1
+    assert important_set(s, 0.01).tolist() == [False, True, False, False]
+    assert important_set(s, 0.5).tolist() == [False, True, False, False]  # exactly 50 %
+    assert important_set(s, 0.51).tolist() == [False, True, True, False]  # tie -> word order
+    assert important_set(s, 0.9).tolist() == [False, True, True, True]
+    assert important_set(s, 0.98).tolist() == [True, True, True, True]
+    assert not important_set(np.zeros(3), 0.5).any()
+
+
+def test_iou_by_hand():
+    a = np.array([1, 1, 0, 0], bool)
+    b = np.array([0, 1, 1, 0], bool)
+    assert iou(a, b) == pytest.approx(1 / 3)
+    assert iou(a, a) == 1.0
+    assert iou(np.zeros(3, bool), np.zeros(3, bool)) == 1.0
+
+
+def test_auc_by_hand():
+    assert auc(np.array([0.0, 0.5, 1.0]), np.array([0, 2, 2])) == pytest.approx(1.5)
+    assert auc(np.array([1.0, 0.0]), np.array([4, 2])) == pytest.approx(3.0)
+
+
+def test_center_of_mass_iqr_entropy_by_hand():
+    d = np.array([0, 1, 2, 3])
+    s = np.array([3.0, -1.0, 0.0, 4.0])
+    m = np.array([True, True, False, True])
+    assert center_of_mass(d, s, m) == pytest.approx((0 * 3 + 1 * 1 + 3 * 4) / 8)
+    assert weighted_iqr(np.array([0, 1, 2, 3]), np.ones(4)) == pytest.approx(2.0)
+    assert normalized_entropy(np.array([1, 1, 1, 1])) == pytest.approx(1.0)
+    assert normalized_entropy(np.array([5, 0, 0, 0])) == pytest.approx(0.0)
+    assert normalized_entropy(np.array([1, 1, 0, 0])) == pytest.approx(np.log(2) / np.log(4))
+
+
+def test_bh_fdr_matches_scipy():
+    p = np.random.default_rng(0).uniform(size=40) ** 3
+    np.testing.assert_allclose(bh_fdr(p), stats.false_discovery_control(p, method="bh"))
+
+
+def _scores():
+    rng = np.random.default_rng(0)
+    rows = []
+    for tgt in (10, 11, 12):
+        d = np.arange(8)[::-1]
+        rows += [("nwp", "", -1, "final", tgt, i, d[i], "w", rng.normal()) for i in range(8)]
+        for s in ("a", "b"):
+            for layer, g in ((3, "early"), (9, "late")):
+                rows += [("ba", s, layer, g, tgt, i, d[i], "w", rng.normal()) for i in range(8)]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "task",
+            "subject",
+            "layer",
+            "layer_group",
+            "target_tr",
+            "word_index",
+            "distance",
+            "word",
+            "score",
+        ],
+    )
+
+
+def test_tables_have_one_row_per_context_and_threshold():
+    scores = _scores()
+    th = [0.1, 0.5, 0.9]
+    sets = important_sets(scores, th)
+    assert len(sets) == (3 + 3 * 4) * 3
+    t = iou_table(scores, th, seed=1)
+    assert len(t) == 3 * 4 * 3 and t["iou"].between(0, 1).all()
+    pd.testing.assert_frame_equal(t, iou_table(scores, th, seed=1))  # seeded baseline
+    sp = spread_table(sets)
+    assert len(sp) == 15
+    hist, summ = positions_table(scores, 0.5)
+    assert hist.groupby(["task", "layer_group"])["share"].sum().round(12).eq(1).all()
+    assert len(dispersion_table(hist)) == 3
+    assert summ["center_of_mass"].between(0, 7).all()
+
+
+def test_spread_tests_are_paired_t_tests_with_bh():
+    sp = spread_table(important_sets(_scores(), [0.1, 0.3, 0.5, 0.7, 0.9])).assign(model="m")
+    res = spread_tests(sp)
+    early = res[res["layer_group"] == "early"].iloc[0]
+    ba = sp[(sp.task == "ba") & (sp.layer_group == "early")].sort_values(["target_tr", "subject"])
+    nwp = sp[sp.task == "nwp"].set_index("target_tr")["auc"]
+    ref = stats.ttest_rel(ba["auc"].to_numpy(), nwp.loc[ba["target_tr"]].to_numpy())
+    assert early["p"] == pytest.approx(ref.pvalue) and early["n_pairs"] == 6
+    np.testing.assert_allclose(res["q"], bh_fdr(res["p"].to_numpy()))

@@ -1,0 +1,100 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from brainattr.dataset import (
+    DatasetError,
+    assign_words_to_trs,
+    read_dataset,
+    read_responses,
+    roi_mask,
+    tr_word_ranges,
+    write_dataset,
+)
+
+from .conftest import shared_path
+
+
+def test_assign_words_to_trs_by_hand():
+    # two runs, TR 2 s; TR onsets 0,2,4 (run 1) and 6,8 (run 2)
+    tr_onsets = np.array([0.0, 2.0, 4.0, 6.0, 8.0])
+    tr_runs = np.array([1, 1, 1, 2, 2])
+    words = np.array([0.0, 1.5, 2.0, 3.99, 5.9, 6.0, 9.5, 10.0])
+    runs = np.array([1, 1, 1, 1, 1, 2, 2, 2])
+    got = assign_words_to_trs(words, runs, tr_onsets, tr_runs, 2.0)
+    # 5.9 is inside TR 2 ([4, 6)); 10.0 falls after the last TR of run 2
+    np.testing.assert_array_equal(got, [0, 0, 1, 1, 2, 3, 4, -1])
+
+
+def test_tr_word_ranges():
+    first, stop = tr_word_ranges(np.array([0, 0, 2, 2, 2]), 4)
+    np.testing.assert_array_equal(first, [0, 0, 2, 0])
+    np.testing.assert_array_equal(stop, [2, 0, 5, 0])
+
+
+def test_real_hp_timing_four_words_per_tr():
+    """On HP's real timings every word lands in a TR of its run, at most 4 words per TR."""
+    tr_onsets = np.load(shared_path("data/hp/time_fmri.npy"))
+    tr_runs = np.load(shared_path("data/hp/runs_fmri.npy"))
+    word_onsets = np.load(shared_path("data/hp/time_words_fmri.npy"))
+    # a word's run is the run of the last TR starting at or before it
+    word_runs = tr_runs[np.searchsorted(tr_onsets, word_onsets, side="right") - 1]
+    got = assign_words_to_trs(word_onsets, word_runs, tr_onsets, tr_runs, 2.0)
+    assert got.shape == (5176,) and (got >= 0).all()
+    counts = np.bincount(got, minlength=len(tr_onsets))
+    assert counts.max() == 4
+    assert counts.sum() == 5176
+
+
+def _tables(n_words=6, n_trs=4):
+    words = pd.DataFrame(
+        {
+            "word_index": range(n_words),
+            "word": list("abcdef")[:n_words],
+            "onset": np.arange(n_words) * 0.5 + 2,
+            "offset": np.arange(n_words) * 0.5 + 2.5,
+            "run": 1,
+        }
+    )
+    trs = pd.DataFrame(
+        {
+            "tr_index": range(n_trs),
+            "onset": np.arange(n_trs) * 2.0,
+            "run": 1,
+            "kept": [False, True, True, True],
+        }
+    )
+    return words, trs
+
+
+def test_roundtrip(tmp_path):
+    words, trs = _tables()
+    bold = np.random.default_rng(0).standard_normal((4, 5))
+    roi = np.array([True, False, True, False, True])
+    write_dataset(
+        tmp_path, "toy", 2.0, words, trs, {"s1": bold}, {"s1": {"lang": roi}}, {"source": "test"}
+    )
+    ds = read_dataset(tmp_path)
+    assert ds.name == "toy" and ds.tr == 2.0 and ds.subjects == ["s1"]
+    assert ds.meta["source"] == "test"
+    assert ds.trs["kept"].dtype == bool
+    np.testing.assert_array_equal(ds.word_tr, [1, 1, 1, 1, 2, 2])
+    b, rois = read_responses(tmp_path, "s1")
+    np.testing.assert_allclose(b, bold.astype(np.float32))
+    np.testing.assert_array_equal(rois["lang"], roi)
+    assert roi_mask(rois, "all", 5).all()
+    with pytest.raises(DatasetError, match=r"ROI 'ifg' not found.*lang"):
+        roi_mask(rois, "ifg", 5)
+    with pytest.raises(DatasetError, match="no subject 's9'"):
+        read_responses(tmp_path, "s9")
+
+
+def test_missing_file_and_bad_tables(tmp_path):
+    with pytest.raises(DatasetError, match=r"lacks dataset\.json"):
+        read_dataset(tmp_path)
+    words, trs = _tables()
+    with pytest.raises(DatasetError, match="responses of subject s1: 3 rows"):
+        write_dataset(tmp_path, "toy", 2.0, words, trs, {"s1": np.zeros((3, 2))})
+    words.loc[0, "word_index"] = 7
+    with pytest.raises(DatasetError, match="word_index"):
+        write_dataset(tmp_path, "toy", 2.0, words, trs, {"s1": np.zeros((4, 2))})
