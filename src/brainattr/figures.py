@@ -217,7 +217,7 @@ def recovery(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
     base = None
     order = {g: i for i, g in enumerate((*GROUPS, "final"))}
     for model, t in table.groupby("model", sort=False):
-        t = t.sort_values(["task", "layer_group"], key=lambda c: c.map(order).fillna(c))
+        t = t.assign(_rank=t["layer_group"].map(order)).sort_values(["task", "_rank"])
         for r in t.itertuples(index=False):
             labels.append(f"{model}\n{r.task.upper()} {r.layer_group}")
             vals.append(100 * r.share_in_top)

