@@ -14,12 +14,16 @@ rule analyses:
         thresholds=config["analysis"]["thresholds"],
         position_threshold=config["analysis"]["position_threshold"],
         seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
     log:
         "results/logs/analyses/{dataset}_{model}_ctx{context}.log",
     benchmark:
         "results/benchmarks/analyses/{dataset}_{model}_ctx{context}.tsv"
     conda:
-        "../../envs/brainattr.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../scripts/analyses.py"
 
@@ -32,12 +36,16 @@ rule spread_tests:
     params:
         models=MODELS,
         alpha=config["analysis"]["fdr_alpha"],
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
     log:
         "results/logs/spread_tests/{dataset}_ctx{context}.log",
     benchmark:
         "results/benchmarks/spread_tests/{dataset}_ctx{context}.tsv"
     conda:
-        "../../envs/brainattr.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../scripts/spread_tests.py"
 
@@ -62,13 +70,16 @@ rule masking:
         device=config["device"],
     threads: 2
     resources:
-        gpu=1,
+        mem_mb=mem_mb(16000),
+        runtime=runtime(480),
+        gpu=model_gpus(),
+        gres=model_gres(),
     log:
         "results/logs/masking/{dataset}_{model}_ctx{context}.log",
     benchmark:
         "results/benchmarks/masking/{dataset}_{model}_ctx{context}.tsv"
     conda:
-        "../../envs/brainattr.yaml"
+        "../../envs/model.yaml"
     script:
         "../scripts/masking.py"
 
@@ -83,11 +94,15 @@ rule demo_recovery:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         models=MODELS,
         threshold=config["analysis"]["recovery_threshold"],
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
     log:
         "results/logs/demo_recovery/{dataset}_ctx{context}.log",
     benchmark:
         "results/benchmarks/demo_recovery/{dataset}_ctx{context}.tsv"
     conda:
-        "../../envs/brainattr.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../scripts/demo_recovery.py"

@@ -22,12 +22,15 @@ rule attribution:
         device=config["device"],
     threads: 2
     resources:
-        gpu=1,
+        mem_mb=mem_mb(16000),
+        runtime=runtime(480),
+        gpu=model_gpus(),
+        gres=model_gres(),
     log:
         "results/logs/attribution/{dataset}_{model}_ctx{context}.log",
     benchmark:
         "results/benchmarks/attribution/{dataset}_{model}_ctx{context}.tsv"
     conda:
-        "../../envs/brainattr.yaml"
+        "../../envs/model.yaml"
     script:
         "../scripts/attribution.py"

@@ -32,6 +32,25 @@ def encoding_files(wildcards):
 
 
 
+def model_gpus():
+    """gpu resource of model jobs (0 when a GRES string is configured instead)."""
+    return 0 if config["resources"]["model_gres"] else config["resources"]["model_gpus"]
+
+
+def model_gres():
+    return config["resources"]["model_gres"] or None
+
+
+def mem_mb(base):
+    """Memory that grows with each retry (attempt 1, 2, ...)."""
+    return lambda wildcards, attempt: base * attempt
+
+
+def runtime(minutes):
+    """Runtime in minutes that grows with each retry."""
+    return lambda wildcards, attempt: minutes * attempt
+
+
 def per_model(path):
     """One path per configured model, other wildcards left open."""
     return expand(path, model=MODELS, allow_missing=True)

@@ -8,11 +8,15 @@ rule dataset_demo:
     params:
         demo=lambda wc: config["datasets"][wc.dataset]["demo"],
         seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=mem_mb(2000),
+        runtime=runtime(10),
     log:
         "results/logs/dataset_demo/{dataset}.log",
     benchmark:
         "results/benchmarks/dataset_demo/{dataset}.tsv"
     conda:
-        "../../envs/brainattr.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../scripts/dataset_demo.py"

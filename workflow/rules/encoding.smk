@@ -14,12 +14,16 @@ rule encoding:
         alphas=config["encoding"]["alphas"],
         inner_folds=config["encoding"]["inner_folds"],
         backend=config["encoding"]["backend"],
+    threads: 1
+    resources:
+        mem_mb=mem_mb(8000),
+        runtime=runtime(60),
     log:
         "results/logs/encoding/{dataset}_{model}_ctx{context}_layer{layer}_{subject}.log",
     benchmark:
         "results/benchmarks/encoding/{dataset}_{model}_ctx{context}_layer{layer}_{subject}.tsv"
     conda:
-        "../../envs/brainattr.yaml"
+        "../../envs/model.yaml"
     script:
         "../scripts/encoding.py"
 
@@ -29,11 +33,15 @@ rule layer_selection:
         unpack(lambda wc: {"features": f"{RUN}/features.h5".format(**wc), **encoding_files(wc)}),
     output:
         f"{RUN}/layers.tsv",
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000),
+        runtime=runtime(10),
     log:
         "results/logs/layer_selection/{dataset}_{model}_ctx{context}.log",
     benchmark:
         "results/benchmarks/layer_selection/{dataset}_{model}_ctx{context}.tsv"
     conda:
-        "../../envs/brainattr.yaml"
+        "../../envs/model.yaml"
     script:
         "../scripts/layer_selection.py"

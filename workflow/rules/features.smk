@@ -13,12 +13,15 @@ rule features:
         device=config["device"],
     threads: 2
     resources:
-        gpu=1,
+        mem_mb=mem_mb(8000),
+        runtime=runtime(120),
+        gpu=model_gpus(),
+        gres=model_gres(),
     log:
         "results/logs/features/{dataset}_{model}_ctx{context}.log",
     benchmark:
         "results/benchmarks/features/{dataset}_{model}_ctx{context}.tsv"
     conda:
-        "../../envs/brainattr.yaml"
+        "../../envs/model.yaml"
     script:
         "../scripts/features.py"

@@ -1,4 +1,14 @@
 # Stage 7 - figures (PNG + PDF), one rule per paper figure, all models of a dataset x context.
+# Plotting is quick: on a cluster it runs on the submitting node.
+
+localrules:
+    fig_ba_per_layer,
+    fig_iou,
+    fig_spread,
+    fig_positions,
+    fig_masking,
+    fig_recovery,
+
 
 
 rule fig_ba_per_layer:
@@ -15,7 +25,7 @@ rule fig_ba_per_layer:
     benchmark:
         "results/benchmarks/fig_ba_per_layer/{dataset}_ctx{context}.tsv"
     conda:
-        "../../envs/brainattr.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../scripts/figure.py"
 
@@ -34,7 +44,7 @@ rule fig_iou:
     benchmark:
         "results/benchmarks/fig_iou/{dataset}_ctx{context}.tsv"
     conda:
-        "../../envs/brainattr.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../scripts/figure.py"
 
@@ -54,7 +64,7 @@ rule fig_spread:
     benchmark:
         "results/benchmarks/fig_spread/{dataset}_ctx{context}.tsv"
     conda:
-        "../../envs/brainattr.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../scripts/figure.py"
 
@@ -75,7 +85,7 @@ rule fig_positions:
     benchmark:
         "results/benchmarks/fig_positions/{dataset}_ctx{context}.tsv"
     conda:
-        "../../envs/brainattr.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../scripts/figure.py"
 
@@ -94,7 +104,7 @@ rule fig_masking:
     benchmark:
         "results/benchmarks/fig_masking/{dataset}_ctx{context}.tsv"
     conda:
-        "../../envs/brainattr.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../scripts/figure.py"
 
@@ -113,6 +123,6 @@ rule fig_recovery:
     benchmark:
         "results/benchmarks/fig_recovery/{dataset}_ctx{context}.tsv"
     conda:
-        "../../envs/brainattr.yaml"
+        "../../envs/analysis.yaml"
     script:
         "../scripts/figure.py"

@@ -1,0 +1,146 @@
+"""The workflow through the SLURM profile on a real single-node SLURM on 127.0.0.1.
+
+Starts the cluster with .ci/slurm/start-cluster.sh (root and Debian packages needed; skipped
+otherwise, with the reason) and always stops it by the pids it recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .conftest import REPO
+
+START = REPO / ".ci/slurm/start-cluster.sh"
+STOP = REPO / ".ci/slurm/stop-cluster.sh"
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    if os.geteuid() != 0:
+        pytest.skip("starting a local SLURM needs root")
+    if not (shutil.which("slurmctld") or shutil.which("apt-get")):
+        pytest.skip("no SLURM installed and no apt-get to install it")
+    try:
+        subprocess.run(["bash", str(START)], check=True, timeout=600)
+        yield
+    finally:
+        subprocess.run(["bash", str(STOP)], timeout=120)
+
+
+def _config(work: Path, model_dir: Path, layers: list[int]) -> Path:
+    cfg = {
+        "seed": 2,
+        "device": "cpu",
+        "resources": {"model_gpus": 0},  # the test cluster has no GPU
+        "datasets": {
+            "demo": {
+                "source": "demo",
+                "roi": "language",
+                "demo": {"n_subjects": 2, "n_voxels": 30, "max_words": 400},
+            }
+        },
+        "models": {"tiny": {"source": "local", "path": str(model_dir), "layers": layers}},
+        "features": {"context_words": [8]},
+        "encoding": {"alphas": [1, 100, 10000], "inner_folds": 3},
+        "attribution": {"n_targets": 8},
+    }
+    path = work / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _snakemake(work: Path, cfg: Path, *extra: str, limit: int = 480):
+    cmd = [
+        "timeout",
+        "-k",
+        "10",
+        str(limit),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(cfg),
+        "--profile",
+        str(REPO / "profiles/slurm"),
+        # this cluster has no accounting database: poll with squeue, and soon
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-init-seconds-before-status-checks",
+        "2",
+        "--jobs",
+        "2",
+        *extra,
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def _job_ids(log: str) -> list[str]:
+    """SLURM job ids from the executor's 'has been submitted with SLURM jobid N' lines."""
+    return sorted(set(re.findall(r"submitted with SLURM jobid (\d+)", log)), key=int)
+
+
+def test_workflow_runs_through_slurm(cluster, tmp_path, tiny_model_dir, capsys):
+    res = _snakemake(tmp_path, _config(tmp_path, tiny_model_dir, [1, 2, 3]))
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log[-8000:]
+    ids = _job_ids(log)
+    assert ids, log[-4000:]
+    jobs = {}
+    for jid in ids:
+        out = subprocess.run(["scontrol", "show", "job", jid], capture_output=True, text=True)
+        jobs[jid] = out.stdout
+    # the executor's --comment is rule_<name>[_wildcards_<values>]
+    rules = {
+        jid: re.search(r"Comment=rule_(\S+)", s).group(1).split("_wildcards_")[0]
+        for jid, s in jobs.items()
+    }
+    with capsys.disabled():
+        print(f"\nSLURM job ids: {' '.join(ids)}")
+        for jid, rule in rules.items():
+            fields = re.findall(
+                r"(JobState=\S+|NumCPUs=\S+|TimeLimit=\S+|mem=\S+?[,\s])", jobs[jid]
+            )
+            print(f"  {jid} {rule}: {' '.join(f.strip(', ') for f in fields)}")
+    submitted = set(rules.values())
+    # every non-local rule went through sbatch; plotting stayed on the submitting node
+    assert {
+        "dataset_demo",
+        "features",
+        "encoding",
+        "layer_selection",
+        "attribution",
+        "analyses",
+        "masking",
+        "spread_tests",
+        "demo_recovery",
+    } <= submitted
+    assert not any(r.startswith("fig_") for r in submitted)
+    assert all("JobState=COMPLETED" in s for s in jobs.values())
+    features = next(s for j, s in jobs.items() if rules[j] == "features")
+    assert "NumCPUs=2" in features and "mem=8000M" in features
+    assert "TimeLimit=02:00:00" in features
+    assert (tmp_path / "results/demo/ctx8/figures/fig2_iou.png").stat().st_size > 1000
+
+
+def test_failing_job_is_reported_not_hung(cluster, tmp_path, tiny_model_dir):
+    # layer 9 does not exist in the 4-layer model: the features job fails on the cluster
+    res = _snakemake(
+        tmp_path, _config(tmp_path, tiny_model_dir, [1, 2, 9]), "--retries", "0", limit=300
+    )
+    log = res.stdout + res.stderr
+    assert res.returncode not in (0, 124, 137), log[-5000:]
+    assert "Error in rule features" in log
+    err = next((tmp_path / "results/logs/features").glob("*.log")).read_text()
+    assert "layer 9 requested" in err
