@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ demo: install
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check src tests workflow/scripts
+	$(BIN)/ruff format --check src tests workflow/scripts benchmarks
 	$(BIN)/snakemake --lint
 	$(BIN)/snakemake -n --quiet rules
 
@@ -34,3 +34,6 @@ test: lint
 
 clean:
 	rm -rf results resources/demo/*.json resources/demo/*.tsv resources/demo/*.h5 resources/demo/*.npz .snakemake
+
+bench: install
+	$(BIN)/python benchmarks/bench_attribution.py

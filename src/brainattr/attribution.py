@@ -326,8 +326,13 @@ def run_attribution(
     out_scores: str | Path,
     out_targets: str | Path,
     device: str = "auto",
+    batch_tokens: int = 8192,
+    vjp_batch: int = 64,
 ) -> None:
     """Workflow stage ``attribution``: BA (selected layers x subjects) and NWP word scores.
+
+    BA comes from the shared-pass engine (:mod:`brainattr.engine`), which equals
+    :func:`ba_word_scores` (the plain per-target reference) to float precision.
 
     Writes a tidy Parquet table with one row per (task, subject, layer, target, word):
     ``task`` (ba/nwp), ``method``, ``subject`` ("" for nwp), ``layer`` (-1 for nwp, read
@@ -347,6 +352,21 @@ def run_attribution(
         raise ValueError(f"{dataset_dir}: no eligible attribution target (see eligible_targets)")
     words = ds.words["word"].tolist()
     first, stop = tr_word_ranges(ds.word_tr, len(ds.trs))
+    from brainattr.engine import ba_scores_shared  # the engine builds on this module
+
+    ba_all = ba_scores_shared(
+        lm,
+        words,
+        targets,
+        heads_for,
+        context_words,
+        first,
+        stop,
+        method,
+        ig_steps,
+        batch_tokens,
+        vjp_batch,
+    )
     frames = []
     for i, tgt in enumerate(targets):
         heads = heads_for(tgt)
@@ -359,8 +379,7 @@ def run_attribution(
             "word": [words[j] for j in span],
             "method": method,
         }
-        ba = ba_word_scores(lm, words, tgt, heads, context_words, first, stop, method, ig_steps)
-        for h, sc in zip(heads, ba, strict=True):
+        for h, sc in zip(heads, ba_all[i], strict=True):
             frames.append(
                 pd.DataFrame(
                     {

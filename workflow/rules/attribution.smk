@@ -20,6 +20,7 @@ rule attribution:
         attribution=config["attribution"],
         seed=config["seed"],
         device=config["device"],
+        batch_tokens=config["features"]["batch_tokens"],
     threads: 2
     resources:
         mem_mb=mem_mb(16000),

@@ -17,4 +17,6 @@ run_attribution(
     snakemake.output.scores,
     snakemake.output.targets,
     device=snakemake.params.device,
+    batch_tokens=snakemake.params.batch_tokens,
+    vjp_batch=a["vjp_batch"],
 )

