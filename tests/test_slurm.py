@@ -50,7 +50,7 @@ def _config(work: Path, model_dir: Path, layers: list[int]) -> Path:
         "models": {"tiny": {"source": "local", "path": str(model_dir), "layers": layers}},
         "features": {"context_words": [8]},
         "encoding": {"alphas": [1, 100, 10000], "inner_folds": 3},
-        "attribution": {"n_targets": 8},
+        "attribution": {"n_targets": 8, "engine": "shared"},  # the other engine end to end
     }
     path = work / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))

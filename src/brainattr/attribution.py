@@ -328,11 +328,14 @@ def run_attribution(
     device: str = "auto",
     batch_tokens: int = 8192,
     vjp_batch: int = 64,
+    engine: str = "per_target",
 ) -> None:
     """Workflow stage ``attribution``: BA (selected layers x subjects) and NWP word scores.
 
-    BA comes from the shared-pass engine (:mod:`brainattr.engine`), which equals
-    :func:`ba_word_scores` (the plain per-target reference) to float precision.
+    BA comes from ``engine``: ``per_target`` (:func:`ba_word_scores`: the four windows once per
+    target, one backward pass per subject x layer) or ``shared`` (:mod:`brainattr.engine`: one
+    forward pass per window for all targets, batched VJPs); both give the same scores to float
+    precision (tests/test_engine.py).
 
     Writes a tidy Parquet table with one row per (task, subject, layer, target, word):
     ``task`` (ba/nwp), ``method``, ``subject`` ("" for nwp), ``layer`` (-1 for nwp, read
@@ -352,21 +355,27 @@ def run_attribution(
         raise ValueError(f"{dataset_dir}: no eligible attribution target (see eligible_targets)")
     words = ds.words["word"].tolist()
     first, stop = tr_word_ranges(ds.word_tr, len(ds.trs))
-    from brainattr.engine import ba_scores_shared  # the engine builds on this module
+    if engine == "shared":
+        from brainattr.engine import ba_scores_shared  # the engine builds on this module
 
-    ba_all = ba_scores_shared(
-        lm,
-        words,
-        targets,
-        heads_for,
-        context_words,
-        first,
-        stop,
-        method,
-        ig_steps,
-        batch_tokens,
-        vjp_batch,
-    )
+        ba_all = ba_scores_shared(
+            lm,
+            words,
+            targets,
+            heads_for,
+            context_words,
+            first,
+            stop,
+            method,
+            ig_steps,
+            batch_tokens,
+            vjp_batch,
+        )
+    else:
+        ba_all = [
+            ba_word_scores(lm, words, t, heads_for(t), context_words, first, stop, method, ig_steps)
+            for t in targets
+        ]
     frames = []
     for i, tgt in enumerate(targets):
         heads = heads_for(tgt)

@@ -96,22 +96,29 @@ def ba_scores_shared(
             x = (embeds[s] * a).requires_grad_(True)
             e = pooled_states(lm, [w], layers, [x])[0]  # (n_layers, H)
             word_abs = w.start + w.token_word
-            for lo in range(0, len(todo), vjp_batch):
-                chunk = todo[lo : lo + vjp_batch]
-                cot = torch.stack([c for _, c in chunk])  # (n_cot, n_layers, H)
-                (g,) = torch.autograd.grad(
-                    e,
-                    x,
-                    grad_outputs=cot,
-                    is_grads_batched=True,
-                    retain_graph=lo + vjp_batch < len(todo),
-                )
-                # input x gradient; for IG the mean over steps of x * g(a x)
-                tok = ((embeds[s] * g).sum(-1) / len(scales)).double().cpu().numpy()
-                for ((i, j), _), ti in zip(chunk, tok, strict=True):
-                    t = targets[i]
-                    inside = (word_abs >= t.span_start) & (word_abs < t.span_stop)
-                    np.add.at(scores[i][j], word_abs[inside] - t.span_start, ti[inside])
+            # one batched VJP per layer: a cotangent then back-propagates only through the
+            # blocks below its own layer
+            by_layer: dict[int, list] = defaultdict(list)
+            for key, li, cot in todo:
+                by_layer[li].append((key, cot))
+            top = max(by_layer)
+            for li, items in sorted(by_layer.items()):
+                for lo in range(0, len(items), vjp_batch):
+                    chunk = items[lo : lo + vjp_batch]
+                    cot = torch.stack([c for _, c in chunk])  # (n_cot, H)
+                    (g,) = torch.autograd.grad(
+                        e[li],
+                        x,
+                        grad_outputs=cot,
+                        is_grads_batched=True,
+                        retain_graph=li != top or lo + vjp_batch < len(items),
+                    )
+                    # input x gradient; for IG the mean over steps of x * g(a x)
+                    tok = ((embeds[s] * g).sum(-1) / len(scales)).double().cpu().numpy()
+                    for ((i, j), _), ti in zip(chunk, tok, strict=True):
+                        t = targets[i]
+                        inside = (word_abs >= t.span_start) & (word_abs < t.span_stop)
+                        np.add.at(scores[i][j], word_abs[inside] - t.span_start, ti[inside])
             if (n + 1) % 50 == 0:
                 log.info("BA engine: %d/%d windows (step %.2f)", n + 1, len(trs), a)
     return scores
@@ -137,8 +144,8 @@ def _cotangents(
     states: dict[int, torch.Tensor],
     layers: list[int],
     dtype: torch.dtype,
-) -> dict[int, list[tuple[tuple[int, int], torch.Tensor]]]:
-    """Per window s: ((target, head), d L / d e_s) for every loss that window feeds."""
+) -> dict[int, list[tuple[tuple[int, int], int, torch.Tensor]]]:
+    """Per window s: ((target, head), layer index, d L / d e_s[layer]) for every loss it feeds."""
     out: dict[int, list] = defaultdict(list)
     for i, (t, hs) in enumerate(zip(targets, heads, strict=True)):
         for j, h in enumerate(hs):
@@ -153,7 +160,5 @@ def _cotangents(
             for d, s in enumerate(t.delay_trs):
                 if s is None:
                     continue
-                cot = torch.zeros(len(layers), hidden, dtype=dtype, device=resid.device)
-                cot[li] = w[d] @ resid
-                out[s].append(((i, j), cot))
+                out[s].append(((i, j), li, (w[d] @ resid).to(dtype)))
     return out

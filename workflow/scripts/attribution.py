@@ -19,4 +19,5 @@ run_attribution(
     device=snakemake.params.device,
     batch_tokens=snakemake.params.batch_tokens,
     vjp_batch=a["vjp_batch"],
+    engine=a["engine"],
 )
