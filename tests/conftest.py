@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,19 @@ def tiny_lm(tiny_spec):
     from brainattr.models import load_model
 
     return load_model(tiny_spec, "cpu")
+
+
+def snakemake_command(work: Path, config: Path, *extra: str) -> list[str]:
+    """Run this repository's Snakefile in ``work`` with ``config`` (plus extra arguments)."""
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(config),
+        *extra,
+    ]

@@ -10,13 +10,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .conftest import REPO
+from .conftest import REPO, snakemake_command
 
 START = REPO / ".ci/slurm/start-cluster.sh"
 STOP = REPO / ".ci/slurm/stop-cluster.sh"
@@ -63,25 +62,20 @@ def _snakemake(work: Path, cfg: Path, *extra: str, limit: int = 480):
         "-k",
         "10",
         str(limit),
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(work),
-        "--configfile",
-        str(cfg),
-        "--profile",
-        str(REPO / "profiles/slurm"),
-        # this cluster has no accounting database: poll with squeue, and soon
-        "--slurm-status-command",
-        "squeue",
-        "--slurm-init-seconds-before-status-checks",
-        "2",
-        "--jobs",
-        "2",
-        *extra,
+        *snakemake_command(
+            work,
+            cfg,
+            "--profile",
+            str(REPO / "profiles/slurm"),
+            # this cluster has no accounting database: poll with squeue, and soon
+            "--slurm-status-command",
+            "squeue",
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            "--jobs",
+            "2",
+            *extra,
+        ),
     ]
     return subprocess.run(cmd, capture_output=True, text=True)
 

@@ -8,14 +8,13 @@ ground truth must be recovered.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
-from .conftest import REPO
+from .conftest import snakemake_command
 
 FIGURES = ["ba_per_layer", "fig2_iou", "fig3_spread", "fig5_positions", "masking", "recovery"]
 
@@ -48,23 +47,7 @@ def workflow_run(tmp_path_factory, tiny_model_dir) -> Path:
     }
     cfg = work / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(work),
-        "--configfile",
-        str(cfg),
-        "--cores",
-        "2",
-        "--resources",
-        "gpu=1",
-        "--quiet",
-        "rules",
-    ]
+    cmd = snakemake_command(work, cfg, "--cores", "2", "--resources", "gpu=1", "--quiet", "rules")
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
     if res.returncode != 0:
         logs = "\n".join(
@@ -107,19 +90,6 @@ def test_masking_ba_top_words_lowers_ba_more_than_random(workflow_run):
 
 
 def test_rerun_has_nothing_to_do(workflow_run):
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workflow_run),
-        "--configfile",
-        str(workflow_run / "config.yaml"),
-        "-n",
-        "--cores",
-        "1",
-    ]
+    cmd = snakemake_command(workflow_run, workflow_run / "config.yaml", "-n", "--cores", "1")
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and "Nothing to be done" in res.stdout + res.stderr
