@@ -355,6 +355,7 @@ def run_attribution(
         raise ValueError(f"{dataset_dir}: no eligible attribution target (see eligible_targets)")
     words = ds.words["word"].tolist()
     first, stop = tr_word_ranges(ds.word_tr, len(ds.trs))
+    target_heads = [heads_for(t) for t in targets]  # built once, used by both stages
     if engine == "shared":
         from brainattr.engine import ba_scores_shared  # the engine builds on this module
 
@@ -373,12 +374,11 @@ def run_attribution(
         )
     else:
         ba_all = [
-            ba_word_scores(lm, words, t, heads_for(t), context_words, first, stop, method, ig_steps)
-            for t in targets
+            ba_word_scores(lm, words, t, heads, context_words, first, stop, method, ig_steps)
+            for t, heads in zip(targets, target_heads, strict=True)
         ]
     frames = []
-    for i, tgt in enumerate(targets):
-        heads = heads_for(tgt)
+    for i, (tgt, heads) in enumerate(zip(targets, target_heads, strict=True)):
         span = np.arange(tgt.span_start, tgt.span_stop)
         base = {
             "target_tr": tgt.tr,
