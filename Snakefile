@@ -17,7 +17,8 @@ os.environ.update(
 )
 
 from brainattr.config import validate_config  # noqa: E402
-from brainattr.workflow import dataset_dir  # noqa: E402
+from brainattr.sources import DOWNLOADED, remote_files  # noqa: E402
+from brainattr.workflow import dataset_dir, download_dir  # noqa: E402
 
 
 configfile: "config/config.yaml"
@@ -27,6 +28,7 @@ config.update(
     validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 )
 
+DATA_DIR = config["data_dir"]
 DATASETS = list(config["datasets"])
 MODELS = list(config["models"])
 CONTEXTS = config["features"]["context_words"]
@@ -45,6 +47,7 @@ wildcard_constraints:
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/dataset.smk"
+include: "workflow/rules/models.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/encoding.smk"
 include: "workflow/rules/attribution.smk"

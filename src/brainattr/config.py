@@ -84,7 +84,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> dict[
     return filled
 
 
-def _check_semantics(config: Mapping[str, Any]) -> None:
+def _check_semantics(config: dict[str, Any]) -> None:
     """Checks a JSON schema cannot express."""
     for name, spec in config["models"].items():
         needed = {
@@ -98,10 +98,19 @@ def _check_semantics(config: Mapping[str, Any]) -> None:
                 f"models.{name}: source '{spec['source']}' needs key(s) {missing}; "
                 "see config/README.md, section 'models'."
             )
+    from brainattr.sources import DOWNLOADED, default_subjects
+
     for name, spec in config["datasets"].items():
         if spec["source"] == "local" and "path" not in spec:
             raise ConfigError(
                 f"datasets.{name}: source 'local' needs key 'path' (the dataset folder)"
+            )
+        if spec["source"] in DOWNLOADED:
+            spec.setdefault("subjects", default_subjects(spec["source"]))
+        elif "subjects" in spec:
+            raise ConfigError(
+                f"datasets.{name}.subjects applies to downloaded sources {list(DOWNLOADED)}; "
+                f"source '{spec['source']}' takes its subjects from its dataset.json or demo"
             )
     delays = config["features"]["delays"]
     if sorted(delays) != list(range(1, len(delays) + 1)):

@@ -3,14 +3,20 @@
 A dataset is a folder::
 
     dataset.json    {"name", "tr", "subjects": [...], "source", "description"}
-    words.tsv       word_index, word, onset, offset, run      (one row per presented word)
+    words.tsv       word_index, word, onset, offset, run      (one row per presented word;
+                    optional stimulus_index = the word's slot in the source stimulus)
     trs.tsv         tr_index, onset, run, kept                (one row per acquired volume)
     responses.h5    /<subject>/bold (n_trs, n_voxels) float32, every TR of trs.tsv
                     /<subject>/roi/<label> (n_voxels,) bool   (optional voxel ROI masks)
+                    /<subject>/repeats/<run> (n_repeats, n_kept_trs_of_run, n_voxels)
+                        (optional: separate presentations of a repeated run; bold = mean)
+                    /<subject>/voxel_ijk (n_voxels, 3) int, attrs["affine"] (4, 4)
+                        (optional: 0-based voxel indices and their affine to MNI mm)
 
 Times are seconds from the start of the session; ``run`` is the run (HP) or story (MRH)
 used as a cross-validation fold; ``kept`` marks TRs used for encoding (the others, e.g.
-trimmed rest, are still acquired and keep the timing honest).
+trimmed rest, are still acquired and keep the timing honest; their bold rows may be NaN
+when the source only provides trimmed responses).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ import pandas as pd
 
 WORD_COLUMNS = ["word_index", "word", "onset", "offset", "run"]
 TR_COLUMNS = ["tr_index", "onset", "run", "kept"]
+# stimulus_index: the word's slot in the source's stimulus (HP: aligns story_features.mat rows)
+OPTIONAL_WORD_COLUMNS = ["stimulus_index"]
 
 
 class DatasetError(ValueError):
@@ -126,6 +134,99 @@ def tr_word_ranges(word_tr: np.ndarray, n_trs: int) -> tuple[np.ndarray, np.ndar
     return first, stop
 
 
+class DatasetWriter:
+    """Write a dataset folder one subject at a time (responses of many subjects need not fit
+    in memory together). ``dataset.json`` is written last, by :meth:`close`.
+
+    Parameters
+    ----------
+    folder : str or Path
+    name : str
+    tr : float
+    words, trs : DataFrame
+        ``WORD_COLUMNS`` (plus an optional ``stimulus_index``) and ``TR_COLUMNS``.
+    meta : dict, optional
+        Extra entries of ``dataset.json`` (source, description, ...).
+    """
+
+    def __init__(self, folder, name, tr, words, trs, meta=None):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        extra = [c for c in OPTIONAL_WORD_COLUMNS if c in words.columns]
+        words = words[WORD_COLUMNS + extra]
+        self.trs = trs[TR_COLUMNS].astype({"kept": int})
+        _check_tables(words, self.trs, str(self.folder))
+        words.to_csv(self.folder / "words.tsv", sep="\t", index=False)
+        self.trs.to_csv(self.folder / "trs.tsv", sep="\t", index=False)
+        self.info = {"name": name, "tr": tr, "subjects": [], **(meta or {})}
+        self.h5 = h5py.File(self.folder / "responses.h5", "w")
+
+    def add_subject(
+        self,
+        subject: str,
+        bold: np.ndarray,
+        rois: dict[str, np.ndarray] | None = None,
+        repeats: dict[int, np.ndarray] | None = None,
+        voxel_ijk: np.ndarray | None = None,
+        affine: np.ndarray | None = None,
+    ) -> None:
+        """Add one subject.
+
+        Parameters
+        ----------
+        bold : array of shape (n_trs, n_voxels)
+            Every TR of trs.tsv; rows of TRs not kept may be NaN.
+        rois : {label: bool array (n_voxels,)}
+        repeats : {run: array (n_repeats, n_kept_trs_of_run, n_voxels)}
+            Separate presentations of a repeated run (noise ceiling); ``bold`` holds their mean.
+        voxel_ijk : int array (n_voxels, 3), optional
+            0-based voxel indices in the volume that ``affine`` maps to MNI millimetres.
+        affine : array (4, 4), optional
+        """
+        where = f"{self.folder}/responses.h5, subject {subject}"
+        if bold.ndim != 2 or bold.shape[0] != len(self.trs):
+            raise DatasetError(
+                f"{where}: bold shape {bold.shape}, trs.tsv has {len(self.trs)} rows"
+            )
+        kept = self.trs["kept"].to_numpy().astype(bool)
+        if not np.isfinite(bold[kept]).all():
+            raise DatasetError(f"{where}: non-finite values in kept TRs")
+        g = self.h5.create_group(subject)
+        g.create_dataset("bold", data=np.asarray(bold, dtype=np.float32))
+        n_vox = bold.shape[1]
+        for label, mask in (rois or {}).items():
+            if len(mask) != n_vox:
+                raise DatasetError(f"{where}: ROI {label} has {len(mask)} voxels, bold {n_vox}")
+            g.create_dataset(f"roi/{label}", data=np.asarray(mask, dtype=bool))
+        runs = self.trs["run"].to_numpy()
+        for run, rep in (repeats or {}).items():
+            n_kept = int((kept & (runs == run)).sum())
+            if rep.ndim != 3 or rep.shape[1:] != (n_kept, n_vox):
+                raise DatasetError(
+                    f"{where}: repeats of run {run} have shape {rep.shape}, "
+                    f"expected (n_repeats, {n_kept}, {n_vox})"
+                )
+            g.create_dataset(f"repeats/{run}", data=np.asarray(rep, dtype=np.float32))
+        if voxel_ijk is not None:
+            g.create_dataset("voxel_ijk", data=np.asarray(voxel_ijk, dtype=np.int32))
+        if affine is not None:
+            g.attrs["affine"] = np.asarray(affine, dtype=np.float64)
+        self.info["subjects"].append(subject)
+
+    def close(self) -> None:
+        self.h5.close()
+        (self.folder / "dataset.json").write_text(json.dumps(self.info, indent=2))
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(self, exc_type, *_) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.h5.close()
+
+
 def write_dataset(
     folder: str | Path,
     name: str,
@@ -136,26 +237,10 @@ def write_dataset(
     rois: dict[str, dict[str, np.ndarray]] | None = None,
     meta: dict | None = None,
 ) -> None:
-    """Write a dataset folder (see the module docstring for the layout)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    words = words[WORD_COLUMNS]
-    trs = trs[TR_COLUMNS].astype({"kept": int})
-    _check_tables(words, trs, str(folder))
-    words.to_csv(folder / "words.tsv", sep="\t", index=False)
-    trs.to_csv(folder / "trs.tsv", sep="\t", index=False)
-    with h5py.File(folder / "responses.h5", "w") as f:
+    """Write a dataset folder whose responses fit in memory (see :class:`DatasetWriter`)."""
+    with DatasetWriter(folder, name, tr, words, trs, meta) as writer:
         for subject, bold in responses.items():
-            if bold.shape[0] != len(trs):
-                raise DatasetError(
-                    f"responses of subject {subject}: {bold.shape[0]} rows, trs.tsv has {len(trs)}"
-                )
-            g = f.create_group(subject)
-            g.create_dataset("bold", data=np.asarray(bold, dtype=np.float32))
-            for label, mask in (rois or {}).get(subject, {}).items():
-                g.create_dataset(f"roi/{label}", data=np.asarray(mask, dtype=bool))
-    info = {"name": name, "tr": tr, "subjects": list(responses), **(meta or {})}
-    (folder / "dataset.json").write_text(json.dumps(info, indent=2))
+            writer.add_subject(subject, bold, (rois or {}).get(subject))
 
 
 def _check_tables(words: pd.DataFrame, trs: pd.DataFrame, where: str) -> None:
@@ -199,13 +284,20 @@ def read_responses(folder: str | Path, subject: str) -> tuple[np.ndarray, dict[s
     return bold, rois
 
 
-def roi_mask(rois: dict[str, np.ndarray], label: str, n_voxels: int, where: str = "") -> np.ndarray:
-    """The boolean voxel mask for ``label``; ``"all"`` selects every voxel."""
-    if label == "all":
+def roi_mask(
+    rois: dict[str, np.ndarray], label: str | list[str], n_voxels: int, where: str = ""
+) -> np.ndarray:
+    """The boolean voxel mask of an ROI label, or the union of a list of labels.
+
+    ``"all"`` selects every voxel.
+    """
+    labels = [label] if isinstance(label, str) else list(label)
+    if "all" in labels:
         return np.ones(n_voxels, dtype=bool)
-    if label not in rois:
+    missing = [lab for lab in labels if lab not in rois]
+    if missing:
         raise DatasetError(
-            f"ROI '{label}' not found{' in ' + where if where else ''}; "
+            f"ROI {missing} not found{' in ' + where if where else ''}; "
             f"available: {[*sorted(rois), 'all']} (config key datasets.<name>.roi)"
         )
-    return rois[label]
+    return np.logical_or.reduce([np.asarray(rois[lab], dtype=bool) for lab in labels])

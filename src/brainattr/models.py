@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,12 +45,74 @@ def _locate(spec: dict) -> tuple[str, dict]:
             raise ModelSpecError(f"{folder} has no GGUF file '{spec['gguf_file']}'")
         return str(folder), {"gguf_file": spec["gguf_file"]}
     if source == "huggingface":
+        if "snapshot" in spec:
+            # jobs read the snapshot the download_model rule fetched, never the network
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            return read_snapshot(spec["snapshot"])["folder"], {}
         return spec["id"], {"revision": spec.get("revision", "main")}
     folder = Path(spec["path"])
     if not folder.is_dir():
         raise ModelSpecError(f"model folder {folder} does not exist (config key models.*.path)")
     extra = {"gguf_file": spec["gguf_file"]} if "gguf_file" in spec else {}
     return str(folder), extra
+
+
+# What from_pretrained needs; skips other weight formats (.bin, .gguf, .onnx) in a repository.
+HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "*.py"]
+
+
+def download_model(spec: dict, cache_dir: str | Path, snapshot_json: str | Path) -> dict:
+    """Download a hub model once into ``cache_dir`` and record its resolved commit.
+
+    Parameters
+    ----------
+    spec : dict
+        A ``models`` config entry with source ``huggingface`` (``id``, ``revision``).
+    cache_dir : str or Path
+        Hugging Face cache folder (``<data_dir>/models/huggingface``).
+    snapshot_json : str or Path
+        Written last: ``{"id", "revision", "commit", "folder"}``.
+
+    Returns
+    -------
+    snapshot : dict
+    """
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
+
+    repo, revision = spec["id"], spec.get("revision", "main")
+    try:
+        folder = snapshot_download(
+            repo, revision=revision, cache_dir=str(cache_dir), allow_patterns=HUB_PATTERNS
+        )
+    except GatedRepoError as err:
+        raise ModelSpecError(
+            f"{repo} is gated: accept its licence on https://huggingface.co/{repo} and log in "
+            "(`hf auth login`, or set HF_TOKEN) on this machine, then rerun"
+        ) from err
+    except RepositoryNotFoundError as err:
+        raise ModelSpecError(f"{repo} (models.*.id) was not found on the hub") from err
+    except (HfHubHTTPError, OSError) as err:
+        raise ModelSpecError(
+            f"could not download {repo}@{revision}: {err}. Check the network, or set HF_ENDPOINT "
+            "to a mirror; files already downloaded stay in the cache."
+        ) from err
+    snapshot = {"id": repo, "revision": revision, "commit": Path(folder).name, "folder": folder}
+    Path(snapshot_json).parent.mkdir(parents=True, exist_ok=True)
+    Path(snapshot_json).write_text(json.dumps(snapshot, indent=2))
+    log.info("downloaded %s@%s (commit %s) to %s", repo, revision, snapshot["commit"], folder)
+    return snapshot
+
+
+def read_snapshot(path: str | Path) -> dict:
+    """The snapshot record written by :func:`download_model`, checked to still exist."""
+    snapshot = json.loads(Path(path).read_text())
+    if not Path(snapshot["folder"]).is_dir():
+        raise ModelSpecError(
+            f"{path}: the snapshot folder {snapshot['folder']} is gone; delete {path} and rerun "
+            "to download the model again"
+        )
+    return snapshot
 
 
 @dataclass

@@ -8,9 +8,14 @@ from pathlib import Path
 
 
 def dataset_dir(config: dict, dataset: str) -> str:
-    """Folder of a configured dataset (demo datasets live in resources/<name>/)."""
+    """Common-format folder of a configured dataset: its path (local) or <data_dir>/<name>."""
     spec = config["datasets"][dataset]
-    return f"resources/{dataset}" if spec["source"] == "demo" else spec["path"]
+    return spec["path"] if spec["source"] == "local" else f"{config['data_dir']}/{dataset}"
+
+
+def download_dir(config: dict, dataset: str) -> str:
+    """Where a downloaded source's files are fetched to."""
+    return f"{config['data_dir']}/downloads/{dataset}"
 
 
 def setup_script(log_path: str | Path, threads: int = 1) -> None:
@@ -24,12 +29,27 @@ def setup_script(log_path: str | Path, threads: int = 1) -> None:
         force=True,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    sys.excepthook = _report
     try:
         import torch
 
         torch.set_num_threads(max(1, int(threads)))
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
+
+
+def _report(kind, error, tb) -> None:
+    """Errors that explain themselves (bad input, unreachable data) are logged without a
+    traceback; anything else keeps its traceback."""
+    from brainattr.config import ConfigError
+    from brainattr.dataset import DatasetError
+    from brainattr.download import DownloadError
+    from brainattr.models import ModelSpecError
+
+    if isinstance(error, (ConfigError, DatasetError, DownloadError, ModelSpecError)):
+        logging.getLogger("brainattr").error("%s: %s", kind.__name__, error)
+    else:
+        sys.__excepthook__(kind, error, tb)
 
 
 def encoding_inputs(named_input) -> dict[tuple[str, int], str]:

@@ -55,6 +55,7 @@ rule masking:
         unpack(
             lambda wc: {
                 "data": dataset_files(wc.dataset),
+                "model": model_inputs(wc.model),
                 "scores": f"{RUN}/attribution/scores.parquet".format(**wc),
                 "targets": f"{RUN}/attribution/targets.tsv".format(**wc),
                 **encoding_files(wc),
@@ -64,7 +65,7 @@ rule masking:
         f"{RUN}/analysis/masking.tsv",
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
-        model=lambda wc: config["models"][wc.model],
+        model=lambda wc: model_spec(wc.model),
         mask_fraction=config["analysis"]["mask_fraction"],
         seed=config["seed"],
         device=config["device"],

@@ -6,6 +6,7 @@ rule attribution:
         unpack(
             lambda wc: {
                 "data": dataset_files(wc.dataset),
+                "model": model_inputs(wc.model),
                 "layers": f"{RUN}/layers.tsv".format(**wc),
                 **encoding_files(wc),
             }
@@ -15,7 +16,7 @@ rule attribution:
         targets=f"{RUN}/attribution/targets.tsv",
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
-        model=lambda wc: config["models"][wc.model],
+        model=lambda wc: model_spec(wc.model),
         n_delays=N_DELAYS,
         attribution=config["attribution"],
         seed=config["seed"],

@@ -1,18 +1,36 @@
 # Input functions shared by the rules.
 import json
+import re
 
 
 def dataset_files(dataset):
-    """The common-format files of a dataset (generated for the demo, present for local)."""
+    """The common-format files of a dataset (generated, prepared from downloads, or local)."""
     folder = dataset_dir(config, dataset)
     return [f"{folder}/{name}" for name in ("dataset.json", "words.tsv", "trs.tsv", "responses.h5")]
 
 
+def datasets_of(*sources):
+    return [d for d in DATASETS if config["datasets"][d]["source"] in sources]
+
+
+def names_regex(names):
+    """A wildcard constraint matching exactly these names (nothing when empty)."""
+    return "|".join(re.escape(n) for n in names) or "(?!x)x"
+
+
+def downloaded_files(dataset):
+    """Every file a downloaded source needs, in its download folder."""
+    folder = download_dir(config, dataset)
+    return [f"{folder}/{r.path}" for r in remote_files(config["datasets"][dataset])]
+
+
 def subjects(dataset):
-    """Subjects of a dataset: from the demo settings or the dataset's own dataset.json."""
+    """Subjects of a dataset: the demo settings, the configured download, or dataset.json."""
     spec = config["datasets"][dataset]
     if spec["source"] == "demo":
         return [f"sub-{s:02d}" for s in range(1, spec["demo"]["n_subjects"] + 1)]
+    if "subjects" in spec:
+        return spec["subjects"]
     info = Path(spec["path"]) / "dataset.json"
     if not info.is_file():
         raise WorkflowError(
@@ -30,6 +48,18 @@ def encoding_files(wildcards):
         for layer in config["models"][wildcards.model]["layers"]
     }
 
+
+
+def model_inputs(model):
+    """Files a model job needs before it starts: the downloaded snapshot of a hub model."""
+    if config["models"][model]["source"] == "huggingface":
+        return [f"{DATA_DIR}/models/{model}/snapshot.json"]
+    return []
+
+
+def model_spec(model):
+    """A model's config entry, pointing hub models at their downloaded snapshot."""
+    return {**config["models"][model], **dict(zip(["snapshot"], model_inputs(model)))}
 
 
 def model_gpus():

@@ -1,10 +1,12 @@
-# Stage 1 - dataset: every source ends in the common on-disk format.
+# Stage 1 - dataset: every source ends in the common on-disk format in <data_dir>/<dataset>/.
 
 
 rule dataset_demo:
     output:
-        multiext("resources/{dataset}/", "dataset.json", "words.tsv", "trs.tsv", "responses.h5"),
-        "resources/{dataset}/planted_weights.npz",
+        multiext(f"{DATA_DIR}/{{dataset}}/", "dataset.json", "words.tsv", "trs.tsv", "responses.h5"),
+        f"{DATA_DIR}/{{dataset}}/planted_weights.npz",
+    wildcard_constraints:
+        dataset=names_regex(datasets_of("demo")),
     params:
         demo=lambda wc: config["datasets"][wc.dataset]["demo"],
         seed=config["seed"],
@@ -20,3 +22,49 @@ rule dataset_demo:
         "../../envs/analysis.yaml"
     script:
         "../scripts/dataset_demo.py"
+
+
+# One job per file: a finished file is never fetched again, a failed one alone is retried.
+rule download:
+    output:
+        f"{DATA_DIR}/downloads/{{dataset}}/{{path}}",
+    wildcard_constraints:
+        dataset=names_regex(datasets_of(*DOWNLOADED)),
+        path=r"[^.].*",
+    params:
+        spec=lambda wc: config["datasets"][wc.dataset],
+        folder=lambda wc: download_dir(config, wc.dataset),
+    resources:
+        runtime=runtime(240),
+    log:
+        "results/logs/download/{dataset}/{path}.log",
+    benchmark:
+        "results/benchmarks/download/{dataset}/{path}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/download.py"
+
+
+rule prepare_dataset:
+    input:
+        lambda wc: downloaded_files(wc.dataset),
+    output:
+        multiext(f"{DATA_DIR}/{{dataset}}/", "dataset.json", "words.tsv", "trs.tsv", "responses.h5"),
+    wildcard_constraints:
+        dataset=names_regex(datasets_of(*DOWNLOADED)),
+    params:
+        spec=lambda wc: config["datasets"][wc.dataset],
+        folder=lambda wc: download_dir(config, wc.dataset),
+    threads: 1
+    resources:
+        mem_mb=mem_mb(32000),
+        runtime=runtime(120),
+    log:
+        "results/logs/prepare_dataset/{dataset}.log",
+    benchmark:
+        "results/benchmarks/prepare_dataset/{dataset}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/prepare_dataset.py"

@@ -3,12 +3,13 @@
 
 rule features:
     input:
-        lambda wc: dataset_files(wc.dataset),
+        data=lambda wc: dataset_files(wc.dataset),
+        model=lambda wc: model_inputs(wc.model),
     output:
         f"{RUN}/features.h5",
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
-        model=lambda wc: config["models"][wc.model],
+        model=lambda wc: model_spec(wc.model),
         batch_tokens=config["features"]["batch_tokens"],
         device=config["device"],
     threads: 2

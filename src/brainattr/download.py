@@ -1,0 +1,356 @@
+"""Verified, resumable downloads of dataset files (pooch over HTTP, gdown for Google Drive).
+
+Every file a source needs is a :class:`RemoteFile`: its path inside the dataset's download
+folder, its URL, the checksum it must have (when known in advance) and the signature its
+first bytes must carry. :func:`fetch` downloads it with these guarantees:
+
+- the bytes go to ``<file>.part`` first; an interrupted download resumes from there with an
+  HTTP ``Range`` request when the server accepts ranges;
+- the finished file is checked: signature (an HTML error page or a git-annex pointer saved
+  as data is rejected), size against the server's ``Content-Length``, and checksum;
+- a file that fails a check is fetched once more, then the download fails with a message
+  naming the file, the URL and the manual route;
+- checksums: the committed manifest under ``resources/manifests/`` holds them where the
+  host publishes them (ds003020: md5). Where it does not (HP, GIN), the size and sha256 of
+  the first verified download are recorded in ``<download folder>/recorded_manifest.tsv``
+  and every later download of that file must match them (trust on first use).
+"""
+
+from __future__ import annotations
+
+import csv
+import fcntl
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pooch
+import requests
+
+log = logging.getLogger(__name__)
+
+# First bytes of each file kind; None = checked by a function below.
+SIGNATURES = {
+    "mat": b"MATLAB 5.0 MAT-file",
+    "hdf5": b"\x89HDF\r\n\x1a\n",
+    "npy": b"\x93NUMPY",
+}
+KINDS = (*SIGNATURES, "textgrid", "json", "pickle_npy", "any")
+NETWORK_TRIES = 3
+RECORDED = "recorded_manifest.tsv"
+
+
+class DownloadError(RuntimeError):
+    """A file could not be downloaded or verified; the message says what to do."""
+
+
+class CorruptDownload(ValueError):
+    """A downloaded file failed a check (pooch retries on ValueError)."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a dataset source.
+
+    Attributes
+    ----------
+    path : str
+        Relative path inside the dataset's download folder (also its path under a mirror).
+    url : str
+        Where it is fetched from; ``gdrive://<folder id>/<path>`` for a Google Drive folder.
+    checksum : str or None
+        ``md5:<hex>`` or ``sha256:<hex>`` when known in advance.
+    size : int or None
+        Size in bytes when known in advance.
+    kind : str
+        One of ``KINDS``: the signature the file's first bytes must carry.
+    manual : str
+        How to get the file by hand (a landing page), for error messages.
+    """
+
+    path: str
+    url: str
+    checksum: str | None = None
+    size: int | None = None
+    kind: str = "any"
+    manual: str = ""
+
+
+def file_checksum(path: str | Path, algorithm: str = "sha256") -> str:
+    """``<algorithm>:<hex digest>`` of a file."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return f"{algorithm}:{h.hexdigest()}"
+
+
+def check_signature(path: str | Path, kind: str) -> None:
+    """Raise :class:`CorruptDownload` unless the file's first bytes fit ``kind``."""
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    stripped = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    lowered = stripped[:64].lower()
+    if lowered.startswith((b"<!doctype html", b"<html", b"<?xml")) or b"<html" in lowered:
+        raise CorruptDownload(f"{path} is an HTML/XML page, not data (an error or login page)")
+    if b".git/annex/objects/" in head[:300] or stripped.startswith(b"/annex/objects/"):
+        raise CorruptDownload(f"{path} is a git-annex pointer, not the annexed data")
+    if not head:
+        raise CorruptDownload(f"{path} is empty")
+    if kind in SIGNATURES:
+        if not head.startswith(SIGNATURES[kind]):
+            raise CorruptDownload(f"{path} does not start with the {kind} signature")
+    elif kind == "pickle_npy":
+        if not head.startswith(SIGNATURES["npy"]):
+            raise CorruptDownload(f"{path} does not start with the npy signature")
+    elif kind == "textgrid":
+        text = _decode_head(head)
+        if "ooTextFile" not in text and "Praat chronological TextGrid" not in text:
+            raise CorruptDownload(f"{path} is not a Praat TextGrid")
+    elif kind == "json" and not stripped.startswith((b"{", b"[")):
+        raise CorruptDownload(f"{path} is not JSON")
+
+
+def _decode_head(head: bytes) -> str:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return head.decode("utf-16", errors="ignore")
+    return head.decode("utf-8", errors="ignore")
+
+
+class RecordedManifest:
+    """Sizes and sha256 of files verified at their first download (``recorded_manifest.tsv``).
+
+    Several download jobs may write at once: each write holds an exclusive lock.
+    """
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / RECORDED
+
+    def get(self, relpath: str) -> tuple[int, str] | None:
+        if not self.path.is_file():
+            return None
+        with open(self.path, newline="") as f:
+            for row in csv.DictReader(f, delimiter="\t"):
+                if row["path"] == relpath:
+                    return int(row["size"]), row["sha256"]
+        return None
+
+    def record(self, relpath: str, size: int, sha256: str, url: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.get(relpath) is not None:
+                return
+            new = not self.path.is_file()
+            with open(self.path, "a", newline="") as f:
+                w = csv.writer(f, delimiter="\t", lineterminator="\n")
+                if new:
+                    w.writerow(["path", "size", "sha256", "url", "recorded"])
+                w.writerow([relpath, size, sha256, url, time.strftime("%Y-%m-%dT%H:%M:%S")])
+
+
+def read_manifest(path: str | Path) -> dict[str, tuple[int | None, str | None]]:
+    """{path: (size, checksum)} from a committed manifest TSV (``#`` lines are comments).
+
+    Columns: ``path``, ``size_bytes`` and one of ``md5`` / ``sha256``; empty cells = unknown.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DownloadError(f"manifest {path} does not exist (config key datasets.<name>.manifest)")
+    out: dict[str, tuple[int | None, str | None]] = {}
+    with open(path, newline="") as f:
+        rows = csv.DictReader((line for line in f if not line.startswith("#")), delimiter="\t")
+        for row in rows:
+            size = int(row["size_bytes"]) if row.get("size_bytes") else None
+            checksum = None
+            for algo in ("sha256", "md5"):
+                if row.get(algo):
+                    checksum = f"{algo}:{row[algo]}"
+                    break
+            out[row["path"]] = (size, checksum)
+    return out
+
+
+class ResumableHTTPDownloader:
+    """A pooch downloader that keeps ``<dest>.part`` and resumes it with a Range request.
+
+    Parameters
+    ----------
+    part : Path
+        The partial file kept between attempts.
+    kind : str
+        Signature checked once the bytes are complete.
+    timeout : float
+    """
+
+    def __init__(self, part: Path, kind: str, timeout: float = 60.0):
+        self.part, self.kind, self.timeout = part, kind, timeout
+
+    def __call__(self, url: str, output_file: str, pooch_obj, check_only: bool = False):
+        head = requests.head(url, timeout=self.timeout, allow_redirects=True)
+        head.raise_for_status()
+        total = int(head.headers.get("content-length", 0)) or None
+        start = self.part.stat().st_size if self.part.is_file() else 0
+        resumable = head.headers.get("accept-ranges", "").lower() == "bytes" and total
+        if start and not (resumable and start < total):
+            start = 0  # cannot resume: start over
+        if start:
+            log.info("resuming %s at byte %d of %d", url, start, total)
+        headers = {"Range": f"bytes={start}-"} if start else {}
+        with open(self.part, "ab" if start else "wb") as f:
+            pooch.HTTPDownloader(progressbar=True, headers=headers, timeout=self.timeout)(
+                url, f, pooch_obj
+            )
+        size = self.part.stat().st_size
+        if total is not None and size != total:
+            self.part.unlink()
+            raise CorruptDownload(f"received {size} bytes of {total}")
+        try:
+            check_signature(self.part, self.kind)
+        except CorruptDownload:
+            self.part.unlink()
+            raise
+        os.replace(self.part, output_file)
+
+
+class DriveDownloader:
+    """Fetch a file of a public Google Drive folder by its path inside the folder (gdown).
+
+    The folder is listed once (``drive_listing.tsv`` in the download folder) to map paths to
+    file ids; each file is then downloaded by id, resuming a partial file.
+    """
+
+    def __init__(self, folder_id: str, relpath: str, listing: Path, kind: str):
+        self.folder_id, self.relpath, self.listing, self.kind = folder_id, relpath, listing, kind
+
+    def file_id(self) -> str:
+        import gdown
+
+        if not self.listing.is_file():
+            url = f"https://drive.google.com/drive/folders/{self.folder_id}"
+            entries = gdown.download_folder(url, skip_download=True, quiet=True)
+            if not entries:
+                raise requests.ConnectionError(f"could not list the Google Drive folder {url}")
+            tmp = self.listing.with_suffix(".tmp")
+            tmp.write_text("".join(f"{e.path}\t{e.id}\n" for e in entries))
+            os.replace(tmp, self.listing)
+        for line in self.listing.read_text().splitlines():
+            path, _, fid = line.partition("\t")
+            # gdown lists paths under the folder's own name
+            if path == self.relpath or path.endswith("/" + self.relpath):
+                return fid
+        raise DownloadError(f"{self.relpath} is not in the Google Drive folder {self.folder_id}")
+
+    def __call__(self, url: str, output_file: str, pooch_obj, check_only: bool = False):
+        import gdown
+
+        part = Path(str(output_file) + ".gdown")
+        gdown.download(id=self.file_id(), output=str(part), quiet=False, resume=True)
+        check_signature(part, self.kind)
+        os.replace(part, output_file)
+
+
+def _downloader(remote: RemoteFile, dest: Path) -> Callable:
+    if remote.url.startswith("gdrive://"):
+        folder_id, _, relpath = remote.url[len("gdrive://") :].partition("/")
+        listing = dest.parent / "drive_listing.tsv"
+        return DriveDownloader(folder_id, relpath, listing, remote.kind)
+    return ResumableHTTPDownloader(Path(str(dest) + ".part"), remote.kind)
+
+
+def _manual(remote: RemoteFile, dest: Path) -> str:
+    where = remote.manual or remote.url
+    return (
+        f"Download it by hand from {where} and place it at {dest} (or point the dataset's "
+        "base_url at a mirror), then rerun; files already in place are kept."
+    )
+
+
+def fetch(remote: RemoteFile, folder: str | Path) -> Path:
+    """Download and verify one file into ``folder`` (see the module docstring).
+
+    Parameters
+    ----------
+    remote : RemoteFile
+    folder : str or Path
+        The dataset's download folder; the file lands at ``folder / remote.path``.
+
+    Returns
+    -------
+    path : Path
+
+    Raises
+    ------
+    DownloadError
+        Server unreachable, HTTP error, or a file that failed its checks twice.
+    """
+    folder = Path(folder)
+    dest = folder / remote.path
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    recorded = RecordedManifest(folder)
+    expected_size, checksum = remote.size, remote.checksum
+    if checksum is None and (rec := recorded.get(remote.path)):
+        expected_size, checksum = rec
+    problem = ""
+    for attempt in (1, 2):
+        try:
+            _retrieve(remote, dest, checksum)
+            check_signature(dest, remote.kind)
+            size = dest.stat().st_size
+            if expected_size is not None and size != expected_size:
+                raise CorruptDownload(f"{size} bytes, the manifest says {expected_size}")
+        except CorruptDownload as err:
+            problem = str(err)
+        except ValueError as err:  # pooch: checksum mismatch
+            problem = str(err).splitlines()[0]
+        else:
+            if remote.checksum is None and recorded.get(remote.path) is None:
+                recorded.record(remote.path, size, file_checksum(dest), remote.url)
+            return dest
+        log.warning("%s failed verification (attempt %d): %s", remote.path, attempt, problem)
+        dest.unlink(missing_ok=True)
+    raise DownloadError(
+        f"{remote.path}: downloaded twice from {remote.url} and still wrong ({problem}). "
+        + _manual(remote, dest)
+    )
+
+
+def _retrieve(remote: RemoteFile, dest: Path, checksum: str | None) -> None:
+    """pooch.retrieve with retries on network errors (each retry resumes the .part file)."""
+    for attempt in range(1, NETWORK_TRIES + 1):
+        try:
+            pooch.retrieve(
+                remote.url,
+                known_hash=checksum,
+                fname=dest.name,
+                path=dest.parent,
+                downloader=_downloader(remote, dest),
+            )
+            return
+        except requests.HTTPError as err:
+            status = err.response.status_code if err.response is not None else "?"
+            raise DownloadError(
+                f"{remote.path}: HTTP {status} from {remote.url}. " + _manual(remote, dest)
+            ) from err
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+        ) as err:
+            if attempt == NETWORK_TRIES:
+                raise DownloadError(
+                    f"{remote.path}: could not reach {remote.url} after {NETWORK_TRIES} tries "
+                    f"({type(err).__name__}). Check the network or the dataset's base_url. "
+                    + _manual(remote, dest)
+                ) from err
+            log.warning("network error on %s (try %d): %s", remote.url, attempt, err)
+            time.sleep(min(2**attempt, 10))
+
+
+def fetch_all(remotes: list[RemoteFile], folder: str | Path) -> list[Path]:
+    """:func:`fetch` every file, in order."""
+    return [fetch(r, folder) for r in remotes]

@@ -1,0 +1,64 @@
+"""Dataset sources: what to download for each, and how to turn it into the common format.
+
+Each downloadable source (``hp_cmu``, ``hp_toneva``, ``mrh``, ``lebel``) provides
+
+- ``DEFAULT_SUBJECTS`` — every subject of the source;
+- ``remote_files(spec) -> list[RemoteFile]`` — the files one configured dataset needs;
+- ``prepare(spec, download_dir, out_dir)`` — read the downloads, write the common format.
+
+``spec`` is the dataset's config entry with defaults filled in. A ``base_url`` in the spec
+replaces the host of every file: the file is then fetched from ``<base_url>/<path>``, where
+``path`` is its place in the download folder (a mirror keeps that layout).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+from brainattr.download import RemoteFile, fetch
+
+DOWNLOADED = ("hp_cmu", "hp_toneva", "mrh", "lebel")
+
+
+def source_module(source: str) -> ModuleType:
+    """The module implementing a downloadable source."""
+    from brainattr.sources import hp, mrh
+
+    modules = {"hp_cmu": hp.CMU, "hp_toneva": hp.TONEVA, "mrh": mrh.DENIZ, "lebel": mrh.LEBEL}
+    if source not in modules:
+        raise ValueError(f"source '{source}' is not downloadable; downloadable: {DOWNLOADED}")
+    return modules[source]
+
+
+def default_subjects(source: str) -> list[str]:
+    return list(source_module(source).DEFAULT_SUBJECTS)
+
+
+def remote_files(spec: dict) -> list[RemoteFile]:
+    """Every file the configured dataset needs, in download order."""
+    return source_module(spec["source"]).remote_files(spec)
+
+
+def remote_file(spec: dict, path: str) -> RemoteFile:
+    """The RemoteFile of one relative path of a dataset."""
+    for remote in remote_files(spec):
+        if remote.path == path:
+            return remote
+    raise ValueError(f"{path} is not a file of source '{spec['source']}'")
+
+
+def download_file(spec: dict, path: str, download_dir: str | Path) -> Path:
+    """Fetch and verify one file of a dataset into its download folder."""
+    return fetch(remote_file(spec, path), download_dir)
+
+
+def prepare(spec: dict, download_dir: str | Path, out_dir: str | Path, name: str) -> None:
+    """Write the common-format dataset from the downloaded files."""
+    source_module(spec["source"]).prepare(spec, Path(download_dir), Path(out_dir), name)
+
+
+def with_base(spec: dict, path: str, canonical: str) -> str:
+    """``<base_url>/<path>`` when the dataset has a base_url, else the canonical URL."""
+    base = spec.get("base_url")
+    return f"{base.rstrip('/')}/{path}" if base else canonical
