@@ -92,3 +92,55 @@ def test_missing_snapshot_folder(tmp_path):
     path.write_text(json.dumps({"folder": str(tmp_path / "gone")}))
     with pytest.raises(ModelSpecError, match=r"delete .* and rerun"):
         read_snapshot(path)
+
+
+def _tiny_config(arch: str):
+    import transformers as tf
+
+    common = {"vocab_size": 64, "hidden_size": 32, "num_hidden_layers": 4}
+    attn = {"num_attention_heads": 4, "intermediate_size": 64}
+    return {
+        "llama": lambda: tf.LlamaConfig(**common, **attn, num_key_value_heads=2),
+        "gemma": lambda: tf.GemmaConfig(**common, **attn, num_key_value_heads=1, head_dim=8),
+        "qwen2": lambda: tf.Qwen2Config(**common, **attn, num_key_value_heads=2),
+        "mamba": lambda: tf.MambaConfig(**common, state_size=4, expand=2, conv_kernel=4),
+        "zamba2": lambda: tf.Zamba2Config(
+            **common,
+            **attn,
+            num_key_value_heads=4,
+            mamba_d_state=4,
+            mamba_headdim=8,
+            mamba_ngroups=1,
+            n_mamba_heads=8,
+            attention_head_dim=8,
+            layers_block_type=["mamba", "hybrid", "mamba", "hybrid"],
+        ),
+    }[arch]()
+
+
+@pytest.mark.parametrize("arch", ["llama", "gemma", "qwen2", "mamba", "zamba2"])
+def test_every_paper_architecture_gives_one_hidden_state_convention(arch):
+    """Falcon3 and Llama-3.2 are Llama; Gemma, Qwen2, Mamba and Zamba2 have their own code."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from brainattr.models import LoadedModel, hidden_states
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(_tiny_config(arch)).double().eval()
+    model.requires_grad_(False)
+    lm = LoadedModel(model, None, torch.device("cpu"), 4)
+    x = torch.randn(2, 6, 32, dtype=torch.float64, requires_grad=True)
+    full = hidden_states(lm, x)
+    hf = model(inputs_embeds=x, output_hidden_states=True, use_cache=False).hidden_states
+    assert len(full) == 5
+    torch.testing.assert_close(full[0], x, rtol=0, atol=0)
+    torch.testing.assert_close(full[4], hf[-1], rtol=0, atol=0)
+    for k in (1, 2, 3):
+        part = hidden_states(lm, x, max_layer=k)
+        assert len(part) == k + 1
+        for a, b in zip(part, full, strict=False):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    (grad,) = torch.autograd.grad(full[2].square().sum(), x)
+    gxi = (grad * x).sum(-1)
+    assert torch.isfinite(gxi).all() and (gxi.abs() > 0).all()

@@ -232,25 +232,29 @@ def hidden_states(
     attention_mask: torch.Tensor | None = None,
     max_layer: int | None = None,
 ) -> list[torch.Tensor]:
-    """``hidden_states[0..max_layer]`` of a forward pass (index 0 = input to the first block).
+    """``hidden_states[0..max_layer]`` of a forward pass, the same convention for every
+    architecture: 0 = the input of the first block (the embeddings), l = the output of block
+    l, n_layers = the final norm's output.
 
-    The pass stops after block ``max_layer`` when the model's blocks can be hooked; the
-    values equal those of ``output_hidden_states=True`` (tested).
+    transformers does not agree across architectures (its Mamba drops the embeddings and
+    starts at block 1's output), so the blocks are hooked. The pass stops after block
+    ``max_layer`` when ``max_layer < n_layers``.
     """
     blocks = decoder_layers(lm.model)
-    if max_layer is None or max_layer >= lm.n_layers or blocks is None:
+    n = lm.n_layers
+    max_layer = n if max_layer is None else min(max_layer, n)
+    if blocks is None:
         out = lm.model(
             inputs_embeds=inputs_embeds,
             attention_mask=attention_mask,
             output_hidden_states=True,
             use_cache=False,
         )
-        return list(out.hidden_states)
+        return list(out.hidden_states)[: max_layer + 1]
     captured: list[torch.Tensor] = []
 
     def pre_hook(module, args, kwargs):
-        x = args[0] if args else kwargs["hidden_states"]
-        captured.append(x)
+        captured.append(args[0] if args else kwargs["hidden_states"])
 
     def hook(module, args, output):
         captured.append(output[0] if isinstance(output, tuple) else output)
@@ -258,9 +262,15 @@ def hidden_states(
             raise _StopForward
 
     handles = [blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True)]
-    handles += [blocks[i].register_forward_hook(hook) for i in range(max_layer)]
+    handles += [blocks[i].register_forward_hook(hook) for i in range(min(max_layer, n - 1))]
     try:
-        lm.model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, use_cache=False)
+        out = lm.model(
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            output_hidden_states=max_layer == n,
+            use_cache=False,
+        )
+        captured.append(out.hidden_states[-1])  # after the final norm
     except _StopForward:
         pass
     finally:
