@@ -21,7 +21,11 @@ from brainattr.sources import DOWNLOADED, remote_files  # noqa: E402
 from brainattr.workflow import dataset_dir, download_dir  # noqa: E402
 
 
-configfile: "config/config.yaml"
+# The demo config is the default only: a --configfile replaces it rather than merging into it
+# (merged, the demo's dataset and model would join every other run).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 config.update(

@@ -70,3 +70,15 @@ def test_encode_subject_recovers_a_linear_map_and_folds_the_zscore():
         test = res["fold"] == k
         pred = x[rows[test]] @ res[f"weights_{k}"] + res[f"intercept_{k}"]
         np.testing.assert_allclose(pred, res["prediction"][test][:, roi], rtol=1e-4, atol=1e-4)
+
+
+def test_auto_backend_follows_the_device(monkeypatch):
+    import torch
+
+    from brainattr.encoding import resolve_backend
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_backend("auto") == "numpy"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_backend("auto") == "torch_cuda"
+    assert resolve_backend("torch") == "torch"

@@ -93,3 +93,36 @@ def test_rerun_has_nothing_to_do(workflow_run):
     cmd = snakemake_command(workflow_run, workflow_run / "config.yaml", "-n", "--cores", "1")
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0 and "Nothing to be done" in res.stdout + res.stderr
+
+
+def _job_counts(output: str) -> dict[str, int]:
+    table = output[output.index("Job stats:") :].split("\n")[3:]
+    counts = {}
+    for line in table:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def test_paper_config_plans_the_paper_run():
+    """config/paper.yaml replaces the demo config and plans HP + MRH x 6 models x 2 contexts,
+    through the SLURM profile."""
+    from .conftest import REPO
+
+    res = subprocess.run(
+        snakemake_command(REPO, REPO / "config/paper.yaml", "-n", "--profile", "profiles/slurm"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    counts = _job_counts(res.stdout)
+    n_layers = 18 + 18 + 16 + 48 + 38 + 28
+    assert counts["download"] == (4 + 8 + 2) + (9 * 3 + 11)
+    assert counts["download_model"] == 6 and counts["prepare_dataset"] == 2
+    assert counts["features"] == 2 * 6 * 2
+    assert counts["encoding"] == n_layers * (8 + 9) * 2
+    assert "dataset_demo" not in counts and "demo_recovery" not in counts

@@ -54,6 +54,15 @@ def zscore_per_run(y: np.ndarray, runs: np.ndarray) -> np.ndarray:
     return out
 
 
+def resolve_backend(backend: str) -> str:
+    """``auto`` = himalaya's torch_cuda when a CUDA device is visible, else numpy."""
+    if backend != "auto":
+        return backend
+    import torch
+
+    return "torch_cuda" if torch.cuda.is_available() else "numpy"
+
+
 def fit_ridge_cv(
     x: np.ndarray,
     y: np.ndarray,
@@ -73,7 +82,7 @@ def fit_ridge_cv(
     alphas : list of float
     inner_folds : int
     backend : str
-        himalaya backend: numpy, torch or torch_cuda.
+        himalaya backend: numpy, torch, torch_cuda, or auto (see :func:`resolve_backend`).
 
     Returns
     -------
@@ -84,7 +93,7 @@ def fit_ridge_cv(
     from himalaya.kernel_ridge import KernelRidgeCV
     from himalaya.ridge import RidgeCV
 
-    bk = set_backend(backend, on_error="raise")
+    bk = set_backend(resolve_backend(backend), on_error="raise")
     cv = KFold(n_splits=inner_folds, shuffle=False)
     xb, yb = bk.asarray(x, dtype=bk.float64), bk.asarray(y, dtype=bk.float64)
     alphas_b = np.asarray(alphas, dtype=np.float64)
