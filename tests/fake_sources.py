@@ -237,6 +237,10 @@ def write_mrh(root: Path, subjects: list[str], n_voxels: int) -> dict:
 
     tr = 2.0045
     words = write_textgrids(root, STORIES, RAW_TRS, tr)
+    (root / "datacite.yml").write_text(
+        'title: "Narratives reading listening fMRI"\nlicense:\n  name: "CC BY 4.0"\n'
+        '  url: "https://creativecommons.org/licenses/by/4.0/"\n'
+    )
     (root / "responses").mkdir(parents=True, exist_ok=True)
     (root / "mappers").mkdir(parents=True, exist_ok=True)
     for k, s in enumerate(subjects):

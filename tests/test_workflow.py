@@ -121,7 +121,7 @@ def test_paper_config_plans_the_paper_run():
     assert res.returncode == 0, res.stderr[-3000:]
     counts = _job_counts(res.stdout)
     n_layers = 18 + 18 + 16 + 48 + 38 + 28
-    assert counts["download"] == (4 + 8 + 2) + (9 * 3 + 11)
+    assert counts["download"] == (4 + 8 + 2) + (1 + 9 * 3 + 11)
     assert counts["download_model"] == 6 and counts["prepare_dataset"] == 2
     assert counts["features"] == 2 * 6 * 2
     assert counts["encoding"] == n_layers * (8 + 9) * 2

@@ -10,7 +10,7 @@ import pytest
 
 from brainattr.dataset import DatasetError, read_dataset, read_responses
 from brainattr.download import read_manifest
-from brainattr.sources import mrh, remote_files
+from brainattr.sources import mrh, prepare, remote_files
 from brainattr.sources.common import story_tables
 from brainattr.textgrid import textgrid_words
 
@@ -24,7 +24,7 @@ def mrh_prepared(tmp_path_factory):
     fs.write_mrh(tmp / "raw", ["01", "04"], n_voxels=9)
     spec = {"source": "mrh", "subjects": ["01", "04"], "manifest": str(tmp / "m.tsv")}
     fs.write_manifest(tmp / "raw", tmp / "m.tsv")
-    mrh.DENIZ.prepare(spec, tmp / "raw", tmp / "mrh", "mrh")
+    prepare(spec, tmp / "raw", tmp / "mrh", "mrh")
     return tmp
 
 
@@ -36,6 +36,7 @@ def test_trimmed_lengths_and_story_order(mrh_prepared):
     raw = ds.trs.groupby("run").size().tolist()
     assert raw == mrh.RAW_TRS
     assert ds.tr == pytest.approx(2.0045)
+    assert ds.meta["licence"] == "CC BY 4.0"
 
 
 def test_word_times_follow_the_sound_onset(mrh_prepared):
@@ -96,6 +97,10 @@ def test_default_files_are_in_the_real_manifest():
     deniz = remote_files({"source": "mrh", "subjects": ["01"]})
     opn = [f for f in lebel + deniz if "openneuro" in f.url]
     assert len(opn) == 3 * 11 + 11 + 1 + 11
+    assert [f.path for f in deniz if "gin.g-node.org" in f.url][:2] == [
+        "datacite.yml",
+        "responses/subject01_reading_fmri_data_trn.hdf",
+    ]
     for f in opn:
         assert f.checksum.startswith("md5:") and f.size > 0, f.path
 
@@ -126,3 +131,20 @@ def test_lebel_prepared(tmp_path):
     json.dump({"avatar": 40}, open(tmp_path / "raw/derivative/respdict.json", "w"))
     with pytest.raises(DatasetError, match=r"\['legacy', 'wheretheressmoke'\] are not in"):
         mrh.LEBEL.prepare(spec, tmp_path / "raw", tmp_path / "out2", "lebel")
+
+
+def test_prepare_checks_files_placed_by_hand(tmp_path):
+    stories = ["avatar", "legacy", "wheretheressmoke"]
+    fs.write_lebel(tmp_path / "raw", ["UTS02"], stories, 6, [40, 45, 35])
+    manifest = fs.write_manifest(tmp_path / "raw", tmp_path / "m.tsv")
+    spec = {"source": "lebel", "subjects": ["UTS02"], "stories": stories, "manifest": str(manifest)}
+    path = tmp_path / "raw/derivative/preprocessed_data/UTS02/legacy.hf5"
+    path.write_bytes(path.read_bytes() + b"extra")
+    with pytest.raises(DatasetError, match=r"legacy\.hf5 has \d+ bytes, its manifest says"):
+        prepare(spec, tmp_path / "raw", tmp_path / "out", "lebel")
+    path.write_text("<html>Access denied</html>")
+    with pytest.raises(DatasetError, match="HTML"):
+        prepare(spec, tmp_path / "raw", tmp_path / "out", "lebel")
+    path.unlink()
+    with pytest.raises(DatasetError, match="legacy.hf5 is missing"):
+        prepare(spec, tmp_path / "raw", tmp_path / "out", "lebel")

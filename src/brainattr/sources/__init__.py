@@ -16,7 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-from brainattr.download import RemoteFile, fetch
+from brainattr.dataset import DatasetError
+from brainattr.download import CorruptDownload, RecordedManifest, RemoteFile, check_signature, fetch
 
 DOWNLOADED = ("hp_cmu", "hp_toneva", "mrh", "lebel")
 
@@ -54,8 +55,33 @@ def download_file(spec: dict, path: str, download_dir: str | Path) -> Path:
 
 
 def prepare(spec: dict, download_dir: str | Path, out_dir: str | Path, name: str) -> None:
-    """Write the common-format dataset from the downloaded files."""
+    """Write the common-format dataset from the downloaded files (checked first)."""
+    check_present(spec, download_dir)
     source_module(spec["source"]).prepare(spec, Path(download_dir), Path(out_dir), name)
+
+
+def check_present(spec: dict, download_dir: str | Path) -> None:
+    """Every file is there, carries its signature and has its manifest size.
+
+    Files placed by hand (copied from elsewhere) skip the download rule: this is their check.
+    Sizes come from the committed manifest or the record of the first verified download.
+    """
+    download_dir = Path(download_dir)
+    recorded = RecordedManifest(download_dir)
+    for remote in remote_files(spec):
+        path = download_dir / remote.path
+        if not path.is_file():
+            raise DatasetError(f"{path} is missing; fetch it from {remote.url} (rule download)")
+        try:
+            check_signature(path, remote.kind)
+        except CorruptDownload as err:
+            raise DatasetError(f"{err}; delete it and rerun to download it again") from err
+        size = remote.size or (recorded.get(remote.path) or (None,))[0]
+        if size is not None and path.stat().st_size != size:
+            raise DatasetError(
+                f"{path} has {path.stat().st_size} bytes, its manifest says {size}; "
+                "delete it and rerun to download it again"
+            )
 
 
 def with_base(spec: dict, path: str, canonical: str) -> str:

@@ -105,13 +105,13 @@ class _Deniz:
     DEFAULT_SUBJECTS = tuple(f"{i:02d}" for i in range(1, 10))
     TR = 2.0045
 
-    def _gin(self, spec: dict, path: str) -> RemoteFile:
+    def _gin(self, spec: dict, path: str, kind: str = "hdf5") -> RemoteFile:
         canonical = f"{GIN_REPO}/raw/{spec.get('revision', 'master')}/{path}"
-        return RemoteFile(path, with_base(spec, path, canonical), None, None, "hdf5", GIN_REPO)
+        return RemoteFile(path, with_base(spec, path, canonical), None, None, kind, GIN_REPO)
 
     def remote_files(self, spec: dict) -> list[RemoteFile]:
         manifest = _manifest(spec)
-        out = []
+        out = [self._gin(spec, "datacite.yml", "any")]  # the repository's licence
         for s in spec["subjects"]:
             out += [
                 self._gin(spec, f"responses/subject{s}_reading_fmri_data_trn.hdf"),
@@ -124,7 +124,12 @@ class _Deniz:
     def prepare(self, spec: dict, download_dir: Path, out_dir: Path, name: str) -> None:
         stories = list(zip(STORIES, RAW_TRS, _story_words(download_dir, STORIES), strict=True))
         words_df, trs = story_tables(stories, self.TR, SOUND_ONSET_TRS * self.TR, TRIM)
-        meta = {"source": "mrh", "url": GIN_REPO, "revision": spec.get("revision", "master")}
+        meta = {
+            "source": "mrh",
+            "url": GIN_REPO,
+            "revision": spec.get("revision", "master"),
+            "licence": _licence(download_dir / "datacite.yml"),
+        }
         with DatasetWriter(out_dir, name, self.TR, words_df, trs, meta) as writer:
             for s in spec["subjects"]:
                 bold, repeats = self._responses(download_dir, s)
@@ -158,6 +163,18 @@ class _Deniz:
         parts.append(reps.mean(axis=0))
         bold = np.concatenate(parts).astype(np.float32)
         return np.nan_to_num(bold), np.nan_to_num(reps[:, TRIM:-TRIM])
+
+
+def _licence(path: Path) -> str:
+    """The licence named in a GIN repository's datacite.yml."""
+    import yaml
+
+    try:
+        info = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise DatasetError(f"{path} is not valid YAML ({err})") from err
+    licence = info.get("license") or {}
+    return str(licence.get("name", licence)) if licence else "not stated in datacite.yml"
 
 
 def _check_story(x: np.ndarray, n_raw: int, where: str) -> np.ndarray:
