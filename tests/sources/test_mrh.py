@@ -146,5 +146,5 @@ def test_prepare_checks_files_placed_by_hand(tmp_path):
     with pytest.raises(DatasetError, match="HTML"):
         prepare(spec, tmp_path / "raw", tmp_path / "out", "lebel")
     path.unlink()
-    with pytest.raises(DatasetError, match="legacy.hf5 is missing"):
+    with pytest.raises(DatasetError, match=r"legacy\.hf5 is missing"):
         prepare(spec, tmp_path / "raw", tmp_path / "out", "lebel")
