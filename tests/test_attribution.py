@@ -140,7 +140,7 @@ def test_ig_scores_differ_from_gxi_but_share_the_span(tiny_lm):
     assert gxi.shape == ig.shape and not np.allclose(gxi, ig)
 
 
-def _toy_dataset() -> Dataset:
+def _toy_dataset(runs_continue: bool = True) -> Dataset:
     n_trs = 12
     word_tr = [2, 2, 3, 3, 4, 5, 5, 6, 8, 9, 9, 10]
     words = pd.DataFrame(
@@ -161,7 +161,7 @@ def _toy_dataset() -> Dataset:
             "kept": True,
         }
     )
-    return Dataset("toy", 2.0, words, trs, ["s"])
+    return Dataset("toy", 2.0, words, trs, ["s"], {"runs_continue": runs_continue})
 
 
 def test_eligible_targets_by_hand():
@@ -177,5 +177,8 @@ def test_eligible_targets_by_hand():
     t10 = targets[-1]  # windows reach back across the run border: the story is continuous
     assert t10.delay_trs == [9, 8]
     assert (t10.span_start, t10.span_stop, t10.next_word) == (6, 11, 11)
+    # separate stories: the context stops at the first word of TR 10's story (word 8)
+    stories = eligible_targets(_toy_dataset(False), 2, 2, np.zeros(12, int))
+    assert (stories[-1].span_start, stories[-1].span_stop) == (8, 11)
     assert sample_targets(targets, 3, seed=1) == sample_targets(targets, 3, seed=1)
     assert len(sample_targets(targets, 0, seed=1)) == len(targets)

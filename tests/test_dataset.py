@@ -93,8 +93,42 @@ def test_missing_file_and_bad_tables(tmp_path):
     with pytest.raises(DatasetError, match=r"lacks dataset\.json"):
         read_dataset(tmp_path)
     words, trs = _tables()
-    with pytest.raises(DatasetError, match="responses of subject s1: 3 rows"):
+    with pytest.raises(DatasetError, match=r"subject s1: bold shape \(3, 2\), trs.tsv has 4 rows"):
         write_dataset(tmp_path, "toy", 2.0, words, trs, {"s1": np.zeros((3, 2))})
     words.loc[0, "word_index"] = 7
     with pytest.raises(DatasetError, match="word_index"):
         write_dataset(tmp_path, "toy", 2.0, words, trs, {"s1": np.zeros((4, 2))})
+
+
+def test_roi_list_is_the_union():
+    rois = {"a": np.array([1, 0, 0], bool), "b": np.array([0, 0, 1], bool)}
+    np.testing.assert_array_equal(roi_mask(rois, ["a", "b"], 3), [True, False, True])
+    with pytest.raises(DatasetError, match="ROI 'c', 'd' not found"):
+        roi_mask(rois, ["a", "c", "d"], 3)
+
+
+def test_context_floor_stops_at_a_story_start(tmp_path):
+    words = pd.DataFrame(
+        {
+            "word_index": range(6),
+            "word": list("abcdef"),
+            "onset": [0.5, 1, 2.5, 10.5, 11, 12.5],
+            "offset": [1, 1.5, 3, 11, 11.5, 13],
+            "run": [1, 1, 1, 2, 2, 2],
+        }
+    )
+    trs = pd.DataFrame(
+        {
+            "tr_index": range(8),
+            "onset": [0, 2, 4, 6, 10, 12, 14, 16],
+            "run": [1] * 4 + [2] * 4,
+            "kept": [True] * 8,
+        }
+    )
+    bold = {"s": np.zeros((8, 2))}
+    write_dataset(tmp_path / "stories", "x", 2.0, words, trs, bold)
+    write_dataset(tmp_path / "chapter", "x", 2.0, words, trs, bold, runs_continue=True)
+    stories, chapter = read_dataset(tmp_path / "stories"), read_dataset(tmp_path / "chapter")
+    assert not stories.runs_continue and chapter.runs_continue
+    np.testing.assert_array_equal(stories.context_floor, [0, 0, 0, 0, 3, 3, 3, 3])
+    np.testing.assert_array_equal(chapter.context_floor, np.zeros(8))

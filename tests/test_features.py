@@ -71,3 +71,9 @@ def test_batched_windows_equal_single_windows(tiny_lm):
         for i, w in enumerate(wins):
             single = pooled_states(tiny_lm, [w], [2, 4])
             torch.testing.assert_close(batched[i], single[0], rtol=1e-10, atol=1e-10)
+
+
+def test_window_range_respects_the_floor():
+    assert window_range(10, 12, 4) == (6, 12)
+    assert window_range(10, 12, 4, floor=8) == (8, 12)
+    assert window_range(2, 5, 4) == (0, 5)

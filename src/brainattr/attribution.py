@@ -112,6 +112,7 @@ def eligible_targets(
     """
     n_trs, n_words = len(ds.trs), len(ds.words)
     first, stop = tr_word_ranges(ds.word_tr, n_trs)
+    floor = ds.context_floor
     runs = ds.trs["run"].to_numpy()
     kept_rows = np.flatnonzero(ds.trs["kept"].to_numpy())
     out = []
@@ -122,7 +123,9 @@ def eligible_targets(
             continue
         delay_trs = [t - d if stop[t - d] > first[t - d] else None for d in range(1, n_delays + 1)]
         starts = [
-            window_range(first[s], stop[s], context_words)[0] for s in delay_trs if s is not None
+            window_range(first[s], stop[s], context_words, floor[s])[0]
+            for s in delay_trs
+            if s is not None
         ]
         out.append(
             Target(
@@ -164,12 +167,18 @@ def delay_windows(
     context_words: int,
     first: np.ndarray,
     stop: np.ndarray,
+    floor: np.ndarray | None = None,
 ) -> list[Window | None]:
     """The window W_{t-d} of each delay (None where TR t-d has no words)."""
     return [
         None
         if s is None
-        else Window(lm, words, *window_range(first[s], stop[s], context_words), int(first[s]))
+        else Window(
+            lm,
+            words,
+            *window_range(first[s], stop[s], context_words, 0 if floor is None else floor[s]),
+            int(first[s]),
+        )
         for s in target.delay_trs
     ]
 
@@ -225,9 +234,11 @@ def ba_word_scores(
     stop: np.ndarray,
     method: str = "gxi",
     steps: int = 20,
+    floor: np.ndarray | None = None,
 ) -> list[np.ndarray]:
-    """BA word scores over the target's span, one array per head."""
-    windows = delay_windows(lm, words, target, context_words, first, stop)
+    """BA word scores over the target's span, one array per head (``floor``: see
+    :func:`brainattr.features.window_range`)."""
+    windows = delay_windows(lm, words, target, context_words, first, stop, floor)
     present = [w for w in windows if w is not None]
     layers = sorted({h.layer for h in heads})
     embeds = [lm.embed(w.ids) for w in present]
@@ -355,6 +366,7 @@ def run_attribution(
         raise ValueError(f"{dataset_dir}: no eligible attribution target (see eligible_targets)")
     words = ds.words["word"].tolist()
     first, stop = tr_word_ranges(ds.word_tr, len(ds.trs))
+    floor = ds.context_floor
     target_heads = [heads_for(t) for t in targets]  # built once, used by both stages
     if engine == "shared":
         from brainattr.engine import ba_scores_shared  # the engine builds on this module
@@ -371,10 +383,11 @@ def run_attribution(
             ig_steps,
             batch_tokens,
             vjp_batch,
+            floor,
         )
     else:
         ba_all = [
-            ba_word_scores(lm, words, t, heads, context_words, first, stop, method, ig_steps)
+            ba_word_scores(lm, words, t, heads, context_words, first, stop, method, ig_steps, floor)
             for t, heads in zip(targets, target_heads, strict=True)
         ]
     frames = []

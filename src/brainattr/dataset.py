@@ -2,7 +2,9 @@
 
 A dataset is a folder::
 
-    dataset.json    {"name", "tr", "subjects": [...], "source", "description"}
+    dataset.json    {"name", "tr", "subjects": [...], "runs_continue", "source", ...}
+                    (runs_continue: true when runs continue one text, false for separate
+                    stories, whose context windows then stop at the story's start)
     words.tsv       word_index, word, onset, offset, run      (one row per presented word;
                     optional stimulus_index = the word's slot in the source stimulus)
     trs.tsv         tr_index, onset, run, kept                (one row per acquired volume)
@@ -63,6 +65,26 @@ class Dataset:
     trs: pd.DataFrame
     subjects: list[str]
     meta: dict = field(default_factory=dict)
+
+    @property
+    def runs_continue(self) -> bool:
+        """Whether each run continues the previous run's text (HP's chapter, the demo story)
+        rather than starting a new one (MRH's stories); ``dataset.json`` key ``runs_continue``."""
+        return bool(self.meta.get("runs_continue", False))
+
+    @property
+    def context_floor(self) -> np.ndarray:
+        """First word a TR's context window may reach, shape (n_trs,): 0 when runs continue
+        one text, else the first word of the TR's run (a story's context is that story)."""
+        floor = np.zeros(len(self.trs), dtype=np.int64)
+        if self.runs_continue:
+            return floor
+        word_runs = self.words["run"].to_numpy()
+        tr_runs = self.trs["run"].to_numpy()
+        for run in np.unique(tr_runs):
+            idx = np.flatnonzero(word_runs == run)
+            floor[tr_runs == run] = idx[0] if idx.size else 0
+        return floor
 
     @property
     def word_tr(self) -> np.ndarray:
@@ -147,9 +169,12 @@ class DatasetWriter:
         ``WORD_COLUMNS`` (plus an optional ``stimulus_index``) and ``TR_COLUMNS``.
     meta : dict, optional
         Extra entries of ``dataset.json`` (source, description, ...).
+    runs_continue : bool
+        True when each run continues the previous run's text (one chapter read in runs),
+        False when runs are separate texts (stories): contexts then stop at a run's start.
     """
 
-    def __init__(self, folder, name, tr, words, trs, meta=None):
+    def __init__(self, folder, name, tr, words, trs, meta=None, runs_continue=False):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         extra = [c for c in OPTIONAL_WORD_COLUMNS if c in words.columns]
@@ -158,7 +183,13 @@ class DatasetWriter:
         _check_tables(words, self.trs, str(self.folder))
         words.to_csv(self.folder / "words.tsv", sep="\t", index=False)
         self.trs.to_csv(self.folder / "trs.tsv", sep="\t", index=False)
-        self.info = {"name": name, "tr": tr, "subjects": [], **(meta or {})}
+        self.info = {
+            "name": name,
+            "tr": tr,
+            "subjects": [],
+            "runs_continue": bool(runs_continue),
+            **(meta or {}),
+        }
         self.h5 = h5py.File(self.folder / "responses.h5", "w")
 
     def add_subject(
@@ -236,9 +267,10 @@ def write_dataset(
     responses: dict[str, np.ndarray],
     rois: dict[str, dict[str, np.ndarray]] | None = None,
     meta: dict | None = None,
+    runs_continue: bool = False,
 ) -> None:
     """Write a dataset folder whose responses fit in memory (see :class:`DatasetWriter`)."""
-    with DatasetWriter(folder, name, tr, words, trs, meta) as writer:
+    with DatasetWriter(folder, name, tr, words, trs, meta, runs_continue) as writer:
         for subject, bold in responses.items():
             writer.add_subject(subject, bold, (rois or {}).get(subject))
 
@@ -270,6 +302,8 @@ def read_dataset(folder: str | Path) -> Dataset:
     trs["kept"] = trs["kept"].astype(bool)
     _check_tables(words, trs, str(folder))
     meta = {k: v for k, v in info.items() if k not in ("name", "tr", "subjects")}
+    if not isinstance(meta.get("runs_continue", False), bool):
+        raise DatasetError(f"{folder}/dataset.json: runs_continue must be true or false")
     return Dataset(info["name"], float(info["tr"]), words, trs, list(info["subjects"]), meta)
 
 
@@ -297,7 +331,7 @@ def roi_mask(
     missing = [lab for lab in labels if lab not in rois]
     if missing:
         raise DatasetError(
-            f"ROI {missing} not found{' in ' + where if where else ''}; "
+            f"ROI {', '.join(map(repr, missing))} not found{' in ' + where if where else ''}; "
             f"available: {[*sorted(rois), 'all']} (config key datasets.<name>.roi)"
         )
     return np.logical_or.reduce([np.asarray(rois[lab], dtype=bool) for lab in labels])

@@ -159,5 +159,5 @@ def make_demo_dataset(folder: str | Path, params: dict, seed: int) -> None:
         "seed": seed,
         "params": params,
     }
-    write_dataset(folder, "demo", tr, words, trs, responses, rois, meta)
+    write_dataset(folder, "demo", tr, words, trs, responses, rois, meta, runs_continue=True)
     np.savez(Path(folder) / "planted_weights.npz", **planted)

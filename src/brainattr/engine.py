@@ -41,6 +41,7 @@ def ba_scores_shared(
     steps: int = 20,
     batch_tokens: int = 8192,
     vjp_batch: int = 64,
+    floor: np.ndarray | None = None,
 ) -> list[list[np.ndarray]]:
     """BA word scores of every target and head, sharing passes across them.
 
@@ -63,14 +64,19 @@ def ba_scores_shared(
         Padded tokens per no-gradient forward batch.
     vjp_batch : int
         Cotangents per batched vector-Jacobian product (memory).
+    floor : array of int, shape (n_trs,), optional
+        First word each TR's context may reach (``Dataset.context_floor``); 0 by default.
 
     Returns
     -------
     scores : list (per target) of lists (per head) of arrays of shape (n_span_words,)
     """
     trs = sorted({s for t in targets for s in t.delay_trs if s is not None})
+    floor = np.zeros(len(first), dtype=np.int64) if floor is None else floor
     windows = {
-        s: Window(lm, words, *window_range(first[s], stop[s], context_words), int(first[s]))
+        s: Window(
+            lm, words, *window_range(first[s], stop[s], context_words, floor[s]), int(first[s])
+        )
         for s in trs
     }
     heads = [heads_for(t) for t in targets]

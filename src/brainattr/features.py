@@ -22,9 +22,15 @@ from brainattr.models import LoadedModel, hidden_states, load_model, pad_batch
 log = logging.getLogger(__name__)
 
 
-def window_range(first_word: int, stop_word: int, context_words: int) -> tuple[int, int]:
-    """Word range [start, stop) of the window of a TR whose words are [first_word, stop_word)."""
-    return max(0, first_word - context_words), stop_word
+def window_range(
+    first_word: int, stop_word: int, context_words: int, floor: int = 0
+) -> tuple[int, int]:
+    """Word range [start, stop) of the window of a TR whose words are [first_word, stop_word).
+
+    ``floor`` is the first word the context may reach back to (the start of the TR's story
+    when a dataset's runs are separate texts; see ``Dataset.context_floor``).
+    """
+    return max(floor, first_word - context_words), stop_word
 
 
 def pooling_weights(token_word: np.ndarray, first_pooled: int) -> np.ndarray:
@@ -129,12 +135,18 @@ def pooled_states(
 
 
 def tr_windows(
-    lm: LoadedModel, words: list[str], word_tr: np.ndarray, n_trs: int, context_words: int
+    lm: LoadedModel,
+    words: list[str],
+    word_tr: np.ndarray,
+    n_trs: int,
+    context_words: int,
+    floor: np.ndarray | None = None,
 ) -> dict[int, Window]:
-    """The window of every TR that has words."""
+    """The window of every TR that has words (``floor``: per TR, see :func:`window_range`)."""
     first, stop = tr_word_ranges(word_tr, n_trs)
+    floor = np.zeros(n_trs, dtype=np.int64) if floor is None else floor
     return {
-        t: Window(lm, words, *window_range(first[t], stop[t], context_words), first[t])
+        t: Window(lm, words, *window_range(first[t], stop[t], context_words, floor[t]), first[t])
         for t in range(n_trs)
         if stop[t] > first[t]
     }
@@ -148,6 +160,7 @@ def extract_features(
     layers: list[int],
     context_words: int,
     batch_tokens: int = 8192,
+    floor: np.ndarray | None = None,
 ) -> dict[int, np.ndarray]:
     """TR features of every layer from the same forward passes.
 
@@ -156,7 +169,7 @@ def extract_features(
     features : dict {layer: array of shape (n_trs, hidden)}
         Zero rows for TRs without words.
     """
-    windows = tr_windows(lm, words, word_tr, n_trs, context_words)
+    windows = tr_windows(lm, words, word_tr, n_trs, context_words, floor)
     keys = list(windows)
     h = lm.embedding.weight.shape[1]
     out = np.zeros((len(layers), n_trs, h), dtype=np.float32)
@@ -190,6 +203,7 @@ def run_features(
         model_spec["layers"],
         context_words,
         batch_tokens,
+        ds.context_floor,
     )
     with h5py.File(out_path, "w") as f:
         for layer, x in feats.items():

@@ -79,6 +79,7 @@ def run_masking(
     words = ds.words["word"].tolist()
     vocab = sorted(set(words))
     first, stop = tr_word_ranges(ds.word_tr, len(ds.trs))
+    floor = ds.context_floor
     n_delays = next(iter(enc.values()))["attrs"]["n_delays"]
     runs = ds.trs["run"].to_numpy()
     rng = np.random.default_rng(seed)
@@ -127,7 +128,7 @@ def run_masking(
                 span = masked_words(words[tgt.span_start : tgt.span_stop], pos, replacements)
                 texts.append(words[: tgt.span_start] + span + words[tgt.span_stop :])
             # one batched BA pass and one batched NWP pass over every variant
-            wins = [delay_windows(lm, ws, tgt, context_words, first, stop) for ws in texts]
+            wins = [delay_windows(lm, ws, tgt, context_words, first, stop, floor) for ws in texts]
             flat = [w for ws in wins for w in ws if w is not None]
             states = pooled_states(lm, flat, layers)
             heads = heads_for(tgt)

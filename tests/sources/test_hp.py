@@ -65,6 +65,7 @@ def test_cmu_subject_files_prepared(tmp_path):
     hp.CMU.prepare(spec, raw, tmp_path / "hp", "hp")
     ds = read_dataset(tmp_path / "hp")
     assert ds.subjects == ["1", "2"] and ds.trs["kept"].sum() == 1211
+    assert ds.runs_continue  # the runs are one chapter: contexts cross run borders
     assert len(ds.words) == sum(t != "+" for t in info["texts"])
     assert not ds.words["word"].str.startswith("@").any()
     bold, rois = read_responses(tmp_path / "hp", "2")

@@ -47,6 +47,9 @@ def test_word_times_follow_the_sound_onset(mrh_prepared):
     assert list(story["word"]) == list(tg["word"])
     np.testing.assert_allclose(story["onset"] - start, tg["onset"] + 5 * 2.0045)
     assert (ds.word_tr >= 0).all()
+    # a story is its own text: no TR's context reaches into the previous story
+    assert not ds.runs_continue
+    assert ds.context_floor[ds.trs["run"].to_numpy() == 2].min() == story["word_index"].min()
 
 
 def test_quirk_repeats_and_rois(mrh_prepared):

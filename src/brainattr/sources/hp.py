@@ -126,9 +126,8 @@ class _CMU:
                 words = hp_words(
                     [w["text"] for w in words], [w["start"] for w in words], time[:, 0], time[:, 1]
                 )
-                writer = DatasetWriter(
-                    out_dir, name, TR, words, trs, {"source": "hp_cmu", "url": CMU_PAGE}
-                )
+                meta = {"source": "hp_cmu", "url": CMU_PAGE}
+                writer = DatasetWriter(out_dir, name, TR, words, trs, meta, runs_continue=True)
             elif not np.array_equal(trs["onset"], writer.trs["onset"]):
                 raise DatasetError(f"{path}: TR times differ from the first subject's")
             kept, runs = trs["kept"].to_numpy(), trs["run"].to_numpy()
@@ -208,7 +207,7 @@ class _Toneva:
         masks = masks.item() if masks.shape == () else masks
         kept = trs["kept"].to_numpy()
         meta = {"source": "hp_toneva", "url": DRIVE_PAGE, "roi_masks": ROI_MASKS_URL}
-        with DatasetWriter(out_dir, name, TR, words, trs, meta) as writer:
+        with DatasetWriter(out_dir, name, TR, words, trs, meta, runs_continue=True) as writer:
             for subject in spec["subjects"]:
                 path = download_dir / f"fMRI/data_subject_{subject}.npy"
                 data = np.load(path, mmap_mode="r")

@@ -13,10 +13,11 @@
     listening can be compared), ``derivative/preprocessed_data/UTSxx/<story>.hf5`` with
     ``data`` already trimmed and, for the test story, ``individual_repeats``. TR = 2.0 s.
 
-Both: one run (cross-validation fold) per story in the order configured; a story's sound
-starts 5 TRs after its first volume (TextGrid times are relative to the sound); 10 TRs are
-trimmed at each end of every story; words are the TextGrid ``word`` tier without the
-silence/noise marks.
+Both: one run (cross-validation fold) per story in the order configured, and a story is its
+own text (``runs_continue`` false: context windows never reach into the previous story); a
+story's sound starts 5 TRs after its first volume (TextGrid times are relative to the sound);
+10 TRs are trimmed at each end of every story; words are the TextGrid ``word`` tier without
+the silence/noise marks.
 """
 
 from __future__ import annotations
