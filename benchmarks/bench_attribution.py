@@ -1,4 +1,4 @@
-"""Benchmark: the shared-pass BA engine against the naive per-target, per-subject loop.
+"""Benchmark: the attribution engines against naive loops (BA, NWP, Integrated Gradients).
 
 Run with `make bench`. One process, same inputs: the demo story, SmolLM2-135M, 2 subjects x
 3 layers of seeded ridge readouts over 240 voxels, >= 50 targets. Prints one line per
@@ -22,10 +22,17 @@ import time
 import numpy as np
 import torch
 
-from brainattr.attribution import BAHead, ba_word_scores, eligible_targets, sample_targets
+from brainattr.attribution import (
+    BAHead,
+    ba_word_scores,
+    eligible_targets,
+    nwp_inputs,
+    nwp_word_scores,
+    sample_targets,
+)
 from brainattr.dataset import read_dataset, tr_word_ranges
 from brainattr.demo import make_demo_dataset
-from brainattr.engine import ba_scores_shared
+from brainattr.engine import ba_scores_shared, nwp_scores_batched
 from brainattr.models import decoder_layers, load_model
 
 SMOLLM2 = {
@@ -74,6 +81,8 @@ def main() -> None:
         default=1,
         help="cotangents per batched VJP in the fast engine (1 = plain backward passes)",
     )
+    parser.add_argument("--ig-targets", type=int, default=10, help="targets of the IG line")
+    parser.add_argument("--batch-tokens", type=int, default=4096)
     args = parser.parse_args()
     torch.manual_seed(0)
     folder = tempfile.mkdtemp()
@@ -168,12 +177,43 @@ def main() -> None:
         f"naive efficiency {flops_naive / t_naive / peak:.2f}"
     )
     print(
+        f"attribution_ba: ratio={t_naive / t_per:.2f}x "
+        f"max_rel_err={max_rel_err(per_target):.1e} efficiency={flops_per / t_per / peak:.2f}"
+        "  (engine per_target)"
+    )
+    print(
         f"attribution_ba_shared: ratio={t_naive / t_fast:.2f}x "
         f"max_rel_err={max_rel_err(fast):.1e} efficiency={flops_fast / t_fast / peak:.2f}"
     )
+    bench_nwp(lm, words, targets, peak, "gxi", 1, args.batch_tokens)
+    bench_nwp(lm, words, targets[: args.ig_targets], peak, "ig", 20, args.batch_tokens)
+
+
+def bench_nwp(lm, words, targets, peak, method, steps, batch_tokens) -> None:
+    """Batched NWP (targets x IG steps per pass) against one target and one step at a time."""
+    # every block and the LM head are traversed by the forward pass and its VJP
+    params = sum(p.numel() for p in lm.model.parameters()) - lm.embedding.weight.numel()
+    head = lm.model.get_output_embeddings()
+    if head is not None and head.weight is lm.embedding.weight:  # tied: the head is used too
+        params += head.weight.numel()
+    n_tok = sum(len(nwp_inputs(lm, words, t)[0]) for t in targets)
+    flops = 2 * 2 * params * n_tok * steps
+    t0 = time.perf_counter()
+    naive = [nwp_word_scores(lm, words, t, method, steps) for t in targets]
+    t_naive = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fast = nwp_scores_batched(lm, words, targets, method, steps, batch_tokens)
+    t_fast = time.perf_counter() - t0
+    err = max(np.abs(f - n).max() / np.abs(n).max() for f, n in zip(fast, naive, strict=True))
+    name = "attribution_nwp" if method == "gxi" else "attribution_ig"
     print(
-        f"attribution_ba_per_target: ratio={t_naive / t_per:.2f}x "
-        f"max_rel_err={max_rel_err(per_target):.1e} efficiency={flops_per / t_per / peak:.2f}"
+        f"# {name}: {len(targets)} targets x {steps} step(s), {n_tok} tokens per step; seconds: "
+        f"naive {t_naive:.1f}, batched {t_fast:.1f}; naive efficiency "
+        f"{flops / t_naive / peak:.2f}"
+    )
+    print(
+        f"{name}: ratio={t_naive / t_fast:.2f}x max_rel_err={err:.1e} "
+        f"efficiency={flops / t_fast / peak:.2f}"
     )
 
 

@@ -67,3 +67,18 @@ def test_shared_engine_float32_within_tolerance(tiny_spec):
     ref = ba_word_scores(lm, WORDS, t, heads_for(t), CONTEXT, first, stop)
     for got, want in zip(fast, ref, strict=True):
         assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
+
+
+@pytest.mark.parametrize("method", ["gxi", "ig"])
+@pytest.mark.parametrize("batch_tokens", [10_000, 60])
+def test_batched_nwp_equals_one_target_at_a_time(tiny_lm, method, batch_tokens):
+    """Targets of different lengths (padding) and IG steps share batches exactly."""
+    from brainattr.attribution import nwp_word_scores
+    from brainattr.engine import nwp_scores_batched
+
+    targets = _targets()
+    fast = nwp_scores_batched(tiny_lm, WORDS, targets, method, 4, batch_tokens)
+    for t, f in zip(targets, fast, strict=True):
+        ref = nwp_word_scores(tiny_lm, WORDS, t, method, 4)
+        assert f.shape == ref.shape
+        np.testing.assert_allclose(f, ref, rtol=1e-6, atol=1e-6 * np.abs(ref).max())

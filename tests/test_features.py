@@ -77,3 +77,27 @@ def test_window_range_respects_the_floor():
     assert window_range(10, 12, 4) == (6, 12)
     assert window_range(10, 12, 4, floor=8) == (8, 12)
     assert window_range(2, 5, 4) == (0, 5)
+
+
+def test_strided_mode(tiny_lm):
+    from brainattr.features import extract_features, strided_chunks
+
+    words = [f"w{i % 13}" for i in range(60)]
+    word_tr = np.repeat(np.arange(20), 3)  # 3 words per TR
+    floor = np.where(np.arange(20) < 10, 0, 30)  # two stories of 10 TRs
+    exact = extract_features(tiny_lm, words, word_tr, 20, [1, 3], 6, floor=floor)
+    # a stride of one TR's words: every chunk is exactly the exact window
+    one = extract_features(tiny_lm, words, word_tr, 20, [1, 3], 6, floor=floor,
+                           mode="strided", stride_words=3)  # fmt: skip
+    for layer in (1, 3):
+        np.testing.assert_allclose(one[layer], exact[layer], rtol=1e-6, atol=1e-7)
+    chunks = strided_chunks(tiny_lm, words, word_tr, 20, 6, 9, floor)
+    assert [sorted(c.weights) for c in chunks][:2] == [[0, 1, 2], [3, 4, 5]]
+    for c in chunks:
+        trs = sorted(c.weights)
+        assert len({int(floor[t]) for t in trs}) == 1  # never across two stories
+        assert c.start == max(floor[trs[0]], 3 * trs[0] - 6)  # >= L words before each TR
+    wide = extract_features(tiny_lm, words, word_tr, 20, [1, 3], 6, floor=floor,
+                            mode="strided", stride_words=9)  # fmt: skip
+    np.testing.assert_allclose(wide[1][[0, 3, 10]], exact[1][[0, 3, 10]], rtol=1e-6, atol=1e-7)
+    assert not np.allclose(wide[3][5], exact[3][5])  # TR 5 saw more context than its window

@@ -353,6 +353,8 @@ def run_attribution(
     from the final head), ``layer_group``, ``target_tr``, ``fold``, ``word_index``,
     ``distance``, ``word``, ``score``; and a TSV of the targets.
     """
+    from brainattr.engine import ba_scores_shared, nwp_scores_batched  # it builds on this module
+
     ds = read_dataset(dataset_dir)
     chosen = selected_layers(layers_path)
     group_of = {lay: g for g, lay in chosen.items()}
@@ -369,8 +371,6 @@ def run_attribution(
     floor = ds.context_floor
     target_heads = [heads_for(t) for t in targets]  # built once, used by both stages
     if engine == "shared":
-        from brainattr.engine import ba_scores_shared  # the engine builds on this module
-
         ba_all = ba_scores_shared(
             lm,
             words,
@@ -390,6 +390,7 @@ def run_attribution(
             ba_word_scores(lm, words, t, heads, context_words, first, stop, method, ig_steps, floor)
             for t, heads in zip(targets, target_heads, strict=True)
         ]
+    nwp_all = nwp_scores_batched(lm, words, targets, method, ig_steps, batch_tokens)
     frames = []
     for i, (tgt, heads) in enumerate(zip(targets, target_heads, strict=True)):
         span = np.arange(tgt.span_start, tgt.span_stop)
@@ -414,7 +415,7 @@ def run_attribution(
                     }
                 )
             )
-        nwp = nwp_word_scores(lm, words, tgt, method, ig_steps)
+        nwp = nwp_all[i]
         frames.append(
             pd.DataFrame(
                 {

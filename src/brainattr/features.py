@@ -33,7 +33,9 @@ def window_range(
     return max(floor, first_word - context_words), stop_word
 
 
-def pooling_weights(token_word: np.ndarray, first_pooled: int) -> np.ndarray:
+def pooling_weights(
+    token_word: np.ndarray, first_pooled: int, stop_pooled: int | None = None
+) -> np.ndarray:
     """Token weights that average tokens into words, then words into one vector.
 
     Parameters
@@ -41,8 +43,9 @@ def pooling_weights(token_word: np.ndarray, first_pooled: int) -> np.ndarray:
     token_word : array of int, shape (n_tokens,)
         Word position of each token in its window.
     first_pooled : int
-        Window position of the first word pooled (the TR's first word); words from
-        there to the window's end are pooled.
+        Window position of the first word pooled (the TR's first word).
+    stop_pooled : int, optional
+        One past the last word pooled; the window's end by default.
 
     Returns
     -------
@@ -51,6 +54,8 @@ def pooling_weights(token_word: np.ndarray, first_pooled: int) -> np.ndarray:
     """
     weights = np.zeros(token_word.shape[0])
     pooled = token_word >= first_pooled
+    if stop_pooled is not None:
+        pooled &= token_word < stop_pooled
     words, counts = np.unique(token_word[pooled], return_counts=True)
     per_word = dict(zip(words.tolist(), counts.tolist(), strict=True))
     for i in np.flatnonzero(pooled):
@@ -152,6 +157,57 @@ def tr_windows(
     }
 
 
+class Chunk:
+    """A strided-mode pass: L context words, then the words of several consecutive TRs."""
+
+    def __init__(self, lm: LoadedModel, words: list[str], start: int, trs: dict[int, tuple]):
+        self.start = start
+        self.stop = max(b for _, b in trs.values())
+        self.ids, self.token_word = lm.encode_words(words[start : self.stop])
+        self.weights = {
+            t: pooling_weights(self.token_word, a - start, b - start) for t, (a, b) in trs.items()
+        }
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.ids.shape[0])
+
+
+def strided_chunks(
+    lm: LoadedModel,
+    words: list[str],
+    word_tr: np.ndarray,
+    n_trs: int,
+    context_words: int,
+    stride_words: int,
+    floor: np.ndarray | None = None,
+) -> list[Chunk]:
+    """Group consecutive TRs into passes of at most ``context_words + stride_words`` words.
+
+    Each chunk starts ``context_words`` words (or the floor) before its first TR's first word,
+    so every TR sees at least the context of its exact window; later TRs in a chunk see more.
+    A chunk never spans two floors (two separate stories).
+    """
+    first, stop = tr_word_ranges(word_tr, n_trs)
+    floor = np.zeros(n_trs, dtype=np.int64) if floor is None else floor
+    trs = [t for t in range(n_trs) if stop[t] > first[t]]
+    chunks, i = [], 0
+    while i < len(trs):
+        t0 = trs[i]
+        j = i
+        while (
+            j + 1 < len(trs)
+            and stop[trs[j + 1]] - first[t0] <= stride_words
+            and floor[trs[j + 1]] == floor[t0]
+        ):
+            j += 1
+        members = {t: (int(first[t]), int(stop[t])) for t in trs[i : j + 1]}
+        start = window_range(first[t0], stop[t0], context_words, floor[t0])[0]
+        chunks.append(Chunk(lm, words, int(start), members))
+        i = j + 1
+    return chunks
+
+
 def extract_features(
     lm: LoadedModel,
     words: list[str],
@@ -161,14 +217,26 @@ def extract_features(
     context_words: int,
     batch_tokens: int = 8192,
     floor: np.ndarray | None = None,
+    mode: str = "exact",
+    stride_words: int | None = None,
 ) -> dict[int, np.ndarray]:
     """TR features of every layer from the same forward passes.
+
+    ``mode`` ``exact`` runs one window per TR (the definition); ``strided`` runs one pass per
+    chunk of consecutive TRs (:func:`strided_chunks`, ``stride_words`` defaulting to
+    ``context_words``): each TR sees at least its exact context, often more.
 
     Returns
     -------
     features : dict {layer: array of shape (n_trs, hidden)}
         Zero rows for TRs without words.
     """
+    if mode == "strided":
+        return _strided_features(
+            lm, words, word_tr, n_trs, layers, context_words, batch_tokens, floor, stride_words
+        )
+    if mode != "exact":
+        raise ValueError(f"features mode {mode!r}; allowed: exact, strided")
     windows = tr_windows(lm, words, word_tr, n_trs, context_words, floor)
     keys = list(windows)
     h = lm.embedding.weight.shape[1]
@@ -184,6 +252,29 @@ def extract_features(
     return {layer: out[i] for i, layer in enumerate(layers)}
 
 
+def _strided_features(
+    lm, words, word_tr, n_trs, layers, context_words, batch_tokens, floor, stride_words
+) -> dict[int, np.ndarray]:
+    chunks = strided_chunks(
+        lm, words, word_tr, n_trs, context_words, stride_words or context_words, floor
+    )
+    h = lm.embedding.weight.shape[1]
+    out = np.zeros((len(layers), n_trs, h), dtype=np.float32)
+    with torch.no_grad():
+        for batch in batches(chunks, batch_tokens):
+            embeds = [lm.embed(chunks[i].ids) for i in batch]
+            x, mask = pad_batch(embeds)
+            hs = hidden_states(lm, x, mask, max_layer=max(layers))
+            for b, i in enumerate(batch):
+                n = chunks[i].n_tokens
+                for t, w in chunks[i].weights.items():
+                    wt = torch.as_tensor(w, dtype=x.dtype, device=x.device)
+                    for li, layer in enumerate(layers):
+                        out[li, t] = (wt @ hs[layer][b, :n].to(x.dtype)).float().cpu().numpy()
+            log.info("features (strided): %d chunks in this batch", len(batch))
+    return {layer: out[i] for i, layer in enumerate(layers)}
+
+
 def run_features(
     dataset_dir: str | Path,
     model_spec: dict,
@@ -191,6 +282,8 @@ def run_features(
     out_path: str | Path,
     device: str = "auto",
     batch_tokens: int = 8192,
+    mode: str = "exact",
+    stride_words: int | None = None,
 ) -> None:
     """Workflow stage ``features``: write ``layer_<l>`` arrays (n_trs, hidden) to HDF5."""
     ds = read_dataset(dataset_dir)
@@ -204,11 +297,14 @@ def run_features(
         context_words,
         batch_tokens,
         ds.context_floor,
+        mode,
+        stride_words,
     )
     with h5py.File(out_path, "w") as f:
         for layer, x in feats.items():
             f.create_dataset(f"layer_{layer}", data=x)
         f.attrs["context_words"] = context_words
+        f.attrs["mode"] = mode
         f.attrs["n_layers"] = lm.n_layers
 
 

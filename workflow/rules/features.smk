@@ -11,6 +11,8 @@ rule features:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         model=lambda wc: model_spec(wc.model),
         batch_tokens=config["features"]["batch_tokens"],
+        mode=config["features"]["mode"],
+        stride_words=config["features"]["stride_words"],
         device=config["device"],
     threads: 2
     resources:

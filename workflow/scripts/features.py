@@ -9,4 +9,6 @@ run_features(
     snakemake.output[0],
     device=snakemake.params.device,
     batch_tokens=snakemake.params.batch_tokens,
+    mode=snakemake.params.mode,
+    stride_words=snakemake.params.stride_words or None,
 )
