@@ -37,3 +37,5 @@ clean:
 
 bench: install
 	$(BIN)/python benchmarks/bench_attribution.py
+	$(BIN)/python benchmarks/bench_encoding.py
+	$(BIN)/python benchmarks/bench_features.py

@@ -185,8 +185,46 @@ def main() -> None:
         f"attribution_ba_shared: ratio={t_naive / t_fast:.2f}x "
         f"max_rel_err={max_rel_err(fast):.1e} efficiency={flops_fast / t_fast / peak:.2f}"
     )
+    bench_bf16(words, targets[: args.ig_targets], readouts, ys, b, args.context, first, stop)
     bench_nwp(lm, words, targets, peak, "gxi", 1, args.batch_tokens)
     bench_nwp(lm, words, targets[: args.ig_targets], peak, "ig", 20, args.batch_tokens)
+
+
+def bench_bf16(words, targets, readouts, ys, b, context, first, stop) -> None:
+    """bfloat16 against float32 BA attributions: Spearman rank correlation per (target, head)."""
+    from scipy.stats import spearmanr
+
+    scores, seconds = {}, {}
+    for dtype in ("float32", "bfloat16"):
+        lm = load_model({**SMOLLM2, "dtype": dtype}, "cpu")
+        dt = lm.embedding.weight.dtype
+
+        def heads_for(t, dt=dt):
+            return [
+                BAHead(s, lay, w.to(dt), b.to(dt), ys[t.tr].to(dt))
+                for (s, lay), w in readouts.items()
+            ]
+
+        t0 = time.perf_counter()
+        scores[dtype] = [
+            ba_word_scores(lm, words, t, heads_for(t), context, first, stop) for t in targets
+        ]
+        seconds[dtype] = time.perf_counter() - t0
+    rho = np.array(
+        [
+            spearmanr(a, c).statistic
+            for fa, fc in zip(scores["float32"], scores["bfloat16"], strict=True)
+            for a, c in zip(fa, fc, strict=True)
+        ]
+    )
+    print(
+        f"# attribution_ba_bf16: {len(targets)} targets x {len(readouts)} heads; seconds: "
+        f"float32 {seconds['float32']:.1f}, bfloat16 {seconds['bfloat16']:.1f}"
+    )
+    print(
+        f"attribution_ba_bf16: spearman_median={np.median(rho):.3f} "
+        f"spearman_min={rho.min():.3f} ratio={seconds['float32'] / seconds['bfloat16']:.2f}x"
+    )
 
 
 def bench_nwp(lm, words, targets, peak, method, steps, batch_tokens) -> None:

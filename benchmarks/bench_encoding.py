@@ -3,7 +3,8 @@
 Run with `make bench`. One process, same inputs: TR features the size of the demo's delayed
 SmolLM2 features (4 x 576 = 2304 columns, 3 runs of 200 TRs), voxels with a planted linear
 signal. Both sides do the same thing: leave-one-run-out, features z-scored on the training
-runs, one alpha per voxel by 5 contiguous inner folds (R^2), Pearson r on the held-out run.
+runs, one alpha per voxel by 5 contiguous inner folds (mean squared error), Pearson r on the
+held-out run.
 scikit-learn has no per-target alpha with K-fold CV (``alpha_per_target`` needs leave-one-out),
 so the reference is ``RidgeCV(cv=KFold(5))`` fitted voxel by voxel. Prints
 
@@ -38,7 +39,12 @@ def sklearn_reference(x, y, runs, inner_folds):
         xt, xs = (x[train] - mu) / sd, (x[test] - mu) / sd
         y_mean = y[train].mean(0)
         for v in range(y.shape[1]):
-            model = RidgeCV(alphas=ALPHAS, fit_intercept=False, cv=KFold(inner_folds))
+            model = RidgeCV(
+                alphas=ALPHAS,
+                fit_intercept=False,
+                cv=KFold(inner_folds),
+                scoring="neg_mean_squared_error",  # himalaya's inner-CV score
+            )
             model.fit(xt, y[train, v] - y_mean[v])
             pred[test, v] = model.predict(xs) + y_mean[v]
     return pred

@@ -82,3 +82,72 @@ def test_auto_backend_follows_the_device(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert resolve_backend("auto") == "torch_cuda"
     assert resolve_backend("torch") == "torch"
+
+
+def test_memory_batches_give_the_same_fit():
+    from brainattr.encoding import fit_ridge_cv
+
+    rng = np.random.default_rng(3)
+    for p in (20, 200):  # ridge (features < samples) and kernel ridge (features > samples)
+        x = rng.standard_normal((90, p))
+        y = x @ rng.standard_normal((p, 7)) * 0.1 + rng.standard_normal((90, 7))
+        x, y = x - x.mean(0), y - y.mean(0)
+        whole = fit_ridge_cv(x, y, [0.1, 10, 1000], 3)
+        parts = fit_ridge_cv(x, y, [0.1, 10, 1000], 3, targets_batch=2, alphas_batch=1)
+        np.testing.assert_allclose(parts[0], whole[0], rtol=1e-8, atol=1e-10)
+        np.testing.assert_array_equal(parts[1], whole[1])
+
+
+@pytest.mark.parametrize("h", [6, 100])  # ridge, and kernel ridge (features > training TRs)
+def test_refit_roi_weights_equal_the_cv_fit(h):
+    from brainattr.encoding import roi_weights
+
+    rng = np.random.default_rng(4)
+    n_trs = 240
+    feats = rng.standard_normal((n_trs, h)) * 2 + 1
+    runs = np.repeat([1, 2, 3], 80)
+    kept = np.ones(n_trs, dtype=bool)
+    bold = feats[:, :5] @ rng.standard_normal((5, 6)) + rng.standard_normal((n_trs, 6))
+    roi = np.array([True, False, True, True, False, True])
+    res = encode_subject(feats, bold, runs, kept, 2, [0.1, 10, 1000, 1e5], 4, roi)
+    stored = {
+        "roi": roi,
+        "fold": res["fold"],
+        **{f"alphas_{k}": res[f"alphas_{k}"] for k in range(3)},
+    }
+    refit = roi_weights(feats, bold, runs, kept, 2, stored)
+    for k in range(3):
+        for name in (f"weights_{k}", f"intercept_{k}"):
+            np.testing.assert_allclose(refit[name], res[name], rtol=1e-5, atol=1e-6)
+
+
+def test_encoding_file_holds_no_weights(tmp_path):
+    import h5py
+    import pandas as pd
+
+    from brainattr.dataset import write_dataset
+    from brainattr.encoding import read_encoding, run_encoding
+
+    rng = np.random.default_rng(5)
+    n_trs = 90
+    trs = pd.DataFrame({"tr_index": range(n_trs), "onset": np.arange(n_trs) * 2.0,
+                        "run": np.repeat([1, 2, 3], 30), "kept": True})  # fmt: skip
+    onset = np.arange(n_trs) * 2.0 + 0.1
+    words = pd.DataFrame({"word_index": range(n_trs), "word": ["a"] * n_trs, "onset": onset,
+                          "offset": onset + 0.4, "run": np.repeat([1, 2, 3], 30)})  # fmt: skip
+    write_dataset(tmp_path / "ds", "x", 2.0, words, trs, {"s": rng.standard_normal((n_trs, 7))})
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        f["layer_1"] = rng.standard_normal((n_trs, 8)).astype(np.float32)
+    run_encoding(
+        tmp_path / "ds", tmp_path / "f.h5", "s", 1, "all", 2, [1, 100], 3, tmp_path / "e.h5"
+    )
+    e = read_encoding(tmp_path / "e.h5")
+    assert sorted(k for k in e if k != "attrs") == [
+        "alphas_0",
+        "alphas_1",
+        "alphas_2",
+        "fold",
+        "r",
+        "roi",
+        "rows",
+    ]

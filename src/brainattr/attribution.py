@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 
 from brainattr.dataset import Dataset, read_dataset, read_responses, tr_word_ranges
-from brainattr.encoding import prepare_responses, read_encoding
+from brainattr.encoding import prepare_responses, read_encoding, roi_weights
 from brainattr.features import Window, pooled_states, window_range
 from brainattr.layers import selected_layers
 from brainattr.models import LoadedModel, load_model
@@ -292,20 +292,28 @@ def nwp_word_scores(
 
 def load_heads(
     encoding_paths: dict[tuple[str, int], str],
+    features_path: str | Path,
     dataset_dir: str | Path,
     ds: Dataset,
     dtype: torch.dtype,
     device: torch.device,
+    backend: str = "numpy",
 ):
-    """Per (subject, layer): encoding result and ROI BOLD (n_kept, n_roi) of kept TRs."""
-    enc, ys = {}, {}
+    """Per (subject, layer): the encoding result with its ROI weights refit from the stored
+    alphas (:func:`brainattr.encoding.roi_weights`), and the ROI BOLD (n_kept, n_roi)."""
+    from brainattr.features import read_features
+
+    enc, ys, bolds = {}, {}, {}
     runs, kept = ds.trs["run"].to_numpy(), ds.trs["kept"].to_numpy()
     for (subject, layer), path in encoding_paths.items():
         e = read_encoding(path)
+        if subject not in bolds:
+            bolds[subject], _ = read_responses(dataset_dir, subject)
+            ys[subject] = prepare_responses(bolds[subject], runs, kept)[:, e["roi"]]
+        feats = read_features(features_path, layer)
+        n_delays = int(e["attrs"]["n_delays"])
+        e.update(roi_weights(feats, bolds[subject], runs, kept, n_delays, e, backend))
         enc[(subject, layer)] = e
-        if subject not in ys:
-            bold, _ = read_responses(dataset_dir, subject)
-            ys[subject] = prepare_responses(bold, runs, kept)[:, e["roi"]]
 
     def heads_for(target: Target) -> list[BAHead]:
         k = target.fold
@@ -329,6 +337,7 @@ def run_attribution(
     context_words: int,
     layers_path: str | Path,
     encoding_paths: dict[tuple[str, int], str],
+    features_path: str | Path,
     n_delays: int,
     method: str,
     ig_steps: int,
@@ -361,7 +370,7 @@ def run_attribution(
     paths = {k: v for k, v in encoding_paths.items() if k[1] in group_of}
     lm = load_model(model_spec, device)
     dtype = lm.embedding.weight.dtype
-    enc, heads_for = load_heads(paths, dataset_dir, ds, dtype, lm.device)
+    enc, heads_for = load_heads(paths, features_path, dataset_dir, ds, dtype, lm.device)
     fold = next(iter(enc.values()))["fold"]
     targets = sample_targets(eligible_targets(ds, context_words, n_delays, fold), n_targets, seed)
     if not targets:

@@ -5,8 +5,10 @@ z-scored on the training rows; each voxel's alpha is chosen by an inner CV of co
 blocks of the training rows (himalaya); BA = Pearson r per voxel between held-out
 predictions (concatenated over folds) and BOLD.
 
-Stored for attribution, per fold: the ROI voxels' weights with the z-scoring folded in,
-so that prediction = delayed_features @ weights + intercept on raw features.
+Stored per fold: each voxel's alpha. Attribution refits the ROI voxels' weights of the few
+layers it uses from those alphas (:func:`roi_weights`), instead of every layer's 4H x V
+weights being written to disk; the refit weights have the z-scoring folded in, so that
+prediction = delayed_features @ weights + intercept on raw features.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def fit_ridge_cv(
     alphas: list[float],
     inner_folds: int,
     backend: str = "numpy",
+    targets_batch: int = 0,
+    alphas_batch: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Ridge with one alpha per target chosen by contiguous K-fold CV (himalaya).
 
@@ -83,6 +87,9 @@ def fit_ridge_cv(
     inner_folds : int
     backend : str
         himalaya backend: numpy, torch, torch_cuda, or auto (see :func:`resolve_backend`).
+    targets_batch, alphas_batch : int
+        Voxels and alphas solved together (0 = all): the memory bound of himalaya's solvers,
+        whose largest array is about n_alphas_batch x n_samples x n_targets_batch floats.
 
     Returns
     -------
@@ -97,15 +104,94 @@ def fit_ridge_cv(
     cv = KFold(n_splits=inner_folds, shuffle=False)
     xb, yb = bk.asarray(x, dtype=bk.float64), bk.asarray(y, dtype=bk.float64)
     alphas_b = np.asarray(alphas, dtype=np.float64)
+    params = {
+        "n_targets_batch": targets_batch or None,
+        "n_targets_batch_refit": targets_batch or None,
+        "n_alphas_batch": alphas_batch or None,
+    }
     if x.shape[1] > x.shape[0]:
-        model = KernelRidgeCV(alphas=alphas_b, kernel="linear", cv=cv)
+        model = KernelRidgeCV(alphas=alphas_b, kernel="linear", cv=cv, solver_params=params)
         model.fit(xb, yb)
         coef = bk.to_numpy(xb).T @ bk.to_numpy(model.dual_coef_)
     else:
-        model = RidgeCV(alphas=alphas_b, cv=cv)
+        model = RidgeCV(alphas=alphas_b, cv=cv, solver_params=params)
         model.fit(xb, yb)
         coef = bk.to_numpy(model.coef_)
     return coef.reshape(x.shape[1], -1), bk.to_numpy(model.best_alphas_).ravel()
+
+
+def solve_ridge(x: np.ndarray, y: np.ndarray, alphas: np.ndarray, backend: str = "numpy"):
+    """Ridge with a given alpha per target, by the solver RidgeCV/KernelRidgeCV refit with.
+
+    Parameters
+    ----------
+    x : array of shape (n_samples, n_features), centred
+    y : array of shape (n_samples, n_targets), centred
+    alphas : array of shape (n_targets,)
+    backend : str
+
+    Returns
+    -------
+    coef : array of shape (n_features, n_targets)
+    """
+    from himalaya.backend import set_backend
+    from himalaya.kernel_ridge import solve_kernel_ridge_eigenvalues
+    from himalaya.ridge import solve_ridge_svd
+
+    bk = set_backend(resolve_backend(backend), on_error="raise")
+    xb, yb = bk.asarray(x, dtype=bk.float64), bk.asarray(y, dtype=bk.float64)
+    alpha = bk.asarray(np.asarray(alphas, dtype=np.float64))
+    if x.shape[1] > x.shape[0]:
+        dual = solve_kernel_ridge_eigenvalues(xb @ xb.T, yb, alpha=alpha)
+        return bk.to_numpy(xb).T @ bk.to_numpy(dual)
+    return bk.to_numpy(solve_ridge_svd(xb, yb, alpha=alpha))
+
+
+def _fold_design(x: np.ndarray, y: np.ndarray, train: np.ndarray):
+    """Training rows z-scored with training statistics (what every fold fit sees)."""
+    mu = x[train].mean(axis=0)
+    sd = x[train].std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    y_mean = y[train].mean(axis=0)
+    return (x[train] - mu) / sd, y[train] - y_mean, mu, sd, y_mean
+
+
+def roi_weights(
+    features: np.ndarray,
+    bold: np.ndarray,
+    runs: np.ndarray,
+    kept: np.ndarray,
+    n_delays: int,
+    encoding: dict,
+    backend: str = "numpy",
+) -> dict[str, np.ndarray]:
+    """Refit the ROI voxels' weights of every fold from the alphas an encoding stored.
+
+    Parameters
+    ----------
+    features, bold, runs, kept, n_delays
+        As given to :func:`encode_subject`.
+    encoding : dict
+        :func:`read_encoding` of that subject and layer (``roi``, ``fold``, ``alphas_k``).
+
+    Returns
+    -------
+    weights : dict
+        Per fold k ``weights_k`` (n_delays*hidden, n_roi) and ``intercept_k`` (n_roi,),
+        float32, equal to those :func:`encode_subject` predicted with.
+    """
+    rows = np.flatnonzero(kept)
+    roi = encoding["roi"]
+    x = delay_features(features, runs, n_delays)[rows].astype(np.float64)
+    y = zscore_per_run(bold[rows][:, roi].astype(np.float64), runs[rows])
+    out = {}
+    for k in range(int(encoding["fold"].max()) + 1):
+        xs, yc, mu, sd, y_mean = _fold_design(x, y, encoding["fold"] != k)
+        coef = solve_ridge(xs, yc, encoding[f"alphas_{k}"][roi], backend)
+        weights = coef / sd[:, None]
+        out[f"weights_{k}"] = weights.astype(np.float32)
+        out[f"intercept_{k}"] = (y_mean - mu @ weights).astype(np.float32)
+    return out
 
 
 def encode_subject(
@@ -118,6 +204,8 @@ def encode_subject(
     inner_folds: int,
     roi: np.ndarray,
     backend: str = "numpy",
+    targets_batch: int = 0,
+    alphas_batch: int = 0,
 ) -> dict[str, np.ndarray]:
     """Cross-validated encoding model of one subject and layer.
 
@@ -135,13 +223,16 @@ def encode_subject(
     roi : bool array of shape (n_voxels,)
         Voxels whose weights are kept for attribution.
     backend : str
+    targets_batch, alphas_batch : int
+        Memory bound of the solver (see :func:`fit_ridge_cv`).
 
     Returns
     -------
     result : dict
         ``r`` (n_voxels,), ``rows`` kept TR indices (n_kept,), ``fold`` per kept row,
-        ``prediction`` (n_kept, n_voxels) held-out, and per fold k ``weights_k``
-        (n_delays*hidden, n_roi), ``intercept_k`` (n_roi,), ``alphas_k`` (n_voxels,).
+        ``prediction`` (n_kept, n_voxels) held-out, and per fold k ``alphas_k`` (n_voxels,),
+        ``weights_k`` (n_delays*hidden, n_roi) and ``intercept_k`` (n_roi,); only ``r``,
+        ``rows``, ``fold`` and the alphas are written to disk (:func:`run_encoding`).
     """
     rows = np.flatnonzero(kept)
     x = delay_features(features, runs, n_delays)[rows].astype(np.float64)
@@ -152,12 +243,15 @@ def encode_subject(
     out: dict[str, np.ndarray] = {"rows": rows, "fold": fold}
     for k in range(len(fold_ids)):
         train, test = fold != k, fold == k
-        mu = x[train].mean(axis=0)
-        sd = x[train].std(axis=0)
-        sd = np.where(sd > 0, sd, 1.0)
-        y_mean = y[train].mean(axis=0)
+        xs, yc, mu, sd, y_mean = _fold_design(x, y, train)
         coef, best = fit_ridge_cv(
-            (x[train] - mu) / sd, y[train] - y_mean, alphas, inner_folds, backend
+            xs,
+            yc,
+            alphas,
+            inner_folds,
+            backend,
+            targets_batch,
+            alphas_batch,
         )
         weights = coef / sd[:, None]
         intercept = y_mean - mu @ weights
@@ -187,6 +281,8 @@ def run_encoding(
     inner_folds: int,
     out_path: str | Path,
     backend: str = "numpy",
+    targets_batch: int = 0,
+    alphas_batch: int = 0,
 ) -> None:
     """Workflow stage ``encoding``: fit one subject x layer and write the result to HDF5."""
     ds = read_dataset(dataset_dir)
@@ -203,10 +299,13 @@ def run_encoding(
         inner_folds,
         roi,
         backend,
+        targets_batch,
+        alphas_batch,
     )
     with h5py.File(out_path, "w") as f:
         for key, value in res.items():
-            if key != "prediction":
+            # weights are refit for the layers attribution uses (roi_weights)
+            if key == "r" or key in ("rows", "fold") or key.startswith("alphas_"):
                 f.create_dataset(key, data=value)
         f.create_dataset("roi", data=roi)
         f.attrs.update(

@@ -55,6 +55,7 @@ def run_masking(
     scores_path: str | Path,
     targets_path: str | Path,
     encoding_paths: dict[tuple[str, int], str],
+    features_path: str | Path,
     mask_fraction: float,
     seed: int,
     out_path: str | Path,
@@ -74,7 +75,7 @@ def run_masking(
     dtype = lm.embedding.weight.dtype
     layers_used = sorted(scores.loc[scores["task"] == "ba", "layer"].unique().tolist())
     paths = {k: v for k, v in encoding_paths.items() if k[1] in layers_used}
-    enc, heads_for = load_heads(paths, dataset_dir, ds, dtype, lm.device)
+    enc, heads_for = load_heads(paths, features_path, dataset_dir, ds, dtype, lm.device)
     group_of = dict(zip(scores["layer"], scores["layer_group"], strict=False))
     words = ds.words["word"].tolist()
     vocab = sorted(set(words))

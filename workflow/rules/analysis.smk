@@ -56,6 +56,7 @@ rule masking:
             lambda wc: {
                 "data": dataset_files(wc.dataset),
                 "model": model_inputs(wc.model),
+                "features": f"{RUN}/features.h5".format(**wc),
                 "scores": f"{RUN}/attribution/scores.parquet".format(**wc),
                 "targets": f"{RUN}/attribution/targets.tsv".format(**wc),
                 **encoding_files(wc),

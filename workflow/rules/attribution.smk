@@ -7,6 +7,7 @@ rule attribution:
             lambda wc: {
                 "data": dataset_files(wc.dataset),
                 "model": model_inputs(wc.model),
+                "features": f"{RUN}/features.h5".format(**wc),
                 "layers": f"{RUN}/layers.tsv".format(**wc),
                 **encoding_files(wc),
             }

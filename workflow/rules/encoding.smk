@@ -14,6 +14,8 @@ rule encoding:
         alphas=config["encoding"]["alphas"],
         inner_folds=config["encoding"]["inner_folds"],
         backend=config["encoding"]["backend"],
+        targets_batch=config["encoding"]["targets_batch"],
+        alphas_batch=config["encoding"]["alphas_batch"],
     threads: 1
     resources:
         mem_mb=mem_mb(8000),

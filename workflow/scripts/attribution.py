@@ -9,6 +9,7 @@ run_attribution(
     int(snakemake.wildcards.context),
     snakemake.input.layers,
     encoding_inputs(snakemake.input),
+    snakemake.input.features,
     snakemake.params.n_delays,
     a["method"],
     a["ig_steps"],

@@ -13,4 +13,6 @@ run_encoding(
     snakemake.params.inner_folds,
     snakemake.output[0],
     backend=snakemake.params.backend,
+    targets_batch=snakemake.params.targets_batch,
+    alphas_batch=snakemake.params.alphas_batch,
 )

@@ -9,6 +9,7 @@ run_masking(
     snakemake.input.scores,
     snakemake.input.targets,
     encoding_inputs(snakemake.input),
+    snakemake.input.features,
     snakemake.params.mask_fraction,
     snakemake.params.seed,
     snakemake.output[0],

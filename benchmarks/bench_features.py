@@ -1,0 +1,79 @@
+"""Benchmark: strided feature extraction against the exact per-TR windows.
+
+Run with `make bench`. One process, same inputs: the demo story, SmolLM2-135M, L = 32 words
+(the demo's) and layers 6/12/24. Prints
+
+    features_strided: ratio=<exact s / strided s>x max_rel_err=<...> efficiency=<...>
+
+max_rel_err = max over TRs and layers of ||strided - exact|| / ||exact|| (the deviation: in
+strided mode a TR sees at least L words of context, most see more); also printed: the median
+of that error and the correlation of the two feature matrices. efficiency = 2 x parameters of
+the blocks traversed x tokens of the strided passes / seconds / fp32 matmul FLOP/s here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+import torch
+from bench_attribution import DEMO, SMOLLM2, block_params, matmul_flops
+
+from brainattr.dataset import read_dataset
+from brainattr.demo import make_demo_dataset
+from brainattr.features import extract_features, strided_chunks
+from brainattr.models import load_model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--context", type=int, default=32)
+    parser.add_argument("--stride", type=int, default=0, help="stride words (0 = context)")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    folder = tempfile.mkdtemp()
+    make_demo_dataset(folder, DEMO, seed=0)
+    ds = read_dataset(folder)
+    lm = load_model(SMOLLM2, "cpu")
+    words, layers = ds.words["word"].tolist(), SMOLLM2["layers"]
+    common = (lm, words, ds.word_tr, len(ds.trs), layers, args.context, 4096, ds.context_floor)
+    stride = args.stride or args.context
+    t0 = time.perf_counter()
+    exact = extract_features(*common)
+    t_exact = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    strided = extract_features(*common, mode="strided", stride_words=stride)
+    t_strided = time.perf_counter() - t0
+    rows = [t for t in range(len(ds.trs)) if np.abs(exact[layers[0]][t]).sum() > 0]
+    errs = np.array(
+        [
+            np.linalg.norm(strided[la][t] - exact[la][t]) / np.linalg.norm(exact[la][t])
+            for la in layers
+            for t in rows
+        ]
+    )
+    corr = np.corrcoef(
+        np.concatenate([exact[la][rows].ravel() for la in layers]),
+        np.concatenate([strided[la][rows].ravel() for la in layers]),
+    )[0, 1]
+    chunks = strided_chunks(
+        lm, words, ds.word_tr, len(ds.trs), args.context, stride, ds.context_floor
+    )
+    n_tok = sum(c.n_tokens for c in chunks)
+    flops = 2 * block_params(lm)[max(layers)] * n_tok
+    peak = matmul_flops()
+    print(
+        f"# {len(rows)} TRs, L={args.context}, stride {stride} words: {len(chunks)} strided passes "
+        f"({n_tok} tokens); seconds: exact {t_exact:.1f}, strided {t_strided:.1f}; deviation: "
+        f"median {np.median(errs):.3f}, correlation {corr:.4f}"
+    )
+    print(
+        f"features_strided: ratio={t_exact / t_strided:.2f}x max_rel_err={errs.max():.2e} "
+        f"efficiency={flops / t_strided / peak:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
