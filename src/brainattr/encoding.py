@@ -302,26 +302,46 @@ def run_encoding(
         targets_batch,
         alphas_batch,
     )
+    grid = np.asarray(alphas, dtype=np.float64)
+    n_folds = int(res["fold"].max() + 1)
+    # weights are refit for the layers attribution uses (roi_weights); each voxel's alpha is
+    # stored as its index in the grid (one byte per voxel and fold)
     with h5py.File(out_path, "w") as f:
-        for key, value in res.items():
-            # weights are refit for the layers attribution uses (roi_weights)
-            if key == "r" or key in ("rows", "fold") or key.startswith("alphas_"):
-                f.create_dataset(key, data=value)
+        f.create_dataset("r", data=res["r"].astype(np.float32))
+        f.create_dataset("rows", data=res["rows"].astype(np.int32))
+        f.create_dataset("fold", data=res["fold"].astype(np.int16))
         f.create_dataset("roi", data=roi)
+        f.create_dataset("alpha_grid", data=grid)
+        for k in range(n_folds):
+            f.create_dataset(f"alpha_index_{k}", data=alpha_indices(res[f"alphas_{k}"], grid))
         f.attrs.update(
             subject=subject,
             layer=layer,
             n_delays=n_delays,
-            n_folds=int(res["fold"].max() + 1),
+            n_folds=n_folds,
             mean_ba=float(res["r"][roi].mean()),
             roi_label=roi_label,
         )
     log.info("%s layer %d: mean BA (%s) = %.4f", subject, layer, roi_label, res["r"][roi].mean())
 
 
+def alpha_indices(best: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Index of each chosen alpha in the grid, as uint8 (the grid has at most 256 values)."""
+    if len(grid) > 256:
+        raise ValueError("encoding.alphas: at most 256 values")
+    idx = np.abs(np.log(best)[:, None] - np.log(grid)[None, :]).argmin(axis=1)
+    if not np.allclose(grid[idx], best, rtol=1e-9):
+        raise ValueError("a chosen alpha is not in the grid")
+    return idx.astype(np.uint8)
+
+
 def read_encoding(path: str | Path) -> dict:
-    """Everything :func:`run_encoding` wrote, as a dict of arrays plus ``attrs``."""
+    """Everything :func:`run_encoding` wrote, as a dict of arrays plus ``attrs``; per fold
+    ``alphas_k`` (n_voxels,) is rebuilt from the grid indices."""
     with h5py.File(path, "r") as f:
         out = {k: f[k][()] for k in f}
         out["attrs"] = dict(f.attrs)
+    for k in range(int(out["attrs"]["n_folds"])):
+        out[f"alphas_{k}"] = out["alpha_grid"][out.pop(f"alpha_index_{k}")]
+    out["fold"] = out["fold"].astype(np.int64)
     return out
