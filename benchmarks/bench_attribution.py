@@ -65,6 +65,14 @@ def matmul_flops(n: int = 2048, reps: int = 10) -> float:
     return 2 * n**3 * reps / (time.perf_counter() - t0)
 
 
+def demo_inputs():
+    """The demo dataset (written to a temporary folder) and SmolLM2 on the CPU, seeded."""
+    torch.manual_seed(0)
+    folder = tempfile.mkdtemp()
+    make_demo_dataset(folder, DEMO, seed=0)
+    return read_dataset(folder), load_model(SMOLLM2, "cpu")
+
+
 def block_params(lm) -> np.ndarray:
     """Cumulative parameter count of blocks 1..l, indexed by l."""
     sizes = [sum(p.numel() for p in b.parameters()) for b in decoder_layers(lm.model)]
@@ -84,11 +92,7 @@ def main() -> None:
     parser.add_argument("--ig-targets", type=int, default=10, help="targets of the IG line")
     parser.add_argument("--batch-tokens", type=int, default=4096)
     args = parser.parse_args()
-    torch.manual_seed(0)
-    folder = tempfile.mkdtemp()
-    make_demo_dataset(folder, DEMO, seed=0)
-    ds = read_dataset(folder)
-    lm = load_model(SMOLLM2, "cpu")
+    ds, lm = demo_inputs()
     words = ds.words["word"].tolist()
     first, stop = tr_word_ranges(ds.word_tr, len(ds.trs))
     fold = np.zeros(int(ds.trs["kept"].sum()), dtype=int)

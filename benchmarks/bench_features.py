@@ -14,17 +14,12 @@ the blocks traversed x tokens of the strided passes / seconds / fp32 matmul FLOP
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 
 import numpy as np
-import torch
-from bench_attribution import DEMO, SMOLLM2, block_params, matmul_flops
+from bench_attribution import SMOLLM2, block_params, demo_inputs, matmul_flops
 
-from brainattr.dataset import read_dataset
-from brainattr.demo import make_demo_dataset
 from brainattr.features import extract_features, strided_chunks
-from brainattr.models import load_model
 
 
 def main() -> None:
@@ -32,11 +27,7 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=32)
     parser.add_argument("--stride", type=int, default=0, help="stride words (0 = context)")
     args = parser.parse_args()
-    torch.manual_seed(0)
-    folder = tempfile.mkdtemp()
-    make_demo_dataset(folder, DEMO, seed=0)
-    ds = read_dataset(folder)
-    lm = load_model(SMOLLM2, "cpu")
+    ds, lm = demo_inputs()
     words, layers = ds.words["word"].tolist(), SMOLLM2["layers"]
     common = (lm, words, ds.word_tr, len(ds.trs), layers, args.context, 4096, ds.context_floor)
     stride = args.stride or args.context

@@ -26,9 +26,9 @@ from collections import defaultdict
 import numpy as np
 import torch
 
-from brainattr.attribution import BAHead, Target, next_word_cross_entropy, nwp_inputs
+from brainattr.attribution import BAHead, Target, nwp_inputs
 from brainattr.features import Window, batches, pooled_states, window_range
-from brainattr.models import LoadedModel, pad_batch
+from brainattr.models import LoadedModel, hidden_states, lm_logits, pad_batch
 
 log = logging.getLogger(__name__)
 
@@ -221,13 +221,16 @@ def nwp_scores_batched(
         chunk = [seqs[k] for k in batch]
         x, mask = pad_batch([embeds[q.target] * q.scale for q in chunk])
         x.requires_grad_(True)
-        logits = lm.model(inputs_embeds=x, attention_mask=mask, use_cache=False).logits
-        loss = sum(
-            next_word_cross_entropy(
-                logits[b, : q.n_tokens], q.ids, q.token_word, targets[q.target].next_word
+        final = hidden_states(lm, x, mask)[-1]  # the LM head's input, (batch, n, H)
+        loss = 0.0
+        for b, q in enumerate(chunk):
+            # logits only where the next word's tokens are predicted: the head over every
+            # position of a batch would dominate time and memory (vocabularies are large)
+            pos = np.flatnonzero(q.token_word == targets[q.target].next_word)
+            logits = lm_logits(lm, final[b, pos - 1])
+            loss = loss + torch.nn.functional.cross_entropy(
+                logits.float(), q.ids.to(logits.device)[pos]
             )
-            for b, q in enumerate(chunk)
-        )
         (g,) = torch.autograd.grad(loss, x)
         for b, q in enumerate(chunk):
             grad_sum[q.target] += g[b, : q.n_tokens]

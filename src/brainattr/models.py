@@ -279,10 +279,11 @@ def hidden_states(
     return captured
 
 
-def logits(
-    lm: LoadedModel, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None = None
-) -> torch.Tensor:
-    """Next-token logits of a forward pass over input embeddings, (batch, n, vocab)."""
-    return lm.model(
-        inputs_embeds=inputs_embeds, attention_mask=attention_mask, use_cache=False
-    ).logits
+def lm_logits(lm: LoadedModel, final_states: torch.Tensor) -> torch.Tensor:
+    """Next-token logits from final-norm states ``hidden_states[n_layers]``, (..., vocab).
+
+    The model's own head, with its final logit soft-capping where the architecture has one.
+    """
+    out = lm.model.get_output_embeddings()(final_states)
+    cap = getattr(lm.model.config, "final_logit_softcapping", None)
+    return cap * torch.tanh(out / cap) if cap else out
