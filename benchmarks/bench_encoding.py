@@ -54,7 +54,7 @@ def main() -> None:
     from bench_attribution import matmul_flops
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--voxels", type=int, default=48)
+    parser.add_argument("--voxels", type=int, default=16)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     n_runs, n_per, p = 3, 200, 2304

@@ -399,7 +399,10 @@ def run_attribution(
             ba_word_scores(lm, words, t, heads, context_words, first, stop, method, ig_steps, floor)
             for t, heads in zip(targets, target_heads, strict=True)
         ]
-    nwp_all = nwp_scores_batched(lm, words, targets, method, ig_steps, batch_tokens)
+    if engine == "shared":
+        nwp_all = nwp_scores_batched(lm, words, targets, method, ig_steps, batch_tokens)
+    else:
+        nwp_all = [nwp_word_scores(lm, words, t, method, ig_steps) for t in targets]
     frames = []
     for i, (tgt, heads) in enumerate(zip(targets, target_heads, strict=True)):
         span = np.arange(tgt.span_start, tgt.span_stop)
