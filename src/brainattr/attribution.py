@@ -28,7 +28,7 @@ import torch
 
 from brainattr.dataset import Dataset, read_dataset, read_responses, tr_word_ranges
 from brainattr.encoding import prepare_responses, read_encoding, roi_weights
-from brainattr.features import Window, pooled_states, window_range
+from brainattr.features import Window, pooled_states_by_layer, window_range
 from brainattr.layers import selected_layers
 from brainattr.models import LoadedModel, load_model
 
@@ -197,17 +197,20 @@ def ba_predictions(
     run as part of a larger batch; otherwise they are computed here.
     """
     if states is None:
-        states = pooled_states(lm, [w for w in windows if w is not None], layers, embeds)
-    h = states.shape[-1]
+        present = [w for w in windows if w is not None]
+        by_layer = pooled_states_by_layer(lm, present, layers, embeds)
+    else:
+        by_layer = [states[:, li] for li in range(len(layers))]
+    h = by_layer[0].shape[-1]
     out = []
     for head in heads:
         li = layers.index(head.layer)
         parts, k = [], 0
         for w in windows:
             if w is None:
-                parts.append(states.new_zeros(h))
+                parts.append(by_layer[li].new_zeros(h))
             else:
-                parts.append(states[k, li])
+                parts.append(by_layer[li][k])
                 k += 1
         out.append(torch.cat(parts) @ head.weights + head.intercept)
     return out

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from brainattr.attribution import BAHead, Target, nwp_inputs
-from brainattr.features import Window, batches, pooled_states, window_range
+from brainattr.features import Window, batches, pooled_states, pooled_states_by_layer, window_range
 from brainattr.models import LoadedModel, hidden_states, lm_logits, pad_batch
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,8 @@ def ba_scores_shared(
                 continue
             w = windows[s]
             x = (embeds[s] * a).requires_grad_(True)
-            e = pooled_states(lm, [w], layers, [x])[0]  # (n_layers, H)
+            # per layer: a VJP from layer l then runs through blocks 1..l only
+            e = [st[0] for st in pooled_states_by_layer(lm, [w], layers, [x])]
             word_abs = w.start + w.token_word
             # one batched VJP per layer: a cotangent then back-propagates only through the
             # blocks below its own layer

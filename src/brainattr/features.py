@@ -115,17 +115,20 @@ def batches(windows: list, batch_tokens: int) -> Iterator[list[int]]:
         yield batch
 
 
-def pooled_states(
+def pooled_states_by_layer(
     lm: LoadedModel,
     windows: list[Window],
     layers: list[int],
     embeds: list[torch.Tensor] | None = None,
-) -> torch.Tensor:
-    """Pooled TR states of windows run as one right-padded batch.
+) -> list[torch.Tensor]:
+    """Pooled TR states of windows run as one right-padded batch, one tensor per layer.
+
+    Kept apart per layer so that a gradient taken from one layer's states flows back only
+    through the blocks below it (stacking would send zero gradients through every layer).
 
     Returns
     -------
-    states : tensor of shape (n_windows, n_layers, hidden)
+    states : list (per layer) of tensors of shape (n_windows, hidden)
         Differentiable with respect to ``embeds`` when given.
     """
     if embeds is None:
@@ -135,8 +138,17 @@ def pooled_states(
     weights = torch.zeros(mask.shape, dtype=batch.dtype, device=batch.device)
     for i, w in enumerate(windows):
         weights[i, : w.n_tokens] = torch.as_tensor(w.weights, dtype=batch.dtype)
-    stacked = torch.stack([hs[layer] for layer in layers], dim=1)  # (n, L, tokens, H)
-    return torch.einsum("nt,nlth->nlh", weights, stacked.to(batch.dtype))
+    return [torch.einsum("nt,nth->nh", weights, hs[layer].to(batch.dtype)) for layer in layers]
+
+
+def pooled_states(
+    lm: LoadedModel,
+    windows: list[Window],
+    layers: list[int],
+    embeds: list[torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """:func:`pooled_states_by_layer` stacked, shape (n_windows, n_layers, hidden)."""
+    return torch.stack(pooled_states_by_layer(lm, windows, layers, embeds), dim=1)
 
 
 def tr_windows(
