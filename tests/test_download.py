@@ -161,3 +161,10 @@ def test_committed_manifest_is_read_with_comments(tmp_path):
     assert read_manifest(path) == {"x/y.hf5": (12, "md5:abc"), "z": (None, None)}
     with pytest.raises(DownloadError, match="does not exist"):
         read_manifest(tmp_path / "missing.tsv")
+
+
+def test_unknown_kind_is_a_programming_error(tmp_path):
+    path = tmp_path / "f"
+    path.write_bytes(b"\x89HDF\r\n\x1a\n")
+    with pytest.raises(ValueError, match="unknown file kind 'hfd5'"):
+        download.check_signature(path, "hfd5")
