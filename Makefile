@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo report test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ install: $(VENV)/.installed
 
 demo: install
 	$(BIN)/snakemake --cores $(CORES) --resources gpu=1
+	$(BIN)/snakemake --report results/report.zip
+
+# the HTML report of the demo run (every figure with its caption); `make demo` builds it too
+report: install
+	$(BIN)/snakemake --report results/report.zip
 
 lint: install
 	$(BIN)/ruff check .

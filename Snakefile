@@ -18,7 +18,7 @@ os.environ.update(
 
 from brainattr.config import validate_config  # noqa: E402
 from brainattr.sources import DOWNLOADED, remote_files  # noqa: E402
-from brainattr.workflow import dataset_dir, download_dir  # noqa: E402
+from brainattr.workflow import dataset_dir, dataset_provides, download_dir  # noqa: E402
 
 
 # The demo config is the default only: a --configfile replaces it rather than merging into it
@@ -39,7 +39,13 @@ CONTEXTS = config["features"]["context_words"]
 N_DELAYS = len(config["features"]["delays"])
 RUN = "results/{dataset}/{model}/ctx{context}"
 SUMMARY = "results/{dataset}/ctx{context}"
-FIGURES = ["ba_per_layer", "fig2_iou", "fig3_spread", "fig5_positions", "masking"]
+# what depends on the attribution method (gxi, ig) lives one level down
+METHODS = config["attribution"]["methods"]
+ATTR = "results/{dataset}/{model}/ctx{context}/{method}"
+ASUMMARY = "results/{dataset}/ctx{context}/{method}"
+
+report: "workflow/report/workflow.rst"
+
 
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_\-]+",
@@ -47,6 +53,7 @@ wildcard_constraints:
     context=r"\d+",
     layer=r"\d+",
     subject=r"[A-Za-z0-9_\-]+",
+    method=r"gxi|ig",
 
 
 include: "workflow/rules/common.smk"

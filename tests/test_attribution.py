@@ -182,3 +182,18 @@ def test_eligible_targets_by_hand():
     assert (stories[-1].span_start, stories[-1].span_stop) == (8, 11)
     assert sample_targets(targets, 3, seed=1) == sample_targets(targets, 3, seed=1)
     assert len(sample_targets(targets, 0, seed=1)) == len(targets)
+
+
+def test_repeat_targets_map_kept_rows_to_each_presentation():
+    from brainattr.attribution import repeat_targets
+
+    kept_runs = np.array([1, 1, 1, 2, 2, 2, 2])
+    rep = np.stack([np.arange(12.0).reshape(4, 3), -(np.arange(12.0).reshape(4, 3) ** 2)])
+    roi = np.array([True, False, True])
+    out = repeat_targets(kept_runs, {2: rep}, roi)
+    assert sorted(out) == [3, 4, 5, 6]  # the kept rows of run 2
+    z0 = (rep[0] - rep[0].mean(0)) / rep[0].std(0)
+    z1 = (rep[1] - rep[1].mean(0)) / rep[1].std(0)
+    np.testing.assert_allclose(out[4], np.stack([z0[1, roi], z1[1, roi]]))
+    with pytest.raises(ValueError, match="run 1: 4 repeated TRs but 3 kept"):
+        repeat_targets(kept_runs, {1: rep}, roi)

@@ -24,20 +24,20 @@ def test_defaults_reach_nested_blocks():
     assert cfg["datasets"]["demo"]["roi"] == "all"
     assert cfg["models"]["m"]["dtype"] == "float32"
     assert cfg["encoding"]["alphas"][-1] == 1e6
-    assert cfg["attribution"]["method"] == "gxi"
+    assert cfg["attribution"]["methods"] == ["gxi"]
 
 
 def test_unknown_key_names_key_and_allowed_keys():
-    bad = {**MINIMAL, "attribution": {"methd": "gxi"}}
+    bad = {**MINIMAL, "attribution": {"method": "gxi"}}  # the key before it became a list
     with pytest.raises(ConfigError) as err:
         validate_config(bad, SCHEMA)
     msg = str(err.value)
-    assert "methd" in msg and "attribution" in msg and "'method'" in msg
+    assert "'method'" in msg and "attribution" in msg and "'methods'" in msg
 
 
 def test_bad_enum_value_names_allowed_values():
-    bad = {**MINIMAL, "attribution": {"method": "saliency"}}
-    with pytest.raises(ConfigError, match=r"attribution.method.*saliency.*\['gxi', 'ig'\]"):
+    bad = {**MINIMAL, "attribution": {"methods": ["saliency"]}}
+    with pytest.raises(ConfigError, match=r"attribution.methods.*saliency.*\['gxi', 'ig'\]"):
         validate_config(bad, SCHEMA)
 
 

@@ -7,9 +7,11 @@ from brainattr.dataset import (
     assign_words_to_trs,
     read_dataset,
     read_responses,
+    read_word_groups,
     roi_mask,
     tr_word_ranges,
     write_dataset,
+    write_word_groups,
 )
 
 from .conftest import shared_path
@@ -87,6 +89,22 @@ def test_roundtrip(tmp_path):
         roi_mask(rois, "ifg", 5)
     with pytest.raises(DatasetError, match="no subject 's9'"):
         read_responses(tmp_path, "s9")
+
+
+def test_word_groups_roundtrip_and_errors(tmp_path):
+    groups = pd.DataFrame({"word_index": range(3), "names": [True, False, True]})
+    with pytest.raises(DatasetError, match=r"word_groups\.tsv does not exist"):
+        read_word_groups(tmp_path, 3)
+    write_word_groups(tmp_path, groups)
+    back = read_word_groups(tmp_path, 3)
+    assert back["names"].dtype == bool and back["names"].tolist() == [True, False, True]
+    with pytest.raises(DatasetError, match="expected word_index and 4 rows"):
+        read_word_groups(tmp_path, 4)
+    (tmp_path / "word_groups.tsv").write_text("word_index\tnames\n0\t2\n")
+    with pytest.raises(DatasetError, match=r"\['names'\] must hold 0 or 1"):
+        read_word_groups(tmp_path, 1)
+    with pytest.raises(DatasetError, match=r"0\.\.n_words-1"):
+        write_word_groups(tmp_path, groups.assign(word_index=[0, 2, 1]))
 
 
 def test_missing_file_and_bad_tables(tmp_path):

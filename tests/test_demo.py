@@ -1,9 +1,17 @@
 import numpy as np
 from nilearn.glm.first_level import spm_hrf
 
-from brainattr.dataset import read_dataset, read_responses
+from brainattr.dataset import (
+    read_dataset,
+    read_repeats,
+    read_responses,
+    read_voxel_coords,
+    read_word_groups,
+)
 from brainattr.demo import (
     DRIVER_WORDS,
+    MNI_CONTROL,
+    MNI_LANGUAGE,
     make_demo_dataset,
     normalize_word,
     simulate_bold,
@@ -22,6 +30,7 @@ PARAMS = dict(
     driver_voxel_fraction=0.75,
     snr=1.0,
     max_words=0,
+    n_repeats=2,
 )
 
 
@@ -95,3 +104,26 @@ def test_driven_voxels_follow_driver_words(tmp_path):
     )
     r = [np.corrcoef(bold[:, v], signal[:, v])[0, 1] for v in np.flatnonzero(rois["language"])]
     assert np.mean(r) > 0.8  # SNR 4 -> r = sqrt(4/5) ~ 0.89
+
+
+def test_demo_repeats_voxel_positions_and_word_groups(tmp_path):
+    make_demo_dataset(tmp_path, PARAMS, seed=0)
+    ds = read_dataset(tmp_path)
+    bold, rois = read_responses(tmp_path, "sub-01")
+    reps = read_repeats(tmp_path, "sub-01")
+    last = ds.trs["run"].max()
+    rows = ((ds.trs["run"] == last) & ds.trs["kept"]).to_numpy()
+    assert list(reps) == [last] and reps[last].shape == (2, rows.sum(), 40)
+    np.testing.assert_allclose(bold[rows], reps[last].mean(axis=0), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(reps[last][0], reps[last][1])  # each presentation has its own noise
+    ijk, affine = read_voxel_coords(tmp_path, "sub-01")
+    assert len({tuple(v) for v in ijk}) == 40  # distinct positions
+    mni = (affine @ np.c_[ijk, np.ones(40)].T).T[:, :3]
+    lang = np.linalg.norm(mni[rois["language"]] - MNI_LANGUAGE, axis=1)
+    ctrl = np.linalg.norm(mni[rois["control"]] - MNI_CONTROL, axis=1)
+    assert lang.max() < 20 and ctrl.max() < 20  # two compact clusters (mm)
+    groups = read_word_groups(tmp_path, len(ds.words))
+    forms = ds.words["word"].map(normalize_word)
+    assert (groups["names"] == forms.isin(DRIVER_WORDS)).all()
+    assert groups.loc[forms == "the", "function"].all()
+    assert not (groups["names"] & groups["function"]).any()

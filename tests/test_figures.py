@@ -56,6 +56,24 @@ def test_every_figure_renders(tmp_path):
         }
     )
     tests = spread_tests(spread_table(sets).assign(model="m"))
+    from brainattr.linguistic import linguistic_table
+    from brainattr.stability import stability_table
+
+    n_words = int(scores["word_index"].max()) + 1
+    groups = pd.DataFrame(
+        {"word_index": range(n_words), "g1": np.arange(n_words) % 2 == 0, "g2": True}
+    )
+    ling = linguistic_table(scores, groups, [0.1, 0.6])
+    stab = stability_table(scores, scores.iloc[:0].assign(repeat=0), 0.5, 0)
+    nc = pd.DataFrame(
+        {"subject": ["a", "b"] * 2, "layer": [3, 3, 9, 9], "noise_ceiling": 0.8,
+         "ba_repeated": [0.1, 0.2, 0.3, 0.2], "ba_normalized": [0.125, 0.25, 0.375, 0.25]}
+    )  # fmt: skip
+    com_by_ctx = {("m", 8): com, ("m", 16): com}
+    iou_by_ctx = {("m", c): iou_table(scores, th, c) for c in (8, 16)}
+    import nibabel as nib
+
+    img = nib.Nifti1Image(np.random.default_rng(0).normal(size=(8, 9, 7, 3)), np.eye(4) * 4)
     calls = {
         "a": lambda p, q: figures.ba_per_layer({"m": layers}, "t", p, q),
         "b": lambda p, q: figures.iou_vs_threshold({"m": iou_table(scores, th, 0)}, "t", p, q),
@@ -63,6 +81,12 @@ def test_every_figure_renders(tmp_path):
         "d": lambda p, q: figures.positions({"m": hist}, {"m": com}, 0.5, "t", p, q),
         "e": lambda p, q: figures.masking({"m": masking}, "t", p, q),
         "f": lambda p, q: figures.recovery(recovery, "t", p, q),
+        "g": lambda p, q: figures.linguistic({"m": ling}, "t", p, q),
+        "h": lambda p, q: figures.stability({"m": stab}, "t", p, q),
+        "i": lambda p, q: figures.stability({"m": stab.iloc[:0]}, "t", p, q),
+        "j": lambda p, q: figures.noise_ceiling({"m": nc}, "t", p, q),
+        "k": lambda p, q: figures.context_control(com_by_ctx, iou_by_ctx, 0.5, "t", p, q),
+        "l": lambda p, q: figures.brain_map(img, ["early", "middle", "late"], "t", p, q),
     }
     for name, draw in calls.items():
         png, pdf = tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"

@@ -125,7 +125,7 @@ def test_workflow_runs_through_slurm(cluster, tmp_path, tiny_model_dir, capsys):
     features = next(s for j, s in jobs.items() if rules[j] == "features")
     assert "NumCPUs=2" in features and "mem=8000M" in features
     assert "TimeLimit=02:00:00" in features
-    assert (tmp_path / "results/demo/ctx8/figures/fig2_iou.png").stat().st_size > 1000
+    assert (tmp_path / "results/demo/ctx8/gxi/figures/fig2_iou.png").stat().st_size > 1000
 
 
 def test_failing_job_is_reported_not_hung(cluster, tmp_path, tiny_model_dir):

@@ -16,7 +16,10 @@ import yaml
 
 from .conftest import snakemake_command
 
-FIGURES = ["ba_per_layer", "fig2_iou", "fig3_spread", "fig5_positions", "masking", "recovery"]
+# per attribution method (results/demo/ctx16/<method>/figures/), and method-free
+FIGURES = ["fig2_iou", "fig3_spread", "fig4_linguistic", "fig5_positions", "masking", "stability",
+           "recovery"]  # fmt: skip
+SHARED_FIGURES = ["ba_per_layer", "noise_ceiling", "brain_map_tiny", "brain_map_smollm2"]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +46,7 @@ def workflow_run(tmp_path_factory, tiny_model_dir) -> Path:
         },
         "features": {"context_words": [16]},
         "encoding": {"alphas": [1, 100, 10000, 1000000], "inner_folds": 3},
-        "attribution": {"n_targets": 32},
+        "attribution": {"n_targets": 32, "methods": ["gxi", "ig"], "ig_steps": 2},
     }
     cfg = work / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
@@ -59,34 +62,59 @@ def workflow_run(tmp_path_factory, tiny_model_dir) -> Path:
 
 def test_every_stage_writes_its_outputs(workflow_run):
     summary = workflow_run / "results/demo/ctx16"
-    for fig in FIGURES:
+    paths = [summary / f"{m}/figures/{fig}" for m in ("gxi", "ig") for fig in FIGURES]
+    for path in paths + [summary / f"figures/{fig}" for fig in SHARED_FIGURES]:
         for ext in ("png", "pdf"):
-            path = summary / f"figures/{fig}.{ext}"
-            assert path.stat().st_size > 1000, path
+            assert path.with_suffix(f".{ext}").stat().st_size > 1000, path
+    nc = workflow_run / "results/demo/smollm2/ctx16/analysis/noise_ceiling.tsv"
+    assert len(pd.read_csv(nc, sep="\t")) == 2 * 3  # subjects x layers
     for model in ("tiny", "smollm2"):
-        run = workflow_run / f"results/demo/{model}/ctx16"
-        for table in ("important_sets", "iou", "spread", "positions", "center_of_mass", "masking"):
+        run = workflow_run / f"results/demo/{model}/ctx16/gxi"
+        for table in ("important_sets", "iou", "spread", "positions", "center_of_mass", "masking",
+                      "linguistic", "stability"):  # fmt: skip
             assert len(pd.read_csv(run / f"analysis/{table}.tsv", sep="\t")) > 0
+        stab = pd.read_csv(run / "analysis/stability.tsv", sep="\t")
+        assert set(stab["comparison"]) == {"subjects", "repeats"}
+        assert (run.parent / "analysis/ba_map.nii.gz").stat().st_size > 100
         scores = pd.read_parquet(run / "attribution/scores.parquet")
+        ig = pd.read_parquet(run.parent / "ig/attribution/scores.parquet")
+        assert set(ig["method"]) == {"ig"} and set(scores["method"]) == {"gxi"}
         assert set(scores["task"]) == {"ba", "nwp"}
         assert scores.groupby("task")["target_tr"].nunique().tolist() == [32, 32]
-    tests = pd.read_csv(summary / "spread_tests.tsv", sep="\t")
+    tests = pd.read_csv(summary / "gxi/spread_tests.tsv", sep="\t")
     assert len(tests) == 6 and tests["q"].between(0, 1).all()
     for rule in ("features", "encoding", "attribution", "masking", "fig_iou"):
         assert any((workflow_run / "results/benchmarks" / rule).iterdir())
 
 
 def test_ba_recovers_planted_driver_words(workflow_run):
-    t = pd.read_csv(workflow_run / "results/demo/ctx16/demo_recovery.tsv", sep="\t")
+    t = pd.read_csv(workflow_run / "results/demo/ctx16/gxi/demo_recovery.tsv", sep="\t")
     ba = t[(t["model"] == "smollm2") & (t["task"] == "ba")]
     assert len(ba) == 3
     assert (ba["ratio"] >= 2.0).all(), ba
 
 
 def test_masking_ba_top_words_lowers_ba_more_than_random(workflow_run):
-    m = pd.read_csv(workflow_run / "results/demo/smollm2/ctx16/analysis/masking.tsv", sep="\t")
+    m = pd.read_csv(workflow_run / "results/demo/smollm2/ctx16/gxi/analysis/masking.tsv", sep="\t")
     ba = m[m["task"] == "ba"].groupby("mask")["delta"].mean()
     assert ba["ba_top"] < ba["random"] and ba["ba_top"] < 0, ba
+
+
+def test_report_holds_every_figure_with_its_caption(workflow_run):
+    report = workflow_run / "report.zip"
+    cmd = snakemake_command(workflow_run, workflow_run / "config.yaml", "--report", str(report))
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    import zipfile
+
+    with zipfile.ZipFile(report) as z:
+        names = z.namelist()
+        pngs = {Path(n).name for n in names if n.endswith(".png")}
+        assert {f"{fig}.png" for fig in FIGURES + SHARED_FIGURES} <= pngs, pngs
+        text = "".join(z.read(n).decode("utf-8", "replace") for n in names if n.endswith(".html"))
+    # captions are rendered with the config that produced the figure
+    assert "Fig. 2 - overlap of BA and NWP important words" in text
+    assert "context L = 16 words" in text
 
 
 def test_rerun_has_nothing_to_do(workflow_run):

@@ -113,7 +113,7 @@ def important_sets(scores: pd.DataFrame, thresholds: list[float]) -> pd.DataFram
     return pd.DataFrame(rows, columns=[*CONTEXT, "threshold", "n_important", "n_words", "words"])
 
 
-def _pairs(scores: pd.DataFrame) -> Iterator[tuple[tuple, np.ndarray, np.ndarray]]:
+def ba_nwp_pairs(scores: pd.DataFrame) -> Iterator[tuple[tuple, np.ndarray, np.ndarray]]:
     """(BA context key, BA scores, NWP scores) over the same target span."""
     nwp = {k[-1]: g["score"].to_numpy() for k, g in contexts(scores[scores["task"] == "nwp"])}
     for key, g in contexts(scores[scores["task"] == "ba"]):
@@ -128,7 +128,7 @@ def iou_table(scores: pd.DataFrame, thresholds: list[float], seed: int) -> pd.Da
     """
     rng = np.random.default_rng(seed)
     rows = []
-    for key, ba, nwp in _pairs(scores):
+    for key, ba, nwp in ba_nwp_pairs(scores):
         ba_p, nwp_p = rng.permutation(ba), rng.permutation(nwp)
         for t in thresholds:
             rows.append(

@@ -17,7 +17,6 @@ pass per subject x layer.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +25,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainattr.dataset import Dataset, read_dataset, read_responses, tr_word_ranges
-from brainattr.encoding import prepare_responses, read_encoding, roi_weights
+from brainattr.dataset import (
+    Dataset,
+    read_dataset,
+    read_repeats,
+    read_responses,
+    tr_word_ranges,
+)
+from brainattr.encoding import prepare_responses, read_encoding, roi_weights, zscore_per_run
 from brainattr.features import Window, pooled_states_by_layer, window_range
 from brainattr.layers import selected_layers
 from brainattr.models import LoadedModel, load_model
-
-log = logging.getLogger(__name__)
+from brainattr.workflow import Progress
 
 
 def input_attributions(
@@ -158,6 +162,7 @@ class BAHead:
     weights: torch.Tensor  # (D * hidden, n_roi)
     intercept: torch.Tensor  # (n_roi,)
     y: torch.Tensor  # (n_roi,) BOLD at the target
+    repeat: int = 0  # 0: y is the (mean) bold; k >= 1: y is the k-th repeat's BOLD
 
 
 def delay_windows(
@@ -293,6 +298,33 @@ def nwp_word_scores(
     return scatter_words(target, [tw], attrs[0])
 
 
+def repeat_targets(
+    kept_runs: np.ndarray, repeats: dict[int, np.ndarray], roi: np.ndarray
+) -> dict[int, np.ndarray]:
+    """Each presentation's ROI BOLD at every kept TR of a repeated run.
+
+    Parameters
+    ----------
+    kept_runs : array of shape (n_kept,)
+        Run of each kept TR (the rows of the encoding model).
+    repeats : {run: array (n_repeats, n_kept_trs_of_run, n_voxels)}
+    roi : bool array of shape (n_voxels,)
+
+    Returns
+    -------
+    targets : {kept row: array (n_repeats, n_roi)}
+        Each presentation z-scored over its run, as the mean BOLD is for encoding.
+    """
+    out = {}
+    for run, rep in repeats.items():
+        rows = np.flatnonzero(kept_runs == run)
+        if rep.shape[1] != rows.size:
+            raise ValueError(f"run {run}: {rep.shape[1]} repeated TRs but {rows.size} kept TRs")
+        z = np.stack([zscore_per_run(r.astype(np.float64), np.zeros(len(r))) for r in rep])
+        out.update({int(row): z[:, i, roi] for i, row in enumerate(rows)})
+    return out
+
+
 def load_heads(
     encoding_paths: dict[tuple[str, int], str],
     features_path: str | Path,
@@ -301,35 +333,44 @@ def load_heads(
     dtype: torch.dtype,
     device: torch.device,
     backend: str = "numpy",
+    repeats: bool = False,
 ):
     """Per (subject, layer): the encoding result with its ROI weights refit from the stored
-    alphas (:func:`brainattr.encoding.roi_weights`), and the ROI BOLD (n_kept, n_roi)."""
+    alphas (:func:`brainattr.encoding.roi_weights`), and the ROI BOLD (n_kept, n_roi).
+
+    ``heads_for(target)`` gives one head per (subject, layer), in ``encoding_paths`` order;
+    with ``repeats``, a target in a repeated run also gets one head per repeat (``repeat``
+    = 1, 2, ...; its BOLD is that presentation's, z-scored over the run), after those.
+    """
     from brainattr.features import read_features
 
-    enc, ys, bolds = {}, {}, {}
+    enc, ys, bolds, rep_ys = {}, {}, {}, {}
     runs, kept = ds.trs["run"].to_numpy(), ds.trs["kept"].to_numpy()
     for (subject, layer), path in encoding_paths.items():
         e = read_encoding(path)
         if subject not in bolds:
             bolds[subject], _ = read_responses(dataset_dir, subject)
             ys[subject] = prepare_responses(bolds[subject], runs, kept)[:, e["roi"]]
+            reps = read_repeats(dataset_dir, subject) if repeats else {}
+            rep_ys[subject] = repeat_targets(runs[kept], reps, e["roi"])
         feats = read_features(features_path, layer)
         n_delays = int(e["attrs"]["n_delays"])
         e.update(roi_weights(feats, bolds[subject], runs, kept, n_delays, e, backend))
         enc[(subject, layer)] = e
 
+    def head(s: str, lay: int, e: dict, k: int, y: np.ndarray, repeat: int = 0) -> BAHead:
+        def t(a):
+            return torch.as_tensor(a, dtype=dtype, device=device)
+
+        return BAHead(s, lay, t(e[f"weights_{k}"]), t(e[f"intercept_{k}"]), t(y), repeat)
+
     def heads_for(target: Target) -> list[BAHead]:
         k = target.fold
-        return [
-            BAHead(
-                s,
-                lay,
-                torch.as_tensor(e[f"weights_{k}"], dtype=dtype, device=device),
-                torch.as_tensor(e[f"intercept_{k}"], dtype=dtype, device=device),
-                torch.as_tensor(ys[s][target.row], dtype=dtype, device=device),
-            )
-            for (s, lay), e in enc.items()
-        ]
+        out = [head(s, lay, e, k, ys[s][target.row]) for (s, lay), e in enc.items()]
+        for (s, lay), e in enc.items():
+            for j, y in enumerate(rep_ys[s].get(target.row, [])):
+                out.append(head(s, lay, e, k, y, repeat=j + 1))
+        return out
 
     return enc, heads_for
 
@@ -352,6 +393,8 @@ def run_attribution(
     batch_tokens: int = 8192,
     vjp_batch: int = 64,
     engine: str = "per_target",
+    repeats: bool = True,
+    out_repeat_scores: str | Path | None = None,
 ) -> None:
     """Workflow stage ``attribution``: BA (selected layers x subjects) and NWP word scores.
 
@@ -363,7 +406,10 @@ def run_attribution(
     Writes a tidy Parquet table with one row per (task, subject, layer, target, word):
     ``task`` (ba/nwp), ``method``, ``subject`` ("" for nwp), ``layer`` (-1 for nwp, read
     from the final head), ``layer_group``, ``target_tr``, ``fold``, ``word_index``,
-    ``distance``, ``word``, ``score``; and a TSV of the targets.
+    ``distance``, ``word``, ``score``; and a TSV of the targets. With ``repeats``, the BA
+    scores of targets in a repeated run are also computed against each presentation's BOLD
+    and written to ``out_repeat_scores`` (same columns plus ``repeat``; no rows when the
+    dataset has no repeats).
     """
     from brainattr.engine import ba_scores_shared, nwp_scores_batched  # it builds on this module
 
@@ -373,7 +419,9 @@ def run_attribution(
     paths = {k: v for k, v in encoding_paths.items() if k[1] in group_of}
     lm = load_model(model_spec, device)
     dtype = lm.embedding.weight.dtype
-    enc, heads_for = load_heads(paths, features_path, dataset_dir, ds, dtype, lm.device)
+    enc, heads_for = load_heads(
+        paths, features_path, dataset_dir, ds, dtype, lm.device, repeats=repeats
+    )
     fold = next(iter(enc.values()))["fold"]
     targets = sample_targets(eligible_targets(ds, context_words, n_delays, fold), n_targets, seed)
     if not targets:
@@ -398,15 +446,24 @@ def run_attribution(
             floor,
         )
     else:
-        ba_all = [
-            ba_word_scores(lm, words, t, heads, context_words, first, stop, method, ig_steps, floor)
-            for t, heads in zip(targets, target_heads, strict=True)
-        ]
+        ba_all = []
+        with Progress(len(targets), f"BA {method}", "target") as bar:
+            for t, heads in zip(targets, target_heads, strict=True):
+                ba_all.append(
+                    ba_word_scores(
+                        lm, words, t, heads, context_words, first, stop, method, ig_steps, floor
+                    )
+                )
+                bar.update()
     if engine == "shared":
         nwp_all = nwp_scores_batched(lm, words, targets, method, ig_steps, batch_tokens)
     else:
-        nwp_all = [nwp_word_scores(lm, words, t, method, ig_steps) for t in targets]
-    frames = []
+        nwp_all = []
+        with Progress(len(targets), f"NWP {method}", "target") as bar:
+            for t in targets:
+                nwp_all.append(nwp_word_scores(lm, words, t, method, ig_steps))
+                bar.update()
+    frames, repeat_frames = [], []
     for i, (tgt, heads) in enumerate(zip(targets, target_heads, strict=True)):
         span = np.arange(tgt.span_start, tgt.span_stop)
         base = {
@@ -418,18 +475,20 @@ def run_attribution(
             "method": method,
         }
         for h, sc in zip(heads, ba_all[i], strict=True):
-            frames.append(
-                pd.DataFrame(
-                    {
-                        **base,
-                        "task": "ba",
-                        "subject": h.subject,
-                        "layer": h.layer,
-                        "layer_group": group_of[h.layer],
-                        "score": sc,
-                    }
-                )
+            frame = pd.DataFrame(
+                {
+                    **base,
+                    "task": "ba",
+                    "subject": h.subject,
+                    "layer": h.layer,
+                    "layer_group": group_of[h.layer],
+                    "score": sc,
+                }
             )
+            if h.repeat:
+                repeat_frames.append(frame.assign(repeat=h.repeat))
+            else:
+                frames.append(frame)
         nwp = nwp_all[i]
         frames.append(
             pd.DataFrame(
@@ -443,8 +502,6 @@ def run_attribution(
                 }
             )
         )
-        if (i + 1) % 8 == 0 or i + 1 == len(targets):
-            log.info("attribution: %d/%d targets", i + 1, len(targets))
     cols = [
         "task",
         "method",
@@ -459,6 +516,11 @@ def run_attribution(
         "score",
     ]
     pd.concat(frames, ignore_index=True)[cols].to_parquet(out_scores, index=False)
+    if out_repeat_scores is not None:
+        rep = pd.concat(repeat_frames, ignore_index=True) if repeat_frames else None
+        if rep is None:
+            rep = pd.DataFrame({c: pd.Series(dtype=float) for c in [*cols, "repeat"]})
+        rep[[*cols, "repeat"]].to_parquet(out_repeat_scores, index=False)
     pd.DataFrame(
         [
             {

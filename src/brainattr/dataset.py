@@ -14,6 +14,8 @@ A dataset is a folder::
                         (optional: separate presentations of a repeated run; bold = mean)
                     /<subject>/voxel_ijk (n_voxels, 3) int, attrs["affine"] (4, 4)
                         (optional: 0-based voxel indices and their affine to MNI mm)
+    word_groups.tsv word_index, <group>, ...  (optional: 1 where the word carries an
+                    annotation group, e.g. HP's semantic / syntactic / discourse features)
 
 Times are seconds from the start of the session; ``run`` is the run (HP) or story (MRH)
 used as a cross-validation fold; ``kept`` marks TRs used for encoding (the others, e.g.
@@ -179,6 +181,7 @@ class DatasetWriter:
         self.folder.mkdir(parents=True, exist_ok=True)
         extra = [c for c in OPTIONAL_WORD_COLUMNS if c in words.columns]
         words = words[WORD_COLUMNS + extra]
+        self.words = words
         self.trs = trs[TR_COLUMNS].astype({"kept": int})
         _check_tables(words, self.trs, str(self.folder))
         words.to_csv(self.folder / "words.tsv", sep="\t", index=False)
@@ -191,6 +194,10 @@ class DatasetWriter:
             **(meta or {}),
         }
         self.h5 = h5py.File(self.folder / "responses.h5", "w")
+
+    def add_word_groups(self, groups: pd.DataFrame) -> None:
+        """Write ``word_groups.tsv`` (see :func:`write_word_groups`)."""
+        write_word_groups(self.folder, groups)
 
     def add_subject(
         self,
@@ -273,6 +280,65 @@ def write_dataset(
     with DatasetWriter(folder, name, tr, words, trs, meta, runs_continue) as writer:
         for subject, bold in responses.items():
             writer.add_subject(subject, bold, (rois or {}).get(subject))
+
+
+def write_word_groups(folder: str | Path, groups: pd.DataFrame) -> None:
+    """Write ``word_groups.tsv``: one row per word of words.tsv, one 0/1 column per group.
+
+    Parameters
+    ----------
+    folder : path of the dataset folder
+    groups : DataFrame
+        Column ``word_index`` (0..n_words-1 in order) and one boolean column per group.
+    """
+    path = Path(folder) / "word_groups.tsv"
+    if "word_index" not in groups.columns or len(groups.columns) < 2:
+        raise DatasetError(f"{path}: needs word_index and at least one group column")
+    if not np.array_equal(groups["word_index"].to_numpy(), np.arange(len(groups))):
+        raise DatasetError(f"{path}: word_index must be 0..n_words-1 in order")
+    groups.astype({c: int for c in groups.columns}).to_csv(path, sep="\t", index=False)
+
+
+def read_word_groups(folder: str | Path, n_words: int) -> pd.DataFrame:
+    """``word_groups.tsv`` of a dataset folder as booleans (see :func:`write_word_groups`)."""
+    path = Path(folder) / "word_groups.tsv"
+    if not path.is_file():
+        raise DatasetError(
+            f"{path} does not exist: the linguistic analysis needs per-word annotation groups "
+            "(README, 'On-disk format'); HP sources and the demo write it"
+        )
+    groups = pd.read_csv(path, sep="\t")
+    if "word_index" not in groups.columns or len(groups) != n_words:
+        raise DatasetError(
+            f"{path}: expected word_index and {n_words} rows (one per word of words.tsv), "
+            f"found columns {list(groups.columns)} and {len(groups)} rows"
+        )
+    bad = [c for c in groups.columns[1:] if not groups[c].isin([0, 1]).all()]
+    if bad:
+        raise DatasetError(f"{path}: group column(s) {bad} must hold 0 or 1")
+    return groups.astype({c: bool for c in groups.columns[1:]})
+
+
+def read_repeats(folder: str | Path, subject: str) -> dict[int, np.ndarray]:
+    """Separate presentations of repeated runs: {run: (n_repeats, n_kept_trs_of_run, n_voxels)}."""
+    with h5py.File(Path(folder) / "responses.h5", "r") as f:
+        g = f[subject].get("repeats", {})
+        return {int(run): g[run][()] for run in g}
+
+
+def repeated_runs(folder: str | Path, subject: str) -> list[int]:
+    """Runs of a subject stored with separate repeats (without reading them)."""
+    with h5py.File(Path(folder) / "responses.h5", "r") as f:
+        return sorted(int(run) for run in f[subject].get("repeats", {}))
+
+
+def read_voxel_coords(folder: str | Path, subject: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(voxel_ijk (n_voxels, 3), affine (4, 4)) of a subject, or None when not stored."""
+    with h5py.File(Path(folder) / "responses.h5", "r") as f:
+        g = f[subject]
+        if "voxel_ijk" not in g or "affine" not in g.attrs:
+            return None
+        return g["voxel_ijk"][()], np.asarray(g.attrs["affine"], dtype=float)
 
 
 def _check_tables(words: pd.DataFrame, trs: pd.DataFrame, where: str) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from nilearn.glm.first_level import spm_hrf
 
-from brainattr.dataset import write_dataset
+from brainattr.dataset import DatasetWriter
 
 DRIVER_WORDS = ("marta", "tobias", "elin", "oskar", "saltmere", "kelderwick", "fenwood")
 DRIVER_CLASS = "character and place names of the story"
@@ -89,10 +89,58 @@ def simulate_bold(
         [np.convolve(drive[:, v], hrf)[:n_fine] for v in range(drive.shape[1])], axis=1
     )
     signal = signal_fine[np.round(tr_onsets / _FINE_DT).astype(int)]
-    sd = signal.std(axis=0)
-    noise_sd = np.where(sd > 0, sd / math.sqrt(snr), 1.0)
-    bold = signal + rng.standard_normal(signal.shape) * noise_sd
+    bold = signal + rng.standard_normal(signal.shape) * noise_sd(signal, snr)
     return bold, signal
+
+
+def noise_sd(signal: np.ndarray, snr: float) -> np.ndarray:
+    """Per-voxel noise s.d. giving var(signal) / var(noise) = snr (1 where no signal)."""
+    sd = signal.std(axis=0)
+    return np.where(sd > 0, sd / math.sqrt(snr), 1.0)
+
+
+# closed-class words of the demo story's English (determiners, pronouns, prepositions,
+# conjunctions, auxiliaries): the demo's "function" group
+FUNCTION_WORDS = frozenset(
+    """a an the this that these those my your his her its our their he she it they we you i
+    me him them us who whom which what of in on at by for with from to into onto over under
+    through across after before about against between among around behind beside beyond
+    up down out off and or but nor so yet if than then as because while when where though
+    is am are was were be been being do does did have has had will would shall should can
+    could may might must not no""".split()
+)
+MNI_LANGUAGE = (-56.0, -20.0, 4.0)  # left superior temporal gyrus
+MNI_CONTROL = (24.0, -92.0, 2.0)  # right occipital lobe
+DEMO_AFFINE = np.array(
+    [[4.0, 0, 0, -90], [0, 4.0, 0, -126], [0, 0, 4.0, -72], [0, 0, 0, 1]]
+)  # a 4 mm MNI grid
+
+
+def demo_word_groups(words: pd.DataFrame) -> pd.DataFrame:
+    """The demo's annotation groups: ``names`` (the planted drivers), ``function``, ``content``."""
+    forms = words["word"].map(normalize_word)
+    names = forms.isin(DRIVER_WORDS).to_numpy()
+    function = forms.isin(FUNCTION_WORDS).to_numpy() & ~names
+    content = ~names & ~function & (forms != "").to_numpy()
+    return pd.DataFrame(
+        {
+            "word_index": words["word_index"],
+            "names": names,
+            "function": function,
+            "content": content,
+        }
+    )
+
+
+def cluster_ijk(center_mni: tuple[float, float, float], n: int) -> np.ndarray:
+    """The ``n`` voxels of ``DEMO_AFFINE``'s grid nearest an MNI point, shape (n, 3)."""
+    inv = np.linalg.inv(DEMO_AFFINE)
+    c = (inv @ np.r_[center_mni, 1.0])[:3]
+    r = int(np.ceil(np.cbrt(n))) + 2
+    grid = np.stack(np.meshgrid(*[np.arange(-r, r + 1)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    ijk = np.round(c).astype(int) + grid
+    order = np.lexsort((*ijk.T[::-1], np.linalg.norm(ijk - c, axis=1)))
+    return ijk[order[:n]]
 
 
 def make_demo_dataset(folder: str | Path, params: dict, seed: int) -> None:
@@ -137,20 +185,15 @@ def make_demo_dataset(folder: str | Path, params: dict, seed: int) -> None:
     n_driven = max(1, round(params["driver_voxel_fraction"] * n_vox))
     forms = words["word"].map(normalize_word).to_numpy()
     driver_of_word = np.array([DRIVER_WORDS.index(f) if f in DRIVER_WORDS else -1 for f in forms])
-    responses, rois, planted = {}, {}, {}
-    for s in range(1, params["n_subjects"] + 1):
-        subject = f"sub-{s:02d}"
-        weights = np.zeros((len(DRIVER_WORDS), n_vox))
-        weights[:, :n_driven] = rng.standard_normal((len(DRIVER_WORDS), n_driven))
-        word_weights = np.where(driver_of_word[:, None] >= 0, weights[driver_of_word], 0.0)
-        bold, _ = simulate_bold(
-            words["onset"].to_numpy(), word_weights, trs["onset"].to_numpy(), params["snr"], rng
-        )
-        responses[subject] = bold
-        language = np.zeros(n_vox, dtype=bool)
-        language[:n_driven] = True
-        rois[subject] = {"language": language, "control": ~language}
-        planted[subject] = weights
+    n_repeats = params.get("n_repeats", 0)
+    repeated = (trs["run"] == trs["run"].max()).to_numpy() & trs["kept"].to_numpy()
+    language = np.zeros(n_vox, dtype=bool)
+    language[:n_driven] = True
+    rois = {"language": language, "control": ~language}
+    voxel_ijk = np.concatenate(
+        [cluster_ijk(MNI_LANGUAGE, n_driven), cluster_ijk(MNI_CONTROL, n_vox - n_driven)]
+    )
+    planted = {}
     meta = {
         "source": "demo",
         "description": "brainattr demo: original story, simulated BOLD with planted driver words",
@@ -159,5 +202,23 @@ def make_demo_dataset(folder: str | Path, params: dict, seed: int) -> None:
         "seed": seed,
         "params": params,
     }
-    write_dataset(folder, "demo", tr, words, trs, responses, rois, meta, runs_continue=True)
+    with DatasetWriter(folder, "demo", tr, words, trs, meta, runs_continue=True) as writer:
+        for s in range(1, params["n_subjects"] + 1):
+            subject = f"sub-{s:02d}"
+            weights = np.zeros((len(DRIVER_WORDS), n_vox))
+            weights[:, :n_driven] = rng.standard_normal((len(DRIVER_WORDS), n_driven))
+            word_weights = np.where(driver_of_word[:, None] >= 0, weights[driver_of_word], 0.0)
+            bold, signal = simulate_bold(
+                words["onset"].to_numpy(), word_weights, trs["onset"].to_numpy(), params["snr"], rng
+            )
+            repeats = {}
+            if n_repeats:
+                sig = signal[repeated]
+                sd = noise_sd(signal, params["snr"])
+                rep = sig + rng.standard_normal((n_repeats, *sig.shape)) * sd
+                bold[repeated] = rep.mean(axis=0)
+                repeats = {int(trs["run"].max()): rep}
+            writer.add_subject(subject, bold, rois, repeats, voxel_ijk, DEMO_AFFINE)
+            planted[subject] = weights
+        writer.add_word_groups(demo_word_groups(words))
     np.savez(Path(folder) / "planted_weights.npz", **planted)

@@ -20,8 +20,7 @@ import h5py
 import numpy as np
 from sklearn.model_selection import KFold
 
-from brainattr.dataset import read_dataset, read_responses, roi_mask
-from brainattr.features import delay_features, read_features
+from brainattr.dataset import read_dataset, read_responses, repeated_runs, roi_mask
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +181,8 @@ def roi_weights(
     """
     rows = np.flatnonzero(kept)
     roi = encoding["roi"]
+    from brainattr.features import delay_features  # lazily: features imports torch
+
     x = delay_features(features, runs, n_delays)[rows].astype(np.float64)
     y = zscore_per_run(bold[rows][:, roi].astype(np.float64), runs[rows])
     out = {}
@@ -235,6 +236,8 @@ def encode_subject(
         ``rows``, ``fold`` and the alphas are written to disk (:func:`run_encoding`).
     """
     rows = np.flatnonzero(kept)
+    from brainattr.features import delay_features  # lazily: features imports torch
+
     x = delay_features(features, runs, n_delays)[rows].astype(np.float64)
     y = zscore_per_run(bold[rows].astype(np.float64), runs[rows])
     fold_ids = np.unique(runs[rows])
@@ -288,6 +291,8 @@ def run_encoding(
     ds = read_dataset(dataset_dir)
     bold, rois = read_responses(dataset_dir, subject)
     roi = roi_mask(rois, roi_label, bold.shape[1], f"{dataset_dir}/responses.h5:{subject}")
+    from brainattr.features import read_features
+
     feats = read_features(features_path, layer)
     res = encode_subject(
         feats,
@@ -304,6 +309,13 @@ def run_encoding(
     )
     grid = np.asarray(alphas, dtype=np.float64)
     n_folds = int(res["fold"].max() + 1)
+    # r on each repeated run alone, for BA normalised by that run's noise ceiling
+    y = prepare_responses(bold, ds.trs["run"].to_numpy(), ds.trs["kept"].to_numpy())
+    row_runs = ds.trs["run"].to_numpy()[res["rows"]]
+    r_repeated = {
+        run: pearson_r(res["prediction"][row_runs == run], y[row_runs == run])
+        for run in repeated_runs(dataset_dir, subject)
+    }
     # weights are refit for the layers attribution uses (roi_weights); each voxel's alpha is
     # stored as its index in the grid (one byte per voxel and fold)
     with h5py.File(out_path, "w") as f:
@@ -314,6 +326,8 @@ def run_encoding(
         f.create_dataset("alpha_grid", data=grid)
         for k in range(n_folds):
             f.create_dataset(f"alpha_index_{k}", data=alpha_indices(res[f"alphas_{k}"], grid))
+        for run, r in r_repeated.items():
+            f.create_dataset(f"r_repeated_{run}", data=r.astype(np.float32))
         f.attrs.update(
             subject=subject,
             layer=layer,

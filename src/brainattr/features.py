@@ -18,6 +18,7 @@ import torch
 
 from brainattr.dataset import read_dataset, tr_word_ranges
 from brainattr.models import LoadedModel, hidden_states, load_model, pad_batch
+from brainattr.workflow import Progress
 
 log = logging.getLogger(__name__)
 
@@ -253,14 +254,12 @@ def extract_features(
     keys = list(windows)
     h = lm.embedding.weight.shape[1]
     out = np.zeros((len(layers), n_trs, h), dtype=np.float32)
-    done = 0
-    with torch.no_grad():
+    with torch.no_grad(), Progress(len(keys), "features", "window") as bar:
         for batch in batches([windows[k] for k in keys], batch_tokens):
             trs = [keys[i] for i in batch]
             states = pooled_states(lm, [windows[t] for t in trs], layers)
             out[:, trs] = states.float().cpu().numpy().transpose(1, 0, 2)
-            done += len(trs)
-            log.info("features: %d/%d windows", done, len(keys))
+            bar.update(len(trs))
     return {layer: out[i] for i, layer in enumerate(layers)}
 
 
@@ -272,7 +271,7 @@ def _strided_features(
     )
     h = lm.embedding.weight.shape[1]
     out = np.zeros((len(layers), n_trs, h), dtype=np.float32)
-    with torch.no_grad():
+    with torch.no_grad(), Progress(len(chunks), "features (strided)", "chunk") as bar:
         for batch in batches(chunks, batch_tokens):
             embeds = [lm.embed(chunks[i].ids) for i in batch]
             x, mask = pad_batch(embeds)
@@ -283,7 +282,7 @@ def _strided_features(
                     wt = torch.as_tensor(w, dtype=x.dtype, device=x.device)
                     for li, layer in enumerate(layers):
                         out[li, t] = (wt @ hs[layer][b, :n].to(x.dtype)).float().cpu().numpy()
-            log.info("features (strided): %d chunks in this batch", len(batch))
+            bar.update(len(batch))
     return {layer: out[i] for i, layer in enumerate(layers)}
 
 

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-COLORS = {"ba": "#d95f02", "nwp": "#7570b3", "random": "#8c8c8c"}
+COLORS = {"ba": "#d95f02", "nwp": "#7570b3", "random": "#8c8c8c", "both": "#4d4d4d"}
 GROUP_STYLE = {"early": ":", "middle": "--", "late": "-"}
 GROUPS = ("early", "middle", "late")
 
@@ -210,6 +210,156 @@ def masking(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -> 
     _save(fig, png, pdf)
 
 
+def linguistic(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -> None:
+    """Fig. 4: share of each annotation group's words important to BA only, both, NWP only."""
+    models = list(tables)
+    groups = list(dict.fromkeys(next(iter(tables.values()))["group"]))
+    fig, axes = plt.subplots(
+        len(models), len(groups), figsize=(3.6 * len(groups), 3.2 * len(models)), squeeze=False
+    )
+    cats = [("ba_only", "BA only", COLORS["ba"]), ("both", "both", COLORS["both"])]
+    cats.append(("nwp_only", "NWP only", COLORS["nwp"]))
+    for row, model in zip(axes, models, strict=True):
+        t = tables[model]
+        for ax, group in zip(row, groups, strict=True):
+            g = t[t["group"] == group].groupby("threshold")[[c for c, _, _ in cats]].mean()
+            x = np.arange(len(g))
+            for k, (col, label, color) in enumerate(cats):
+                ax.bar(x + (k - 1) * 0.27, 100 * g[col], width=0.27, color=color, label=label)
+            ax.set_xticks(x, [f"{th:.0%}" for th in g.index])
+            ax.set(
+                xlabel="important-set threshold",
+                ylabel=f"{group} words (%)",
+                title=f"{model}: {group}",
+            )
+            ax.legend(fontsize=7)
+    fig.suptitle(
+        f"{title} (BA: all selected layers; shares of the span's group words)", fontsize=10
+    )
+    _save(fig, png, pdf)
+
+
+def noise_ceiling(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -> None:
+    """BA on the repeated run, its noise ceiling, and BA as a share of the ceiling, per layer."""
+    fig, (ax, ax_n) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for model, t in tables.items():
+        g = t.groupby("layer")[["ba_repeated", "noise_ceiling", "ba_normalized"]]
+        m, e = g.mean(), g.agg(_sem)
+        line = ax.errorbar(m.index, m["ba_repeated"], yerr=e["ba_repeated"], marker="o", ms=4,
+                           capsize=2, label=f"{model}: BA")  # fmt: skip
+        ax.plot(m.index, m["noise_ceiling"], ls="--", color=line[0].get_color(),
+                label=f"{model}: noise ceiling")  # fmt: skip
+        ax_n.errorbar(m.index, 100 * m["ba_normalized"], yerr=100 * e["ba_normalized"],
+                      marker="o", ms=4, capsize=2, label=model)  # fmt: skip
+    ax.set(xlabel="layer", ylabel="Pearson r (ROI voxels with a ceiling)",
+           title="BA on the repeated run and its noise ceiling")  # fmt: skip
+    ax_n.set(xlabel="layer", ylabel="BA / noise ceiling (%)", title="Normalised BA")
+    for a in (ax, ax_n):
+        a.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, png, pdf)
+
+
+def stability(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -> None:
+    """Agreement of BA attributions of the same target between subjects and between repeats."""
+    models = list(tables)
+    fig, axes = plt.subplots(len(models), 2, figsize=(10, 3.4 * len(models)), squeeze=False)
+    for (ax_r, ax_i), model in zip(axes, models, strict=True):
+        t = tables[model]
+        comps = [c for c in ("subjects", "repeats") if c in set(t["comparison"])]
+        if not comps:
+            ax_r.text(0.5, 0.5, "one subject and no repeats: nothing to compare", ha="center",
+                      transform=ax_r.transAxes)  # fmt: skip
+            continue
+        x = np.arange(len(GROUPS))
+        for k, comp in enumerate(comps):
+            g = t[t["comparison"] == comp].groupby("layer_group")[["spearman", "iou", "iou_random"]]
+            off = (k - (len(comps) - 1) / 2) * 0.35
+            m, e = g.mean().reindex(GROUPS), g.agg(_sem).reindex(GROUPS)
+            hatch = "" if comp == "subjects" else "//"
+            ax_r.bar(x + off, m["spearman"], 0.35, yerr=e["spearman"], color=COLORS["ba"],
+                     hatch=hatch, edgecolor="k", label=f"between {comp}")  # fmt: skip
+            ax_i.bar(x + off, m["iou"], 0.35, yerr=e["iou"], color=COLORS["ba"], hatch=hatch,
+                     edgecolor="k", label=f"between {comp}")  # fmt: skip
+            ax_i.scatter(x + off, m["iou_random"], marker="_", s=300, color="k", zorder=3,
+                         label="permuted (chance)" if k == 0 else "_nolegend_")  # fmt: skip
+        for ax, ylabel in ((ax_r, "Spearman rho"), (ax_i, "IoU of top sets")):
+            ax.set_xticks(x, [f"BA {g} layer" for g in GROUPS])
+            ax.axhline(0, color="k", lw=0.8)
+            ax.set(ylabel=ylabel, title=f"{model}: same target, {ylabel}")
+            ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    _save(fig, png, pdf)
+
+
+def brain_map(img, groups: list[str], title: str, png: str, pdf: str) -> None:
+    """Glass-brain views of a 4D BA map (one volume per selected layer group)."""
+    from nilearn import image, plotting
+
+    fig, axes = plt.subplots(len(groups), 1, figsize=(8, 2.8 * len(groups)), squeeze=False)
+    vmax = float(np.nanmax(np.abs(img.get_fdata()))) or 1.0
+    for k, (ax, group) in enumerate(zip(axes[:, 0], groups, strict=True)):
+        plotting.plot_glass_brain(
+            image.index_img(img, k),
+            axes=ax,
+            figure=fig,
+            colorbar=True,
+            plot_abs=False,
+            cmap="RdBu_r",
+            vmin=-vmax,
+            vmax=vmax,
+            title=f"{group} layer",
+        )
+    fig.suptitle(title, fontsize=10)
+    fig.savefig(png, dpi=150)
+    fig.savefig(pdf)
+    plt.close(fig)
+
+
+def context_control(
+    com: dict[tuple[str, int], pd.DataFrame],
+    iou_tables: dict[tuple[str, int], pd.DataFrame],
+    threshold: float,
+    title: str,
+    png: str,
+    pdf: str,
+) -> None:
+    """The context-length control: centre of mass and BA/NWP IoU per context length L.
+
+    ``com`` and ``iou_tables`` are keyed (model, L).
+    """
+    models = list(dict.fromkeys(m for m, _ in com))
+    contexts = sorted({c for _, c in com})
+    fig, axes = plt.subplots(len(models), 2, figsize=(10, 3.4 * len(models)), squeeze=False)
+    x = np.arange(len(contexts))
+    for (ax_c, ax_i), model in zip(axes, models, strict=True):
+        series = [("nwp", "final", "NWP", "-")]
+        series += [("ba", g, f"BA {g}", GROUP_STYLE[g]) for g in GROUPS]
+        for task, group, label, style in series:
+            vals = []
+            for c in contexts:
+                t = com[(model, c)]
+                sel = t[(t["task"] == task) & (t["layer_group"] == group)]["center_of_mass"]
+                vals.append(sel.mean())
+            ax_c.plot(x, vals, style, marker="o", color=COLORS[task], label=label)
+        for g in GROUPS:
+            vals, base = [], []
+            for c in contexts:
+                t = iou_tables[(model, c)]
+                t = t[np.isclose(t["threshold"], threshold) & (t["layer_group"] == g)]
+                vals.append(t["iou"].mean())
+                base.append(t["iou_random"].mean())
+            ax_i.plot(x, vals, GROUP_STYLE[g], marker="o", color="k", label=f"BA {g} vs NWP")
+            ax_i.plot(x, base, GROUP_STYLE[g], color=COLORS["random"], label=f"random ({g})")
+        for ax in (ax_c, ax_i):
+            ax.set_xticks(x, [f"L = {c}" for c in contexts])
+            ax.legend(fontsize=7)
+        ax_c.set(ylabel="centre of mass (words back)", title=f"{model}: where important words lie")
+        ax_i.set(ylabel=f"IoU at {threshold:.0%}", title=f"{model}: BA/NWP overlap")
+    fig.suptitle(title, fontsize=10)
+    _save(fig, png, pdf)
+
+
 def recovery(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
     """Demo: share of planted driver words in the top sets vs their base rate."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
@@ -270,6 +420,13 @@ def run_figure(
         )
     elif figure == "masking":
         masking(per_model(list(inputs)), f"Masking the top words - {title}", png, pdf)
+    elif figure == "linguistic":
+        linguistic(per_model(list(inputs)), f"Linguistic groups of important words - {title}",
+                   png, pdf)  # fmt: skip
+    elif figure == "noise_ceiling":
+        noise_ceiling(per_model(list(inputs)), f"Noise ceiling - {title}", png, pdf)
+    elif figure == "stability":
+        stability(per_model(list(inputs)), f"Attribution stability - {title}", png, pdf)
     elif figure == "recovery":
         recovery(
             pd.read_csv(next(iter(inputs)), sep="\t"),

@@ -11,7 +11,6 @@ masks differ only in *which* words are replaced.
 
 from __future__ import annotations
 
-import logging
 import math
 from pathlib import Path
 
@@ -31,8 +30,7 @@ from brainattr.dataset import read_dataset, tr_word_ranges
 from brainattr.encoding import pearson_r
 from brainattr.features import pooled_states
 from brainattr.models import load_model, pad_batch
-
-log = logging.getLogger(__name__)
+from brainattr.workflow import Progress
 
 
 def top_words(scores: np.ndarray, n: int) -> np.ndarray:
@@ -98,8 +96,8 @@ def run_masking(
     ce.update({("ba_top", k): [] for k in head_keys})
     kept_rows = np.flatnonzero(ds.trs["kept"].to_numpy())
     n_masked = 0
-    with torch.no_grad():
-        for i, row in enumerate(tdf.itertuples(index=False)):
+    with torch.no_grad(), Progress(len(tdf), "masking", "target") as bar:
+        for row in tdf.itertuples(index=False):
             t = int(row.target_tr)
             tgt = Target(
                 t,
@@ -156,8 +154,7 @@ def run_masking(
                 )
             for k, h in zip(head_keys, heads, strict=True):
                 truth[k].append(h.y.double().cpu().numpy())
-            if (i + 1) % 8 == 0 or i + 1 == len(tdf):
-                log.info("masking: %d/%d targets", i + 1, len(tdf))
+            bar.update()
     rows = []
     for k in head_keys:
         y = np.stack(truth[k])

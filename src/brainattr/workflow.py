@@ -60,3 +60,54 @@ def encoding_inputs(named_input) -> dict[tuple[str, int], str]:
             subject, layer = key.split("|")
             out[(subject, int(layer))] = path
     return out
+
+
+def dataset_provides(config: dict, dataset: str) -> set[str]:
+    """Optional parts of a dataset that analyses need: ``word_groups`` (linguistic groups),
+    ``repeats`` (noise ceiling, stability across repeats), ``voxel_coords`` (brain maps).
+
+    Known from the source for generated and downloaded datasets; read from the folder for a
+    local one (nothing when the folder does not exist yet).
+    """
+    spec = config["datasets"][dataset]
+    source = spec["source"]
+    if source == "demo":
+        return {"word_groups", "voxel_coords"} | (
+            {"repeats"} if spec["demo"]["n_repeats"] else set()
+        )
+    if source in ("mrh", "lebel"):
+        return {"repeats"}
+    if source == "hp_cmu":
+        return {"word_groups", "voxel_coords"}
+    if source == "hp_toneva":
+        return {"word_groups"}
+    folder = Path(spec["path"])
+    out = {"word_groups"} if (folder / "word_groups.tsv").is_file() else set()
+    if (folder / "responses.h5").is_file():
+        import h5py
+
+        with h5py.File(folder / "responses.h5", "r") as f:
+            for g in f.values():
+                out |= {"repeats"} if "repeats" in g else set()
+                out |= {"voxel_coords"} if "voxel_ijk" in g and "affine" in g.attrs else set()
+    return out
+
+
+class Progress:
+    """A progress bar for a long pass, written to stderr (a rule's log under Snakemake):
+    done / total, rate and time left, refreshed at most every ``interval`` seconds."""
+
+    def __init__(self, total: int, desc: str, unit: str = "it", interval: float = 10.0):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, mininterval=interval,
+                        ncols=100, ascii=True)  # fmt: skip
+
+    def update(self, n: int = 1) -> None:
+        self.bar.update(n)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.bar.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from brainattr.dataset import DatasetError, read_dataset, read_responses
+from brainattr.dataset import DatasetError, read_dataset, read_responses, read_word_groups
 from brainattr.sources import hp, remote_files
 from brainattr.sources.common import load_npy, run_of_times
 
@@ -86,6 +86,24 @@ def test_cmu_subject_files_prepared(tmp_path):
     mni_ours = (affine @ np.c_[ijk, np.ones(len(ijk))].T).T[:, :3]
     mni_matlab = (meta["matrix"] @ np.c_[meta["colToCoord"], np.ones(len(ijk))].T).T[:, :3]
     np.testing.assert_allclose(mni_ours, mni_matlab)
+    _assert_word_groups_follow_story_features(tmp_path / "hp", raw / "story_features.mat")
+
+
+def _assert_word_groups_follow_story_features(folder, mat_path):
+    """word_groups.tsv: a word carries a group where its slot's row is non-zero there."""
+    from scipy.io import loadmat
+
+    ds = read_dataset(folder)
+    groups = read_word_groups(folder, len(ds.words))
+    feats = {f["type"]: f["values"] for f in loadmat(mat_path, simplify_cells=True)["features"]}
+    slots = ds.words["stimulus_index"].to_numpy()
+    semantic = (feats["NNSE"][slots] != 0).any(axis=1)
+    syntactic = (feats["Part_of_speech"][slots] != 0).any(axis=1) | (
+        feats["Dependency_role"][slots] != 0
+    ).any(axis=1)
+    np.testing.assert_array_equal(groups["semantic"], semantic)
+    np.testing.assert_array_equal(groups["syntactic"], syntactic)
+    assert list(groups.columns) == ["word_index", "semantic", "syntactic", "discourse"]
 
 
 def test_toneva_bundle_prepared(tmp_path):
@@ -101,6 +119,7 @@ def test_toneva_bundle_prepared(tmp_path):
     kept = ds.trs["kept"].to_numpy()
     np.testing.assert_allclose(bold[kept], np.load(raw / "fMRI/data_subject_H.npy"))
     assert sorted(rois) == ["PostTemp", "language"] and rois["language"].sum() == 15
+    _assert_word_groups_follow_story_features(tmp_path / "hp", raw / "story_features.mat")
 
 
 def test_toneva_rows_must_match_the_trimming(tmp_path):

@@ -3,13 +3,13 @@
 
 rule analyses:
     input:
-        f"{RUN}/attribution/scores.parquet",
+        f"{ATTR}/attribution/scores.parquet",
     output:
-        important_sets=f"{RUN}/analysis/important_sets.tsv",
-        iou=f"{RUN}/analysis/iou.tsv",
-        spread=f"{RUN}/analysis/spread.tsv",
-        positions=f"{RUN}/analysis/positions.tsv",
-        center_of_mass=f"{RUN}/analysis/center_of_mass.tsv",
+        important_sets=f"{ATTR}/analysis/important_sets.tsv",
+        iou=f"{ATTR}/analysis/iou.tsv",
+        spread=f"{ATTR}/analysis/spread.tsv",
+        positions=f"{ATTR}/analysis/positions.tsv",
+        center_of_mass=f"{ATTR}/analysis/center_of_mass.tsv",
     params:
         thresholds=config["analysis"]["thresholds"],
         position_threshold=config["analysis"]["position_threshold"],
@@ -19,20 +19,87 @@ rule analyses:
         mem_mb=mem_mb(4000),
         runtime=runtime(30),
     log:
-        "results/logs/analyses/{dataset}_{model}_ctx{context}.log",
+        "results/logs/analyses/{dataset}_{model}_ctx{context}_{method}.log",
     benchmark:
-        "results/benchmarks/analyses/{dataset}_{model}_ctx{context}.tsv"
+        "results/benchmarks/analyses/{dataset}_{model}_ctx{context}_{method}.tsv"
     conda:
         "../../envs/analysis.yaml"
     script:
         "../scripts/analyses.py"
 
 
+rule linguistic:
+    input:
+        data=lambda wc: dataset_files(wc.dataset),
+        scores=f"{ATTR}/attribution/scores.parquet",
+    output:
+        f"{ATTR}/analysis/linguistic.tsv",
+    params:
+        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
+        thresholds=config["analysis"]["linguistic_thresholds"],
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
+    log:
+        "results/logs/linguistic/{dataset}_{model}_ctx{context}_{method}.log",
+    benchmark:
+        "results/benchmarks/linguistic/{dataset}_{model}_ctx{context}_{method}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/linguistic.py"
+
+
+rule noise_ceiling:
+    input:
+        unpack(lambda wc: {"data": dataset_files(wc.dataset), **encoding_files(wc)}),
+    output:
+        f"{RUN}/analysis/noise_ceiling.tsv",
+    params:
+        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
+    threads: 1
+    resources:
+        mem_mb=mem_mb(16000),
+        runtime=runtime(30),
+    log:
+        "results/logs/noise_ceiling/{dataset}_{model}_ctx{context}.log",
+    benchmark:
+        "results/benchmarks/noise_ceiling/{dataset}_{model}_ctx{context}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/noise_ceiling.py"
+
+
+rule stability:
+    input:
+        scores=f"{ATTR}/attribution/scores.parquet",
+        repeat_scores=f"{ATTR}/attribution/repeat_scores.parquet",
+    output:
+        f"{ATTR}/analysis/stability.tsv",
+    params:
+        threshold=config["analysis"]["stability_threshold"],
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
+    log:
+        "results/logs/stability/{dataset}_{model}_ctx{context}_{method}.log",
+    benchmark:
+        "results/benchmarks/stability/{dataset}_{model}_ctx{context}_{method}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/stability.py"
+
+
 rule spread_tests:
     input:
-        per_model(f"{RUN}/analysis/spread.tsv"),
+        per_model(f"{ATTR}/analysis/spread.tsv"),
     output:
-        f"{SUMMARY}/spread_tests.tsv",
+        f"{ASUMMARY}/spread_tests.tsv",
     params:
         models=MODELS,
         alpha=config["analysis"]["fdr_alpha"],
@@ -41,9 +108,9 @@ rule spread_tests:
         mem_mb=mem_mb(4000),
         runtime=runtime(30),
     log:
-        "results/logs/spread_tests/{dataset}_ctx{context}.log",
+        "results/logs/spread_tests/{dataset}_ctx{context}_{method}.log",
     benchmark:
-        "results/benchmarks/spread_tests/{dataset}_ctx{context}.tsv"
+        "results/benchmarks/spread_tests/{dataset}_ctx{context}_{method}.tsv"
     conda:
         "../../envs/analysis.yaml"
     script:
@@ -57,13 +124,13 @@ rule masking:
                 "data": dataset_files(wc.dataset),
                 "model": model_inputs(wc.model),
                 "features": f"{RUN}/features.h5".format(**wc),
-                "scores": f"{RUN}/attribution/scores.parquet".format(**wc),
-                "targets": f"{RUN}/attribution/targets.tsv".format(**wc),
+                "scores": f"{ATTR}/attribution/scores.parquet".format(**wc),
+                "targets": f"{ATTR}/attribution/targets.tsv".format(**wc),
                 **encoding_files(wc),
             }
         ),
     output:
-        f"{RUN}/analysis/masking.tsv",
+        f"{ATTR}/analysis/masking.tsv",
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         model=lambda wc: model_spec(wc.model),
@@ -77,9 +144,9 @@ rule masking:
         gpu=model_gpus(),
         gres=model_gres(),
     log:
-        "results/logs/masking/{dataset}_{model}_ctx{context}.log",
+        "results/logs/masking/{dataset}_{model}_ctx{context}_{method}.log",
     benchmark:
-        "results/benchmarks/masking/{dataset}_{model}_ctx{context}.tsv"
+        "results/benchmarks/masking/{dataset}_{model}_ctx{context}_{method}.tsv"
     conda:
         "../../envs/model.yaml"
     script:
@@ -89,9 +156,9 @@ rule masking:
 rule demo_recovery:
     input:
         data=lambda wc: dataset_files(wc.dataset),
-        scores=per_model(f"{RUN}/attribution/scores.parquet"),
+        scores=per_model(f"{ATTR}/attribution/scores.parquet"),
     output:
-        f"{SUMMARY}/demo_recovery.tsv",
+        f"{ASUMMARY}/demo_recovery.tsv",
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         models=MODELS,
@@ -101,9 +168,9 @@ rule demo_recovery:
         mem_mb=mem_mb(4000),
         runtime=runtime(30),
     log:
-        "results/logs/demo_recovery/{dataset}_ctx{context}.log",
+        "results/logs/demo_recovery/{dataset}_ctx{context}_{method}.log",
     benchmark:
-        "results/benchmarks/demo_recovery/{dataset}_ctx{context}.tsv"
+        "results/benchmarks/demo_recovery/{dataset}_ctx{context}_{method}.tsv"
     conda:
         "../../envs/analysis.yaml"
     script:

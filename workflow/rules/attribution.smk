@@ -13,8 +13,9 @@ rule attribution:
             }
         ),
     output:
-        scores=f"{RUN}/attribution/scores.parquet",
-        targets=f"{RUN}/attribution/targets.tsv",
+        scores=f"{ATTR}/attribution/scores.parquet",
+        targets=f"{ATTR}/attribution/targets.tsv",
+        repeat_scores=f"{ATTR}/attribution/repeat_scores.parquet",
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         model=lambda wc: model_spec(wc.model),
@@ -30,9 +31,9 @@ rule attribution:
         gpu=model_gpus(),
         gres=model_gres(),
     log:
-        "results/logs/attribution/{dataset}_{model}_ctx{context}.log",
+        "results/logs/attribution/{dataset}_{model}_ctx{context}_{method}.log",
     benchmark:
-        "results/benchmarks/attribution/{dataset}_{model}_ctx{context}.tsv"
+        "results/benchmarks/attribution/{dataset}_{model}_ctx{context}_{method}.tsv"
     conda:
         "../../envs/model.yaml"
     script:

@@ -86,15 +86,27 @@ def per_model(path):
     return expand(path, model=MODELS, allow_missing=True)
 
 
+def figures_of(dataset):
+    """(figures that depend on the attribution method, figures that do not) of a dataset:
+    the paper's, and those its optional parts allow."""
+    has = dataset_provides(config, dataset)
+    per_method = ["fig2_iou", "fig3_spread", "fig5_positions", "masking", "stability"]
+    per_method += ["fig4_linguistic"] if "word_groups" in has else []
+    per_method += ["recovery"] if config["datasets"][dataset]["source"] == "demo" else []
+    shared = ["ba_per_layer"] + (["noise_ceiling"] if "repeats" in has else [])
+    shared += [f"brain_map_{m}" for m in MODELS] if "voxel_coords" in has else []
+    return per_method, shared
+
+
 def all_outputs():
     out = []
     for d in DATASETS:
-        for c in CONTEXTS:
-            out += expand(f"{SUMMARY}/figures/{{fig}}.{{ext}}", dataset=d, context=c,
-                          fig=FIGURES, ext=["png", "pdf"])
-            out += expand(f"{SUMMARY}/spread_tests.tsv", dataset=d, context=c)
-            if config["datasets"][d]["source"] == "demo":
-                out += expand(f"{SUMMARY}/demo_recovery.tsv", dataset=d, context=c)
-                out += expand(f"{SUMMARY}/figures/recovery.{{ext}}", dataset=d, context=c,
-                              ext=["png", "pdf"])
+        per_method, shared = figures_of(d)
+        out += expand(f"{ASUMMARY}/figures/{{fig}}.{{ext}}", dataset=d, context=CONTEXTS,
+                      method=METHODS, fig=per_method, ext=["png", "pdf"])
+        out += expand(f"{SUMMARY}/figures/{{fig}}.{{ext}}", dataset=d, context=CONTEXTS,
+                      fig=shared, ext=["png", "pdf"])
+        if len(CONTEXTS) > 1:
+            out += expand("results/{dataset}/{method}/figures/context_control.{ext}", dataset=d,
+                          method=METHODS, ext=["png", "pdf"])
     return out

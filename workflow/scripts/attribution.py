@@ -11,7 +11,7 @@ run_attribution(
     encoding_inputs(snakemake.input),
     snakemake.input.features,
     snakemake.params.n_delays,
-    a["method"],
+    snakemake.wildcards.method,
     a["ig_steps"],
     a["n_targets"],
     snakemake.params.seed,
@@ -21,4 +21,6 @@ run_attribution(
     batch_tokens=snakemake.params.batch_tokens,
     vjp_batch=a["vjp_batch"],
     engine=a["engine"],
+    repeats=a["repeats"],
+    out_repeat_scores=snakemake.output.repeat_scores,
 )

@@ -8,6 +8,16 @@ run_figure(
     snakemake.input,
     snakemake.output.png,
     snakemake.output.pdf,
-    title=f"{snakemake.wildcards.dataset}, L = {snakemake.wildcards.context} words",
+    title=", ".join(
+        [
+            snakemake.wildcards.dataset,
+            f"L = {snakemake.wildcards.context} words",
+            *(
+                [snakemake.wildcards.method.upper()]
+                if "method" in snakemake.wildcards.keys()
+                else []
+            ),
+        ]
+    ),
     threshold=snakemake.params.get("threshold"),
 )

@@ -27,6 +27,7 @@ import pandas as pd
 
 from brainattr.dataset import DatasetError, DatasetWriter
 from brainattr.download import RemoteFile
+from brainattr.linguistic import story_feature_groups
 from brainattr.sources import with_base
 from brainattr.sources.common import fill_kept, load_npy, run_of_times, trim_kept
 
@@ -145,6 +146,9 @@ class _CMU:
                 subject, bold, _aal_rois(meta, data.shape[1]), voxel_ijk=ijk - 1, affine=affine
             )
             log.info("%s: %d TRs x %d voxels", path, *data.shape)
+        writer.add_word_groups(
+            story_feature_groups(download_dir / STORY_FEATURES, writer.words["stimulus_index"])
+        )
         writer.close()
 
 
@@ -219,6 +223,9 @@ class _Toneva:
                 }
                 writer.add_subject(subject, fill_kept(np.asarray(data), kept, str(path)), rois)
                 log.info("%s: %d TRs x %d voxels", path, *data.shape)
+            writer.add_word_groups(
+                story_feature_groups(download_dir / STORY_FEATURES, words["stimulus_index"])
+            )
 
 
 CMU = _CMU()

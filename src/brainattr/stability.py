@@ -1,0 +1,124 @@
+"""Stability of BA attributions: the same target's word scores across subjects and across
+the separate presentations of a repeated run.
+
+Agreement of two score vectors over the same span: Spearman rank correlation, and the IoU
+of their important sets at a threshold, beside the IoU of the same sets after permuting each
+vector within the span (seeded): the overlap expected by chance.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from brainattr.analysis import important_set, iou
+
+COLUMNS = [
+    "comparison",
+    "subject",
+    "layer",
+    "layer_group",
+    "target_tr",
+    "a",
+    "b",
+    "spearman",
+    "iou",
+    "iou_random",
+]
+
+
+def agreement(
+    a: np.ndarray, b: np.ndarray, threshold: float, rng: np.random.Generator
+) -> tuple[float, float, float]:
+    """(Spearman rho, IoU of the important sets, IoU after permuting each) of two score vectors.
+
+    Parameters
+    ----------
+    a, b : arrays of shape (n_words,)
+        Scores of the same words.
+    threshold : float
+        Cumulative-mass threshold of the important sets.
+    rng : Generator
+        For the permutation baseline.
+    """
+    if a.shape != b.shape:
+        raise ValueError(f"score vectors of shapes {a.shape} and {b.shape} cover different spans")
+    rho = float(stats.spearmanr(a, b).statistic) if a.size > 1 else float("nan")
+    overlap = iou(important_set(a, threshold), important_set(b, threshold))
+    chance = iou(
+        important_set(rng.permutation(a), threshold), important_set(rng.permutation(b), threshold)
+    )
+    return rho, overlap, chance
+
+
+def _vectors(table: pd.DataFrame, by: list[str], member: str):
+    for key, g in table.groupby(by, sort=True):
+        yield (
+            key,
+            {m: x.sort_values("word_index")["score"].to_numpy() for m, x in g.groupby(member)},
+        )
+
+
+def stability_table(
+    scores: pd.DataFrame, repeat_scores: pd.DataFrame, threshold: float, seed: int
+) -> pd.DataFrame:
+    """Pairwise agreement of BA attributions between subjects and between repeats.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        The attribution score table (BA rows are used).
+    repeat_scores : DataFrame
+        BA scores per presentation of a repeated run (column ``repeat``); may be empty.
+    threshold : float
+    seed : int
+
+    Returns
+    -------
+    table : DataFrame
+        ``COLUMNS``: ``comparison`` is ``subjects`` (``a``, ``b`` subjects; ``subject`` "")
+        or ``repeats`` (``a``, ``b`` repeat numbers of ``subject``).
+    """
+    rng = np.random.default_rng(seed)
+    ba = scores[scores["task"] == "ba"]
+    rows = []
+    for (layer, group, t), vec in _vectors(ba, ["layer", "layer_group", "target_tr"], "subject"):
+        for a, b in combinations(sorted(vec), 2):
+            rows.append(
+                ("subjects", "", layer, group, t, a, b, *agreement(vec[a], vec[b], threshold, rng))
+            )
+    if len(repeat_scores):
+        by = ["subject", "layer", "layer_group", "target_tr"]
+        for (s, layer, group, t), vec in _vectors(repeat_scores, by, "repeat"):
+            for a, b in combinations(sorted(vec), 2):
+                rows.append(
+                    (
+                        "repeats",
+                        s,
+                        layer,
+                        group,
+                        t,
+                        str(a),
+                        str(b),
+                        *agreement(vec[a], vec[b], threshold, rng),
+                    )
+                )
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def run_stability(
+    scores_path: str | Path,
+    repeat_scores_path: str | Path,
+    threshold: float,
+    seed: int,
+    out_path: str | Path,
+) -> None:
+    """Workflow stage ``stability``: agreement between subjects and between repeats."""
+    table = stability_table(
+        pd.read_parquet(scores_path), pd.read_parquet(repeat_scores_path), threshold, seed
+    )
+    table.to_csv(out_path, sep="\t", index=False)

@@ -1,0 +1,72 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.io import savemat
+
+from brainattr.dataset import DatasetError
+from brainattr.linguistic import linguistic_table, story_feature_groups
+
+from .conftest import shared_path
+
+
+def _write_features(path, values: dict[str, np.ndarray]):
+    feats = np.empty((1, len(values)), dtype=[("type", "O"), ("names", "O"), ("values", "O")])
+    for i, (name, v) in enumerate(values.items()):
+        feats[0, i] = (name, np.array([name], dtype=object), v)
+    savemat(path, {"features": feats})
+
+
+def test_groups_by_hand(tmp_path):
+    z = np.zeros((4, 1))
+    values = {
+        "NNSE": np.array([[0.0, 0.2], [0, 0], [0, 0], [0.1, 0]]),
+        "Part_of_speech": np.array([[0], [1], [0], [0]]),
+        "Dependency_role": np.array([[0], [0], [1], [0]]),
+        "Speech": z, "Motion": z, "Emotion": z, "Verbs": z,
+        "Characters": np.array([[0], [0], [0], [1]]),
+    }  # fmt: skip
+    _write_features(tmp_path / "f.mat", values)
+    # presented words are slots 3, 1, 0 (slot 2 was a fixation cross)
+    g = story_feature_groups(tmp_path / "f.mat", np.array([3, 1, 0]))
+    assert g["semantic"].tolist() == [True, False, True]
+    assert g["syntactic"].tolist() == [False, True, False]
+    assert g["discourse"].tolist() == [True, False, False]
+    del values["Verbs"]
+    _write_features(tmp_path / "g.mat", values)
+    with pytest.raises(DatasetError, match="Verbs"):
+        story_feature_groups(tmp_path / "g.mat", np.array([0]))
+
+
+def test_real_story_features_groups():
+    path = shared_path("data", "hp", "story_features.mat")
+    g = story_feature_groups(path, np.arange(5176))
+    # shares of the 5176 slots with any non-zero value (checked on the real file)
+    assert g["semantic"].mean() == pytest.approx(0.607, abs=1e-3)
+    assert 0.95 < g["syntactic"].mean() < 0.97
+
+
+def test_linguistic_shares_by_hand():
+    rows = []
+    ba = [10.0, 0.0, 0.0, 1.0]  # top 50 %: word 0
+    nwp = [0.0, 0.0, 10.0, 9.0]  # top 50 %: word 2 ... top 60 %: words 2, 3
+    for task, subject, layer, s in (("ba", "A", 3, ba), ("nwp", "", -1, nwp)):
+        rows.append(
+            pd.DataFrame(
+                {"task": task, "subject": subject, "layer": layer, "layer_group": "early",
+                 "target_tr": 7, "word_index": np.arange(4) + 10, "score": s}
+            )
+        )  # fmt: skip
+    scores = pd.concat(rows)
+    groups = pd.DataFrame(
+        {
+            "word_index": np.arange(14),
+            "g": np.isin(np.arange(14), [10, 12, 13]),
+            "empty": np.zeros(14, bool),
+        }
+    )
+    t = linguistic_table(scores, groups, [0.6])
+    g = t[t["group"] == "g"].iloc[0]
+    assert g.n_group_words == 3
+    # group words 10 (BA only), 12 and 13 (NWP only at 60 %: 10/19 < 0.6 -> both 12 and 13)
+    assert (g.ba_only, g.both, g.nwp_only) == pytest.approx((1 / 3, 0, 2 / 3))
+    assert np.isnan(t[t["group"] == "empty"].iloc[0].ba_only)

@@ -1,0 +1,58 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from brainattr.stability import agreement, stability_table
+
+
+def _rows(task, subject, layer, target, scores, **extra):
+    return pd.DataFrame(
+        {
+            "task": task,
+            "subject": subject,
+            "layer": layer,
+            "layer_group": "early",
+            "target_tr": target,
+            "word_index": np.arange(len(scores)),
+            "score": scores,
+            **extra,
+        }
+    )
+
+
+def test_agreement_by_hand():
+    rng = np.random.default_rng(0)
+    a = np.array([4.0, 3.0, 2.0, 1.0])
+    b = np.array([1.0, 2.0, 3.0, 40.0])
+    rho, overlap, _ = agreement(a, b, 0.3, rng)
+    assert rho == pytest.approx(-1.0)
+    # top sets at 30 %: a -> {0} (4/10), b -> {3} (40/46): disjoint
+    assert overlap == 0.0
+    rho, overlap, _ = agreement(a, 2 * a, 0.5, rng)
+    assert rho == pytest.approx(1.0) and overlap == 1.0
+    with pytest.raises(ValueError, match="different spans"):
+        agreement(a, b[:3], 0.5, rng)
+
+
+def test_stability_table_pairs_subjects_and_repeats():
+    s = [1.0, 2.0, 3.0, 4.0]
+    scores = pd.concat(
+        [
+            _rows("ba", "A", 2, 10, s),
+            _rows("ba", "B", 2, 10, s[::-1]),
+            _rows("ba", "C", 2, 10, s),
+            _rows("nwp", "", -1, 10, s),
+        ]
+    )
+    reps = pd.concat(
+        [
+            _rows("ba", "A", 2, 10, s, repeat=1),
+            _rows("ba", "A", 2, 10, [1.0, 2.0, 4.0, 3.0], repeat=2),
+        ]
+    )
+    t = stability_table(scores, reps, 0.1, seed=0)
+    subj = t[t["comparison"] == "subjects"].set_index(["a", "b"])["spearman"]
+    assert subj.to_dict() == pytest.approx({("A", "B"): -1.0, ("A", "C"): 1.0, ("B", "C"): -1.0})
+    rep = t[t["comparison"] == "repeats"].iloc[0]
+    assert rep.subject == "A" and rep.spearman == pytest.approx(0.8)  # one swap of 4
+    assert stability_table(scores, reps.iloc[:0], 0.1, 0)["comparison"].eq("subjects").all()
