@@ -12,6 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -49,7 +50,13 @@ def _config(work: Path, model_dir: Path, layers: list[int]) -> Path:
         "models": {"tiny": {"source": "local", "path": str(model_dir), "layers": layers}},
         "features": {"context_words": [8]},
         "encoding": {"alphas": [1, 100, 10000], "inner_folds": 3},
-        "attribution": {"n_targets": 8, "engine": "shared"},  # the other engine end to end
+        # the other engine end to end, with both methods
+        "attribution": {
+            "n_targets": 8,
+            "engine": "shared",
+            "methods": ["gxi", "ig"],
+            "ig_steps": 2,
+        },
     }
     path = work / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -125,7 +132,12 @@ def test_workflow_runs_through_slurm(cluster, tmp_path, tiny_model_dir, capsys):
     features = next(s for j, s in jobs.items() if rules[j] == "features")
     assert "NumCPUs=2" in features and "mem=8000M" in features
     assert "TimeLimit=02:00:00" in features
-    assert (tmp_path / "results/demo/ctx8/gxi/figures/fig2_iou.png").stat().st_size > 1000
+    for method in ("gxi", "ig"):
+        assert (tmp_path / f"results/demo/ctx8/{method}/figures/fig2_iou.png").stat().st_size > 1000
+        scores = pd.read_parquet(
+            tmp_path / f"results/demo/tiny/ctx8/{method}/attribution/scores.parquet"
+        )
+        assert set(scores["method"]) == {method}
 
 
 def test_failing_job_is_reported_not_hung(cluster, tmp_path, tiny_model_dir):

@@ -46,7 +46,7 @@ def workflow_run(tmp_path_factory, tiny_model_dir) -> Path:
         },
         "features": {"context_words": [16]},
         "encoding": {"alphas": [1, 100, 10000, 1000000], "inner_folds": 3},
-        "attribution": {"n_targets": 32, "methods": ["gxi", "ig"], "ig_steps": 2},
+        "attribution": {"n_targets": 32},
     }
     cfg = work / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
@@ -62,10 +62,15 @@ def workflow_run(tmp_path_factory, tiny_model_dir) -> Path:
 
 def test_every_stage_writes_its_outputs(workflow_run):
     summary = workflow_run / "results/demo/ctx16"
-    paths = [summary / f"{m}/figures/{fig}" for m in ("gxi", "ig") for fig in FIGURES]
+    paths = [summary / f"gxi/figures/{fig}" for fig in FIGURES]
     for path in paths + [summary / f"figures/{fig}" for fig in SHARED_FIGURES]:
         for ext in ("png", "pdf"):
             assert path.with_suffix(f".{ext}").stat().st_size > 1000, path
+    table = pd.read_csv(summary / "gxi/masking_table.tsv", sep="\t")
+    assert set(table["mask"]) == {"ba_top", "nwp_top", "random"} and set(table["model"]) == {
+        "tiny",
+        "smollm2",
+    }
     nc = workflow_run / "results/demo/smollm2/ctx16/analysis/noise_ceiling.tsv"
     assert len(pd.read_csv(nc, sep="\t")) == 2 * 3  # subjects x layers
     for model in ("tiny", "smollm2"):
@@ -77,8 +82,6 @@ def test_every_stage_writes_its_outputs(workflow_run):
         assert set(stab["comparison"]) == {"subjects", "repeats"}
         assert (run.parent / "analysis/ba_map.nii.gz").stat().st_size > 100
         scores = pd.read_parquet(run / "attribution/scores.parquet")
-        ig = pd.read_parquet(run.parent / "ig/attribution/scores.parquet")
-        assert set(ig["method"]) == {"ig"} and set(scores["method"]) == {"gxi"}
         assert set(scores["task"]) == {"ba", "nwp"}
         assert scores.groupby("task")["target_tr"].nunique().tolist() == [32, 32]
     tests = pd.read_csv(summary / "gxi/spread_tests.tsv", sep="\t")
@@ -111,6 +114,7 @@ def test_report_holds_every_figure_with_its_caption(workflow_run):
         names = z.namelist()
         pngs = {Path(n).name for n in names if n.endswith(".png")}
         assert {f"{fig}.png" for fig in FIGURES + SHARED_FIGURES} <= pngs, pngs
+        assert any(n.endswith("masking_table.tsv") for n in names), names
         text = "".join(z.read(n).decode("utf-8", "replace") for n in names if n.endswith(".html"))
     # captions are rendered with the config that produced the figure
     assert "Fig. 2 - overlap of BA and NWP important words" in text

@@ -153,6 +153,33 @@ rule masking:
         "../scripts/masking.py"
 
 
+rule masking_table:
+    input:
+        per_model(f"{ATTR}/analysis/masking.tsv"),
+    output:
+        report(
+            f"{ASUMMARY}/masking_table.tsv",
+            caption="../report/masking_table.rst",
+            category="{dataset}, L = {context} words, {method}",
+            subcategory="Paper figures",
+            labels={"figure": "Masking table"},
+        ),
+    params:
+        models=MODELS,
+    threads: 1
+    resources:
+        mem_mb=mem_mb(2000),
+        runtime=runtime(10),
+    log:
+        "results/logs/masking_table/{dataset}_ctx{context}_{method}.log",
+    benchmark:
+        "results/benchmarks/masking_table/{dataset}_ctx{context}_{method}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/masking_table.py"
+
+
 rule demo_recovery:
     input:
         data=lambda wc: dataset_files(wc.dataset),

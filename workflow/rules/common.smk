@@ -106,6 +106,7 @@ def all_outputs():
                       method=METHODS, fig=per_method, ext=["png", "pdf"])
         out += expand(f"{SUMMARY}/figures/{{fig}}.{{ext}}", dataset=d, context=CONTEXTS,
                       fig=shared, ext=["png", "pdf"])
+        out += expand(f"{ASUMMARY}/masking_table.tsv", dataset=d, context=CONTEXTS, method=METHODS)
         if len(CONTEXTS) > 1:
             out += expand("results/{dataset}/{method}/figures/context_control.{ext}", dataset=d,
                           method=METHODS, ext=["png", "pdf"])

@@ -1,0 +1,58 @@
+"""brainattr.workflow: the helpers the Snakefile and scripts share."""
+
+import numpy as np
+import pandas as pd
+
+from brainattr.dataset import DatasetWriter
+from brainattr.workflow import Progress, dataset_provides
+
+
+def _local(tmp_path, **parts):
+    words = pd.DataFrame(
+        {"word_index": [0, 1], "word": ["a", "b"], "onset": [0.0, 1.0], "offset": [0.5, 1.5],
+         "run": [1, 1]}
+    )  # fmt: skip
+    trs = pd.DataFrame({"tr_index": [0, 1], "onset": [0.0, 2.0], "run": [1, 1], "kept": [1, 1]})
+    with DatasetWriter(tmp_path, "mine", 2.0, words, trs) as w:
+        w.add_subject("s1", np.zeros((2, 3)), **parts)
+        if parts.get("repeats"):
+            w.add_word_groups(pd.DataFrame({"word_index": [0, 1], "g": [True, False]}))
+    return {"datasets": {"mine": {"source": "local", "path": str(tmp_path)}}}
+
+
+def test_dataset_provides_by_source(tmp_path):
+    cfg = {
+        "datasets": {
+            "d0": {"source": "demo", "demo": {"n_repeats": 0}},
+            "d2": {"source": "demo", "demo": {"n_repeats": 2}},
+            "hp": {"source": "hp_toneva"},
+            "cmu": {"source": "hp_cmu"},
+            "mrh": {"source": "mrh"},
+            "gone": {"source": "local", "path": str(tmp_path / "nothing")},
+        }
+    }
+    assert dataset_provides(cfg, "d0") == {"word_groups", "voxel_coords"}
+    assert dataset_provides(cfg, "d2") == {"word_groups", "voxel_coords", "repeats"}
+    assert dataset_provides(cfg, "hp") == {"word_groups"}
+    assert dataset_provides(cfg, "cmu") == {"word_groups", "voxel_coords"}
+    assert dataset_provides(cfg, "mrh") == {"repeats"}
+    assert dataset_provides(cfg, "gone") == set()
+
+
+def test_dataset_provides_reads_a_local_folder(tmp_path):
+    assert dataset_provides(_local(tmp_path / "plain"), "mine") == set()
+    full = _local(
+        tmp_path / "full",
+        repeats={1: np.zeros((2, 2, 3))},
+        voxel_ijk=np.zeros((3, 3), int),
+        affine=np.eye(4),
+    )
+    assert dataset_provides(full, "mine") == {"word_groups", "repeats", "voxel_coords"}
+
+
+def test_progress_writes_a_bar_to_stderr(capsys):
+    with Progress(4, "attribution", "target", interval=0) as bar:
+        for _ in range(4):
+            bar.update()
+    err = capsys.readouterr().err
+    assert "attribution" in err and "4/4" in err
