@@ -193,6 +193,7 @@ def main() -> None:
     bench_bf16(words, targets[: args.ig_targets], readouts, ys, b, args.context, first, stop)
     bench_nwp(lm, words, targets, peak, "gxi", 1, args.batch_tokens)
     bench_nwp(lm, words, targets[: args.ig_targets], peak, "ig", 20, args.batch_tokens)
+    bench_ba_ig(lm, words, targets[: args.ig_targets], heads_for, args, first, stop, cum, peak)
 
 
 def ba_scores_extended(lm, words, target, heads, first, stop) -> list[np.ndarray]:
@@ -258,6 +259,45 @@ def bench_extended(lm, words, targets, heads_for, first, stop, exact, t_exact, c
     print(
         f"attribution_ba_extended: ratio={t_exact / t_ext:.2f}x max_rel_err={err:.1e} "
         f"efficiency={flops / t_ext / peak:.2f} spearman_median={np.median(rho):.3f}"
+    )
+
+
+def bench_ba_ig(lm, words, targets, heads_for, args, first, stop, cum, peak) -> None:
+    """BA Integrated Gradients (20 steps): steps batched per forward pass (the per_target
+    engine) against one step per pass, same backward passes per head."""
+    runs = {}
+    for name, bt in (("one step per pass", 1), ("batched", args.batch_tokens)):
+        t0 = time.perf_counter()
+        runs[name] = [
+            ba_word_scores(
+                lm, words, t, heads_for(t), args.context, first, stop, "ig", 20, batch_tokens=bt
+            )
+            for t in targets
+        ]
+        runs[name + " s"] = time.perf_counter() - t0
+    top = max(hd.layer for hd in heads_for(targets[0]))
+    flops = 0
+    for t in targets:
+        n = sum(
+            len(lm.encode_words(words[max(0, first[s] - args.context) : stop[s]])[0])
+            for s in t.delay_trs
+            if s is not None
+        )
+        flops += 20 * (2 * cum[top] * n + sum(2 * cum[hd.layer] * n for hd in heads_for(t)))
+    err = max(
+        np.abs(f - n).max() / np.abs(n).max()
+        for fs, ns in zip(runs["batched"], runs["one step per pass"], strict=True)
+        for f, n in zip(fs, ns, strict=True)
+    )
+    t_ref, t_fast = runs["one step per pass s"], runs["batched s"]
+    print(
+        f"# attribution_ig_ba: {len(targets)} targets x 6 heads x 20 steps; seconds: one step "
+        f"per pass {t_ref:.1f}, batched {t_fast:.1f} (batch_tokens={args.batch_tokens}); "
+        f"reference efficiency {flops / t_ref / peak:.2f}"
+    )
+    print(
+        f"attribution_ig_ba: ratio={t_ref / t_fast:.2f}x max_rel_err={err:.1e} "
+        f"efficiency={flops / t_fast / peak:.2f}"
     )
 
 

@@ -10,6 +10,7 @@ from brainattr.attribution import (
     eligible_targets,
     input_attributions,
     nwp_word_scores,
+    run_attribution,
     sample_targets,
 )
 from brainattr.dataset import Dataset, tr_word_ranges
@@ -60,8 +61,9 @@ def _target() -> Target:
     )
 
 
-def _naive_ba(lm, target, layer, weights, intercept, y):
-    """The literal loss for one target and one subject, built from scratch."""
+def _naive_ba(lm, target, layer, weights, intercept, y, scale=1.0):
+    """The literal loss for one target and one subject, built from scratch; its gradient at
+    the embeddings scaled by ``scale``, times the unscaled embeddings, summed per word."""
     emb = lm.model.get_input_embeddings()
     first, stop = tr_word_ranges(WORD_TR, 8)
     leaves, owners, preds = [], [], []
@@ -72,7 +74,7 @@ def _naive_ba(lm, target, layer, weights, intercept, y):
             t = lm.tokenizer(" " + WORDS[i], add_special_tokens=False)["input_ids"]
             ids += t
             owner += [i] * len(t)
-        x = emb(torch.tensor([ids])).detach().requires_grad_(True)
+        x = (emb(torch.tensor([ids])) * scale).detach().requires_grad_(True)
         hs = lm.model(inputs_embeds=x, output_hidden_states=True).hidden_states[layer][0]
         owner = np.array(owner)
         word_states = [hs[owner == i].mean(0) for i in range(first[s], stop[s])]
@@ -84,7 +86,7 @@ def _naive_ba(lm, target, layer, weights, intercept, y):
     grads = torch.autograd.grad(loss, leaves)
     scores = np.zeros(len(WORDS))
     for x, g, owner in zip(leaves, grads, owners, strict=True):
-        np.add.at(scores, owner, (x * g).sum(-1)[0].detach().numpy())
+        np.add.at(scores, owner, (x / scale * g).sum(-1)[0].detach().numpy())
     return scores[target.span_start : target.span_stop]
 
 
@@ -109,6 +111,29 @@ def test_ba_gxi_equals_naive_autograd(tiny_lm):
         ref = _naive_ba(tiny_lm, tgt, head.layer, head.weights, head.intercept, head.y)
         assert np.abs(ref).max() > 0
         np.testing.assert_allclose(got, ref, rtol=1e-6, atol=1e-9 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("batch_tokens", [None, 1])  # all steps in one pass; one step per pass
+def test_ba_ig_with_batched_steps_equals_naive_autograd(tiny_lm, batch_tokens):
+    rng = np.random.default_rng(1)
+    h = tiny_lm.embedding.weight.shape[1]
+    heads = [
+        BAHead("s1", layer, *(torch.tensor(rng.standard_normal(sh)) for sh in ((4 * h, 5), 5, 5)))
+        for layer in (2, 3)
+    ]
+    first, stop = tr_word_ranges(WORD_TR, 8)
+    tgt, steps = _target(), 4
+    got = ba_word_scores(tiny_lm, WORDS, tgt, heads, CONTEXT, first, stop, "ig", steps,
+                         batch_tokens=batch_tokens)  # fmt: skip
+    for head, scores in zip(heads, got, strict=True):
+        ref = np.mean(
+            [
+                _naive_ba(tiny_lm, tgt, head.layer, head.weights, head.intercept, head.y, a)
+                for a in (np.arange(steps) + 0.5) / steps
+            ],
+            axis=0,
+        )
+        np.testing.assert_allclose(scores, ref, rtol=1e-6, atol=1e-9 * np.abs(ref).max())
 
 
 def test_nwp_gxi_equals_naive_autograd(tiny_lm):
@@ -197,3 +222,47 @@ def test_repeat_targets_map_kept_rows_to_each_presentation():
     np.testing.assert_allclose(out[4], np.stack([z0[1, roi], z1[1, roi]]))
     with pytest.raises(ValueError, match="run 1: 4 repeated TRs but 3 kept"):
         repeat_targets(kept_runs, {1: rep}, roi)
+
+
+def test_run_attribution_ig_engines_agree_end_to_end(tmp_path, tiny_spec):
+    """The attribution stage with IG: per_target (steps batched per target, BA and NWP) and
+    shared give the same scores, and targets in the repeated run get per-repeat scores."""
+    import pandas as pd
+
+    from brainattr.demo import make_demo_dataset
+    from brainattr.encoding import run_encoding
+    from brainattr.features import run_features
+    from brainattr.layers import run_layer_selection
+
+    params = dict(n_runs=3, tr=2.0, word_seconds=0.5, rest_before_seconds=20.0,
+                  rest_after_seconds=10.0, n_subjects=1, n_voxels=12, driver_voxel_fraction=0.75,
+                  snr=1.0, max_words=240, n_repeats=2)  # fmt: skip
+    data = tmp_path / "data"
+    make_demo_dataset(data, params, seed=0)
+    feats = tmp_path / "features.h5"
+    run_features(data, tiny_spec, 6, feats, device="cpu")
+    enc = {}
+    for layer in (1, 2, 3):
+        enc[("sub-01", layer)] = str(tmp_path / f"enc{layer}.h5")
+        run_encoding(
+            data, feats, "sub-01", layer, "language", 4, [1.0, 100.0], 2, enc[("sub-01", layer)]
+        )
+    run_layer_selection(list(enc.values()), feats, tmp_path / "layers.tsv")
+    out = {}
+    for engine in ("per_target", "shared"):
+        paths = [
+            tmp_path / f"{engine}_{n}" for n in ("scores.parquet", "targets.tsv", "rep.parquet")
+        ]
+        run_attribution(data, tiny_spec, 6, tmp_path / "layers.tsv", enc, feats, 4, "ig", 3, 10, 0,
+                        paths[0], paths[1], device="cpu", batch_tokens=256, engine=engine,
+                        out_repeat_scores=paths[2])  # fmt: skip
+        out[engine] = (pd.read_parquet(paths[0]), pd.read_parquet(paths[2]))
+    a, b = out["per_target"][0], out["shared"][0]
+    assert set(a["method"]) == {"ig"} and len(a) == len(b)
+    np.testing.assert_allclose(
+        a["score"], b["score"], rtol=1e-6, atol=1e-9 * a["score"].abs().max()
+    )
+    rep = out["per_target"][1]
+    assert set(rep["repeat"]) == {1, 2}
+    np.testing.assert_allclose(rep["score"], out["shared"][1]["score"], rtol=1e-6,
+                               atol=1e-9 * rep["score"].abs().max())  # fmt: skip

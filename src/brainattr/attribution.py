@@ -206,19 +206,20 @@ def ba_predictions(
         by_layer = pooled_states_by_layer(lm, present, layers, embeds)
     else:
         by_layer = [states[:, li] for li in range(len(layers))]
-    h = by_layer[0].shape[-1]
-    out = []
-    for head in heads:
-        li = layers.index(head.layer)
-        parts, k = [], 0
-        for w in windows:
-            if w is None:
-                parts.append(by_layer[li].new_zeros(h))
-            else:
-                parts.append(by_layer[li][k])
-                k += 1
-        out.append(torch.cat(parts) @ head.weights + head.intercept)
-    return out
+    return [readout(windows, by_layer[layers.index(head.layer)], head) for head in heads]
+
+
+def readout(windows: list[Window | None], states: torch.Tensor, head: BAHead) -> torch.Tensor:
+    """Predicted ROI BOLD (n_roi,) of one head from its layer's pooled states of the present
+    windows (n_present, hidden); a delay whose TR has no words contributes zeros."""
+    parts, k = [], 0
+    for w in windows:
+        if w is None:
+            parts.append(states.new_zeros(states.shape[-1]))
+        else:
+            parts.append(states[k])
+            k += 1
+    return torch.cat(parts) @ head.weights + head.intercept
 
 
 def scatter_words(
@@ -243,21 +244,88 @@ def ba_word_scores(
     method: str = "gxi",
     steps: int = 20,
     floor: np.ndarray | None = None,
+    batch_tokens: int | None = None,
 ) -> list[np.ndarray]:
     """BA word scores over the target's span, one array per head (``floor``: see
-    :func:`brainattr.features.window_range`)."""
+    :func:`brainattr.features.window_range`).
+
+    IG runs its steps as batches of scaled copies of the four windows, as many steps per
+    forward pass as ``batch_tokens`` padded tokens allow (None: all steps in one pass), with
+    one backward pass per head and batch (:func:`ba_ig_batched`)."""
     windows = delay_windows(lm, words, target, context_words, first, stop, floor)
     present = [w for w in windows if w is not None]
     layers = sorted({h.layer for h in heads})
     embeds = [lm.embed(w.ids) for w in present]
+    token_words = [w.start + w.token_word for w in present]
+    if method == "ig":
+        attrs = ba_ig_batched(lm, windows, heads, layers, embeds, steps, batch_tokens)
+        return [scatter_words(target, token_words, a) for a in attrs]
 
     def losses(xs: list[torch.Tensor]) -> list[torch.Tensor]:
         preds = ba_predictions(lm, windows, heads, layers, xs)
         return [((p - h.y) ** 2).mean() for p, h in zip(preds, heads, strict=True)]
 
     attrs = input_attributions(losses, embeds, method, steps)
-    token_words = [w.start + w.token_word for w in present]
     return [scatter_words(target, token_words, a) for a in attrs]
+
+
+def ba_ig_batched(
+    lm: LoadedModel,
+    windows: list[Window | None],
+    heads: list[BAHead],
+    layers: list[int],
+    embeds: list[torch.Tensor],
+    steps: int,
+    batch_tokens: int | None = None,
+) -> list[list[np.ndarray]]:
+    """Integrated Gradients of every head's BA loss, IG steps batched.
+
+    The scaled copies a x of the present windows (midpoint rule, a = (k + 0.5) / steps) run as
+    one right-padded batch; the gradient of the sum over a batch's steps of a head's loss
+    gives each step's own gradient (the copies do not interact), so one backward pass per
+    head and batch serves all its steps. Equal to :func:`input_attributions` (tested).
+
+    Parameters
+    ----------
+    windows : list of Window or None (per delay)
+    heads : list of BAHead
+    layers : sorted layers of the heads
+    embeds : list of tensors (n_tokens_i, hidden), one per present window
+    steps : int
+    batch_tokens : int or None
+        Padded tokens per forward pass; None = every step in one pass.
+
+    Returns
+    -------
+    attributions : list (per head) of lists (per present window) of arrays (n_tokens_i,)
+    """
+    present = [w for w in windows if w is not None]
+    n_p = len(present)
+    per_step = max(w.n_tokens for w in present) * n_p
+    k = steps if batch_tokens is None else max(1, min(steps, batch_tokens // per_step))
+    scales = (np.arange(steps) + 0.5) / steps
+    grad_sum = [[torch.zeros_like(x) for x in embeds] for _ in heads]
+    for lo in range(0, steps, k):
+        chunk = scales[lo : lo + k]
+        xs = [(x.detach() * float(a)).requires_grad_(True) for a in chunk for x in embeds]
+        by_layer = pooled_states_by_layer(lm, present * len(chunk), layers, xs)
+        for j, h in enumerate(heads):
+            states = by_layer[layers.index(h.layer)]
+            loss = sum(
+                ((readout(windows, states[c * n_p : (c + 1) * n_p], h) - h.y) ** 2).mean()
+                for c in range(len(chunk))
+            )
+            grads = torch.autograd.grad(loss, xs, retain_graph=j < len(heads) - 1)
+            for c in range(len(chunk)):
+                for i in range(n_p):
+                    grad_sum[j][i] += grads[c * n_p + i]
+    return [
+        [
+            (x.detach() * g / steps).sum(-1).double().cpu().numpy()
+            for x, g in zip(embeds, per, strict=True)
+        ]
+        for per in grad_sum
+    ]
 
 
 def nwp_inputs(
@@ -399,9 +467,10 @@ def run_attribution(
     """Workflow stage ``attribution``: BA (selected layers x subjects) and NWP word scores.
 
     BA comes from ``engine``: ``per_target`` (:func:`ba_word_scores`: the four windows once per
-    target, one backward pass per subject x layer) or ``shared`` (:mod:`brainattr.engine`: one
-    forward pass per window for all targets, batched VJPs); both give the same scores to float
-    precision (tests/test_engine.py).
+    target, one backward pass per subject x layer; IG steps batched within ``batch_tokens``)
+    or ``shared`` (:mod:`brainattr.engine`: one forward pass per window for all targets,
+    batched VJPs); both give the same scores to float precision (tests/test_engine.py). NWP
+    IG batches each target's steps under either engine.
 
     Writes a tidy Parquet table with one row per (task, subject, layer, target, word):
     ``task`` (ba/nwp), ``method``, ``subject`` ("" for nwp), ``layer`` (-1 for nwp, read
@@ -451,7 +520,17 @@ def run_attribution(
             for t, heads in zip(targets, target_heads, strict=True):
                 ba_all.append(
                     ba_word_scores(
-                        lm, words, t, heads, context_words, first, stop, method, ig_steps, floor
+                        lm,
+                        words,
+                        t,
+                        heads,
+                        context_words,
+                        first,
+                        stop,
+                        method,
+                        ig_steps,
+                        floor,
+                        batch_tokens,
                     )
                 )
                 bar.update()
@@ -461,7 +540,10 @@ def run_attribution(
         nwp_all = []
         with Progress(len(targets), f"NWP {method}", "target") as bar:
             for t in targets:
-                nwp_all.append(nwp_word_scores(lm, words, t, method, ig_steps))
+                if method == "ig":  # the target's IG steps batched
+                    nwp_all += nwp_scores_batched(lm, words, [t], method, ig_steps, batch_tokens)
+                else:
+                    nwp_all.append(nwp_word_scores(lm, words, t, method, ig_steps))
                 bar.update()
     frames, repeat_frames = [], []
     for i, (tgt, heads) in enumerate(zip(targets, target_heads, strict=True)):
