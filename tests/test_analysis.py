@@ -12,6 +12,7 @@ from brainattr.analysis import (
     important_sets,
     iou,
     iou_table,
+    masking_summary,
     normalized_entropy,
     positions_table,
     spread_table,
@@ -109,3 +110,24 @@ def test_spread_tests_are_paired_t_tests_with_bh():
     ref = stats.ttest_rel(ba["auc"].to_numpy(), nwp.loc[ba["target_tr"]].to_numpy())
     assert early["p"] == pytest.approx(ref.pvalue) and early["n_pairs"] == 6
     np.testing.assert_allclose(res["q"], bh_fdr(res["p"].to_numpy()))
+
+
+def test_masking_summary_by_hand():
+    t = pd.DataFrame(
+        {
+            "task": ["ba"] * 6 + ["nwp"] * 3,
+            "mask": ["none", "ba_top", "random"] * 2 + ["none", "nwp_top", "ba_top"],
+            "subject": ["a"] * 3 + ["b"] * 3 + ["", "", "a"],
+            "layer": [3] * 6 + [-1, -1, 3],
+            "layer_group": ["early"] * 6 + ["final", "final", "early"],
+            "relative": [0, -0.5, -0.1, 0, -0.3, 0.1, 0, 0.4, 0.05],
+            "n_masked": 1,
+            "n_targets": 5,
+        }
+    )
+    s = masking_summary({"m": t}).set_index(["task", "layer_group", "mask"])["change_percent"]
+    assert s[("ba", "early", "ba_top")] == pytest.approx(-40.0)  # mean of -50 and -30 %
+    assert s[("ba", "early", "random")] == pytest.approx(0.0)
+    assert s[("nwp", "final", "nwp_top")] == pytest.approx(40.0)
+    assert s[("nwp", "early", "ba_top")] == pytest.approx(5.0)
+    assert "none" not in s.index.get_level_values("mask")

@@ -11,6 +11,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from brainattr.analysis import masking_summary
+
 COLORS = {"ba": "#d95f02", "nwp": "#7570b3", "random": "#8c8c8c", "both": "#4d4d4d"}
 GROUP_STYLE = {"early": ":", "middle": "--", "late": "-"}
 GROUPS = ("early", "middle", "late")
@@ -174,29 +176,25 @@ def masking(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -> 
     fig, axes = plt.subplots(len(models), 2, figsize=(10, 3.4 * len(models)), squeeze=False)
     for (ax_ba, ax_nwp), model in zip(axes, models, strict=True):
         t = tables[model]
-        ba = t[(t["task"] == "ba") & (t["mask"] != "none")]
-        g = ba.groupby(["layer_group", "mask"])["relative"].mean().unstack()
+        summary = masking_summary({model: t})
+        ba = summary[summary["task"] == "ba"]
+        g = ba.pivot(index="layer_group", columns="mask", values="change_percent")
         g = g.reindex(
             index=[x for x in GROUPS if x in g.index], columns=["ba_top", "random", "nwp_top"]
         )
         colors = [COLORS["ba"], COLORS["random"], COLORS["nwp"]]
         g.columns = ["BA-top words", "random words", "NWP-top words"]
-        (100 * g).plot.bar(ax=ax_ba, color=colors, rot=0)
+        g.plot.bar(ax=ax_ba, color=colors, rot=0)
         ax_ba.set(
             ylabel="change in BA (%)",
             xlabel="BA layer",
             title=f"{model}: BA after masking {int(t['n_masked'].iloc[0])} word(s)/context",
         )
         ax_ba.axhline(0, color="k", lw=0.8, label="_nolegend_")
-        nwp = t[(t["task"] == "nwp") & (t["mask"] != "none")]
-        vals = {
-            "nwp_top": nwp[nwp["mask"] == "nwp_top"]["relative"].mean(),
-            "random": nwp[nwp["mask"] == "random"]["relative"].mean(),
-            "ba_top": nwp[nwp["mask"] == "ba_top"]["relative"].mean(),
-        }
+        nwp = summary[summary["task"] == "nwp"].groupby("mask")["change_percent"].mean()
         ax_nwp.bar(
             ["NWP-top words", "random words", "BA-top words"],
-            [100 * v for v in vals.values()],
+            [nwp[m] for m in ("nwp_top", "random", "ba_top")],
             color=[COLORS["nwp"], COLORS["random"], COLORS["ba"]],
         )
         ax_nwp.set(

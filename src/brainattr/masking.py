@@ -180,38 +180,3 @@ def run_masking(
     out["n_targets"] = len(tdf)
     out["n_masked"] = n_masked
     out.to_csv(out_path, sep="\t", index=False)
-
-
-def masking_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The masking table of every model: mean relative change per task, layer group and mask.
-
-    Parameters
-    ----------
-    tables : {model: masking table written by :func:`run_masking`}
-
-    Returns
-    -------
-    table : DataFrame
-        ``model, task, layer_group, mask, change_percent`` (mean over subjects of
-        100 x relative change; for NWP, ``ba_top`` rows give the layer group whose BA-top
-        words were masked), ``n_masked``, ``n_targets``.
-    """
-    rows = []
-    for model, t in tables.items():
-        t = t[t["mask"] != "none"]
-        g = t.groupby(["task", "layer_group", "mask"], sort=False)
-        out = g.agg(
-            change_percent=("relative", "mean"),
-            n_masked=("n_masked", "first"),
-            n_targets=("n_targets", "first"),
-        ).reset_index()
-        out["change_percent"] *= 100
-        rows.append(out.assign(model=model))
-    cols = ["model", "task", "layer_group", "mask", "change_percent", "n_masked", "n_targets"]
-    return pd.concat(rows, ignore_index=True)[cols]
-
-
-def run_masking_summary(paths: dict[str, str], out_path: str | Path) -> None:
-    """Workflow stage ``masking_table``: one table of every model's masking results."""
-    tables = {m: pd.read_csv(p, sep="\t") for m, p in paths.items()}
-    masking_summary(tables).to_csv(out_path, sep="\t", index=False)

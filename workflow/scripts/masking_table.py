@@ -1,4 +1,4 @@
-from brainattr.masking import run_masking_summary
+from brainattr.analysis import run_masking_summary
 from brainattr.workflow import setup_script
 
 setup_script(snakemake.log[0])
