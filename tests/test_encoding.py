@@ -62,8 +62,13 @@ def test_encode_subject_recovers_a_linear_map_and_folds_the_zscore():
     bold = x @ w + 0.1 * rng.standard_normal((n_trs, 4))
     bold = np.hstack([bold, rng.standard_normal((n_trs, 1))])
     roi = np.array([True, True, False, True, True])
-    res = encode_subject(feats, bold, runs, kept, 2, [0.1, 1, 10, 100], 4, roi)
+    res = encode_subject(feats, bold, runs, kept, 2, [0.1, 1, 10, 100], 4, roi, r_runs=[2])
     assert (res["r"][:4] > 0.9).all() and abs(res["r"][4]) < 0.3
+    # held-out r of run 2 alone, against its z-scored BOLD
+    run2 = runs[res["rows"]] == 2
+    y2 = bold[res["rows"][run2]]
+    ref = [np.corrcoef(res["prediction"][run2, v], y2[:, v])[0, 1] for v in range(5)]
+    np.testing.assert_allclose(res["r_run_2"], ref, rtol=1e-10)
     # the stored weights predict on raw features exactly as the pipeline did
     rows = res["rows"]
     for k in range(3):

@@ -207,6 +207,7 @@ def encode_subject(
     backend: str = "numpy",
     targets_batch: int = 0,
     alphas_batch: int = 0,
+    r_runs: list[int] = (),
 ) -> dict[str, np.ndarray]:
     """Cross-validated encoding model of one subject and layer.
 
@@ -226,6 +227,8 @@ def encode_subject(
     backend : str
     targets_batch, alphas_batch : int
         Memory bound of the solver (see :func:`fit_ridge_cv`).
+    r_runs : list of int
+        Runs whose held-out r is also returned on their own (``r_run_<run>``, (n_voxels,)).
 
     Returns
     -------
@@ -263,6 +266,9 @@ def encode_subject(
         out[f"intercept_{k}"] = intercept[roi].astype(np.float32)
         out[f"alphas_{k}"] = best
     out["r"] = pearson_r(pred, y)
+    row_runs = runs[rows]
+    for run in r_runs:
+        out[f"r_run_{run}"] = pearson_r(pred[row_runs == run], y[row_runs == run])
     out["prediction"] = pred
     return out
 
@@ -294,6 +300,7 @@ def run_encoding(
     from brainattr.features import read_features
 
     feats = read_features(features_path, layer)
+    repeated = repeated_runs(dataset_dir, subject)
     res = encode_subject(
         feats,
         bold,
@@ -306,16 +313,10 @@ def run_encoding(
         backend,
         targets_batch,
         alphas_batch,
+        repeated,
     )
     grid = np.asarray(alphas, dtype=np.float64)
     n_folds = int(res["fold"].max() + 1)
-    # r on each repeated run alone, for BA normalised by that run's noise ceiling
-    y = prepare_responses(bold, ds.trs["run"].to_numpy(), ds.trs["kept"].to_numpy())
-    row_runs = ds.trs["run"].to_numpy()[res["rows"]]
-    r_repeated = {
-        run: pearson_r(res["prediction"][row_runs == run], y[row_runs == run])
-        for run in repeated_runs(dataset_dir, subject)
-    }
     # weights are refit for the layers attribution uses (roi_weights); each voxel's alpha is
     # stored as its index in the grid (one byte per voxel and fold)
     with h5py.File(out_path, "w") as f:
@@ -326,8 +327,8 @@ def run_encoding(
         f.create_dataset("alpha_grid", data=grid)
         for k in range(n_folds):
             f.create_dataset(f"alpha_index_{k}", data=alpha_indices(res[f"alphas_{k}"], grid))
-        for run, r in r_repeated.items():
-            f.create_dataset(f"r_repeated_{run}", data=r.astype(np.float32))
+        for run in repeated:  # BA normalised by the run's noise ceiling
+            f.create_dataset(f"r_repeated_{run}", data=res[f"r_run_{run}"].astype(np.float32))
         f.attrs.update(
             subject=subject,
             layer=layer,
