@@ -70,6 +70,14 @@ def test_every_figure_renders(tmp_path):
          "ba_repeated": [0.1, 0.2, 0.3, 0.2], "ba_normalized": [0.125, 0.25, 0.375, 0.25]}
     )  # fmt: skip
     com_by_ctx = {("m", 8): com, ("m", 16): com}
+
+    def tsv(tables):  # written as the workflow writes them, in (model, L) order
+        paths = []
+        for (m, c), t in tables.items():
+            paths.append(tmp_path / f"{id(tables)}_{m}_{c}.tsv")
+            t.to_csv(paths[-1], sep="\t", index=False)
+        return paths
+
     iou_by_ctx = {("m", c): iou_table(scores, th, c) for c in (8, 16)}
     import nibabel as nib
 
@@ -86,6 +94,9 @@ def test_every_figure_renders(tmp_path):
         "i": lambda p, q: figures.stability({"m": stab.iloc[:0]}, "t", p, q),
         "j": lambda p, q: figures.noise_ceiling({"m": nc}, "t", p, q),
         "k": lambda p, q: figures.context_control(com_by_ctx, iou_by_ctx, 0.5, "t", p, q),
+        "k2": lambda p, q: figures.run_context_control(
+            [("m", 8), ("m", 16)], tsv(com_by_ctx), tsv(iou_by_ctx), 0.5, "t", p, q
+        ),
         "l": lambda p, q: figures.brain_map(img, ["early", "middle", "late"], "t", p, q),
     }
     for name, draw in calls.items():

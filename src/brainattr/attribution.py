@@ -514,8 +514,9 @@ def run_attribution(
             vjp_batch,
             floor,
         )
+        nwp_all = nwp_scores_batched(lm, words, targets, method, ig_steps, batch_tokens)
     else:
-        ba_all = []
+        ba_all, nwp_all = [], []
         with Progress(len(targets), f"BA {method}", "target") as bar:
             for t, heads in zip(targets, target_heads, strict=True):
                 ba_all.append(
@@ -534,10 +535,6 @@ def run_attribution(
                     )
                 )
                 bar.update()
-    if engine == "shared":
-        nwp_all = nwp_scores_batched(lm, words, targets, method, ig_steps, batch_tokens)
-    else:
-        nwp_all = []
         with Progress(len(targets), f"NWP {method}", "target") as bar:
             for t in targets:
                 if method == "ig":  # the target's IG steps batched

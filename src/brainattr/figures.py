@@ -358,6 +358,27 @@ def context_control(
     _save(fig, png, pdf)
 
 
+def run_context_control(
+    model_contexts: list[tuple[str, int]],
+    com_paths: list[str],
+    iou_paths: list[str],
+    threshold: float,
+    title: str,
+    png: str,
+    pdf: str,
+) -> None:
+    """Workflow stage ``fig_context_control``: the tables of every (model, L), in the order of
+    ``model_contexts``, drawn by :func:`context_control`."""
+
+    def read(paths: list[str]) -> dict[tuple[str, int], pd.DataFrame]:
+        return {
+            (m, int(c)): pd.read_csv(p, sep="\t")
+            for (m, c), p in zip(model_contexts, paths, strict=True)
+        }
+
+    context_control(read(com_paths), read(iou_paths), threshold, title, png, pdf)
+
+
 def recovery(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
     """Demo: share of planted driver words in the top sets vs their base rate."""
     fig, ax = plt.subplots(figsize=(6, 3.6))
