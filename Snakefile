@@ -17,6 +17,8 @@ os.environ.update(
 )
 
 from brainattr.config import validate_config  # noqa: E402
+from brainattr.dataset import COMMON_FILES  # noqa: E402
+from brainattr.figure_registry import FIGURES, figures_for  # noqa: E402
 from brainattr.sources import DOWNLOADED, remote_files  # noqa: E402
 from brainattr.workflow import dataset_dir, dataset_provides, download_dir  # noqa: E402
 

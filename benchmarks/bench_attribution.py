@@ -22,18 +22,15 @@ import time
 import numpy as np
 import torch
 
-from brainattr.attribution import (
-    BAHead,
-    ba_word_scores,
-    eligible_targets,
-    nwp_inputs,
-    nwp_word_scores,
-    sample_targets,
-)
-from brainattr.dataset import read_dataset, tr_word_ranges
+from brainattr.attribution.nwp import nwp_inputs, nwp_scores_batched, nwp_word_scores
+from brainattr.attribution.per_target import ba_word_scores
+from brainattr.attribution.shared import ba_scores_shared
+from brainattr.dataset import read_dataset
 from brainattr.demo import make_demo_dataset
-from brainattr.engine import ba_scores_shared, nwp_scores_batched
 from brainattr.models import decoder_layers, hidden_states, load_model, pad_batch
+from brainattr.readout import BAHead
+from brainattr.targets import eligible_targets, sample_targets
+from brainattr.windows import StoryWindows
 
 SMOLLM2 = {
     "source": "gguf_package",
@@ -94,9 +91,10 @@ def main() -> None:
     args = parser.parse_args()
     ds, lm = demo_inputs()
     words = ds.words["word"].tolist()
-    first, stop = tr_word_ranges(ds.word_tr, len(ds.trs))
+    story = StoryWindows.of_dataset(ds, args.context)
+    first, stop = story.first, story.stop
     fold = np.zeros(int(ds.trs["kept"].sum()), dtype=int)
-    targets = sample_targets(eligible_targets(ds, args.context, 4, fold), args.targets, 0)
+    targets = sample_targets(eligible_targets(ds, story, 4, fold), args.targets, 0)
     h, v = lm.embedding.weight.shape[1], 240
     rng = np.random.default_rng(0)
     readouts = {
@@ -123,10 +121,7 @@ def main() -> None:
 
     # naive: one forward of the four windows and one backward per target x head
     t0 = time.perf_counter()
-    naive = [
-        [ba_word_scores(lm, words, t, [hd], args.context, first, stop)[0] for hd in heads_for(t)]
-        for t in targets
-    ]
+    naive = [[ba_word_scores(lm, story, t, [hd])[0] for hd in heads_for(t)] for t in targets]
     t_naive = time.perf_counter() - t0
     flops_naive = sum(
         2 * 2 * cum[hd.layer] * sum(tokens(s) for s in t.delay_trs if s is not None)
@@ -136,7 +131,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     fast = ba_scores_shared(
-        lm, words, targets, heads_for, args.context, first, stop, vjp_batch=args.vjp_batch
+        lm, story, targets, [heads_for(t) for t in targets], vjp_batch=args.vjp_batch
     )
     t_fast = time.perf_counter() - t0
     windows = {s for t in targets for s in t.delay_trs if s is not None}
@@ -152,9 +147,7 @@ def main() -> None:
 
     # per target: the four windows once, one backward pass per head (the workflow's default)
     t0 = time.perf_counter()
-    per_target = [
-        ba_word_scores(lm, words, t, heads_for(t), args.context, first, stop) for t in targets
-    ]
+    per_target = [ba_word_scores(lm, story, t, heads_for(t)) for t in targets]
     t_per = time.perf_counter() - t0
     flops_per = sum(
         2 * top * sum(tokens(s) for s in t.delay_trs if s is not None)
@@ -190,10 +183,10 @@ def main() -> None:
         f"max_rel_err={max_rel_err(fast):.1e} efficiency={flops_fast / t_fast / peak:.2f}"
     )
     bench_extended(lm, words, targets, heads_for, first, stop, per_target, t_per, cum, peak)
-    bench_bf16(words, targets[: args.ig_targets], readouts, ys, b, args.context, first, stop)
+    bench_bf16(story, targets[: args.ig_targets], readouts, ys, b)
     bench_nwp(lm, words, targets, peak, "gxi", 1, args.batch_tokens)
     bench_nwp(lm, words, targets[: args.ig_targets], peak, "ig", 20, args.batch_tokens)
-    bench_ba_ig(lm, words, targets[: args.ig_targets], heads_for, args, first, stop, cum, peak)
+    bench_ba_ig(lm, story, targets[: args.ig_targets], heads_for, args, cum, peak)
 
 
 def ba_scores_extended(lm, words, target, heads, first, stop) -> list[np.ndarray]:
@@ -262,27 +255,20 @@ def bench_extended(lm, words, targets, heads_for, first, stop, exact, t_exact, c
     )
 
 
-def bench_ba_ig(lm, words, targets, heads_for, args, first, stop, cum, peak) -> None:
+def bench_ba_ig(lm, story, targets, heads_for, args, cum, peak) -> None:
     """BA Integrated Gradients (20 steps): steps batched per forward pass (the per_target
     engine) against one step per pass, same backward passes per head."""
     runs = {}
     for name, bt in (("one step per pass", 1), ("batched", args.batch_tokens)):
         t0 = time.perf_counter()
         runs[name] = [
-            ba_word_scores(
-                lm, words, t, heads_for(t), args.context, first, stop, "ig", 20, batch_tokens=bt
-            )
-            for t in targets
+            ba_word_scores(lm, story, t, heads_for(t), "ig", 20, batch_tokens=bt) for t in targets
         ]
         runs[name + " s"] = time.perf_counter() - t0
     top = max(hd.layer for hd in heads_for(targets[0]))
     flops = 0
     for t in targets:
-        n = sum(
-            len(lm.encode_words(words[max(0, first[s] - args.context) : stop[s]])[0])
-            for s in t.delay_trs
-            if s is not None
-        )
+        n = sum(story.window(lm, s).n_tokens for s in t.delay_trs if s is not None)
         flops += 20 * (2 * cum[top] * n + sum(2 * cum[hd.layer] * n for hd in heads_for(t)))
     err = max(
         np.abs(f - n).max() / np.abs(n).max()
@@ -301,7 +287,7 @@ def bench_ba_ig(lm, words, targets, heads_for, args, first, stop, cum, peak) -> 
     )
 
 
-def bench_bf16(words, targets, readouts, ys, b, context, first, stop) -> None:
+def bench_bf16(story, targets, readouts, ys, b) -> None:
     """bfloat16 against float32 BA attributions: Spearman rank correlation per (target, head)."""
     from scipy.stats import spearmanr
 
@@ -317,9 +303,7 @@ def bench_bf16(words, targets, readouts, ys, b, context, first, stop) -> None:
             ]
 
         t0 = time.perf_counter()
-        scores[dtype] = [
-            ba_word_scores(lm, words, t, heads_for(t), context, first, stop) for t in targets
-        ]
+        scores[dtype] = [ba_word_scores(lm, story, t, heads_for(t)) for t in targets]
         seconds[dtype] = time.perf_counter() - t0
     rho = np.array(
         [

@@ -23,8 +23,8 @@ import numpy as np
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
-from brainattr.encoding import encode_subject, pearson_r, zscore_per_run
-from brainattr.features import delay_features
+from brainattr.design import delay_features, pearson_r, zscore_per_run
+from brainattr.encoding import encode_subject
 
 ALPHAS = [0.01, 0.1, 1, 10, 100, 1000, 10000, 100000, 1000000]
 

@@ -19,7 +19,8 @@ import time
 import numpy as np
 from bench_attribution import SMOLLM2, block_params, demo_inputs, matmul_flops
 
-from brainattr.features import extract_features, strided_chunks
+from brainattr.features import extract_features
+from brainattr.windows import StoryWindows
 
 
 def main() -> None:
@@ -28,8 +29,9 @@ def main() -> None:
     parser.add_argument("--stride", type=int, default=0, help="stride words (0 = context)")
     args = parser.parse_args()
     ds, lm = demo_inputs()
-    words, layers = ds.words["word"].tolist(), SMOLLM2["layers"]
-    common = (lm, words, ds.word_tr, len(ds.trs), layers, args.context, 4096, ds.context_floor)
+    layers = SMOLLM2["layers"]
+    story = StoryWindows.of_dataset(ds, args.context)
+    common = (lm, story, layers, 4096)
     stride = args.stride or args.context
     t0 = time.perf_counter()
     exact = extract_features(*common)
@@ -49,9 +51,7 @@ def main() -> None:
         np.concatenate([exact[la][rows].ravel() for la in layers]),
         np.concatenate([strided[la][rows].ravel() for la in layers]),
     )[0, 1]
-    chunks = strided_chunks(
-        lm, words, ds.word_tr, len(ds.trs), args.context, stride, ds.context_floor
-    )
+    chunks = story.strided_chunks(lm, stride)
     n_tok = sum(c.n_tokens for c in chunks)
     flops = 2 * block_params(lm)[max(layers)] * n_tok
     peak = matmul_flops()

@@ -65,6 +65,33 @@ def tiny_lm(tiny_spec):
     return load_model(tiny_spec, "cpu")
 
 
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_spec) -> dict:
+    """A small demo dataset (one subject, a repeated run) through features, encoding of three
+    layers and layer selection with the tiny model, at L = 6: what attribution reads."""
+    from brainattr.demo import make_demo_dataset
+    from brainattr.encoding import run_encoding
+    from brainattr.features import run_features
+    from brainattr.layers import run_layer_selection
+
+    root = tmp_path_factory.mktemp("tiny-run")
+    params = dict(n_runs=3, tr=2.0, word_seconds=0.5, rest_before_seconds=20.0,
+                  rest_after_seconds=10.0, n_subjects=1, n_voxels=12, driver_voxel_fraction=0.75,
+                  snr=1.0, max_words=240, n_repeats=2)  # fmt: skip
+    data = root / "data"
+    make_demo_dataset(data, params, seed=0)
+    feats = root / "features.h5"
+    run_features(data, tiny_spec, 6, feats, device="cpu")
+    enc = {}
+    for layer in (1, 2, 3):
+        enc[("sub-01", layer)] = str(root / f"enc{layer}.h5")
+        run_encoding(
+            data, feats, "sub-01", layer, "language", 4, [1.0, 100.0], 2, enc[("sub-01", layer)]
+        )
+    run_layer_selection(list(enc.values()), feats, root / "layers.tsv")
+    return {"data": data, "features": feats, "encodings": enc, "layers": root / "layers.tsv"}
+
+
 def snakemake_command(work: Path, config: Path, *extra: str) -> list[str]:
     """Run this repository's Snakefile in ``work`` with ``config`` (plus extra arguments)."""
     return [

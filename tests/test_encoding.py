@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from brainattr.encoding import encode_subject, fit_ridge_cv, pearson_r, zscore_per_run
+from brainattr.design import pearson_r, zscore_per_run
+from brainattr.encoding import encode_subject, fit_ridge_cv
 
 
 def test_pearson_r_matches_corrcoef():
@@ -55,7 +56,7 @@ def test_encode_subject_recovers_a_linear_map_and_folds_the_zscore():
     runs = np.repeat([1, 2, 3], 80)
     kept = np.ones(n_trs, dtype=bool)
     kept[[0, 80, 160]] = False
-    from brainattr.features import delay_features
+    from brainattr.design import delay_features
 
     x = delay_features(feats, runs, 2)
     w = rng.standard_normal((2 * h, 4))

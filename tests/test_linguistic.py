@@ -4,7 +4,8 @@ import pytest
 from scipy.io import savemat
 
 from brainattr.dataset import DatasetError
-from brainattr.linguistic import linguistic_table, story_feature_groups
+from brainattr.linguistic import linguistic_table
+from brainattr.sources.hp import story_feature_groups
 
 from .conftest import shared_path
 

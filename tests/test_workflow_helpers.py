@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 
 from brainattr.dataset import DatasetWriter
-from brainattr.workflow import Progress, dataset_provides
+from brainattr.progress import Progress
+from brainattr.workflow import dataset_provides
 
 
 def _local(tmp_path, **parts):

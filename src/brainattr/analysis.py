@@ -14,7 +14,21 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-CONTEXT = ["task", "subject", "layer", "layer_group", "target_tr"]
+from brainattr.tables import (
+    CENTER_OF_MASS,
+    CONTEXT,
+    DISPERSION,
+    IMPORTANT_SETS,
+    IOU,
+    MASKING,
+    MASKING_SUMMARY,
+    POSITIONS,
+    SCORES,
+    SPREAD,
+    SPREAD_TESTS,
+    read_table,
+    write_table,
+)
 
 
 def important_set(scores: np.ndarray, threshold: float) -> np.ndarray:
@@ -110,7 +124,7 @@ def important_sets(scores: pd.DataFrame, thresholds: list[float]) -> pd.DataFram
         for t in thresholds:
             m = important_set(s, t)
             rows.append((*key, t, int(m.sum()), len(s), " ".join(map(str, idx[m]))))
-    return pd.DataFrame(rows, columns=[*CONTEXT, "threshold", "n_important", "n_words", "words"])
+    return pd.DataFrame(rows, columns=IMPORTANT_SETS)
 
 
 def ba_nwp_pairs(scores: pd.DataFrame) -> Iterator[tuple[tuple, np.ndarray, np.ndarray]]:
@@ -139,10 +153,7 @@ def iou_table(scores: pd.DataFrame, thresholds: list[float], seed: int) -> pd.Da
                     iou(important_set(ba_p, t), important_set(nwp_p, t)),
                 )
             )
-    return pd.DataFrame(
-        rows,
-        columns=["subject", "layer", "layer_group", "target_tr", "threshold", "iou", "iou_random"],
-    )
+    return pd.DataFrame(rows, columns=IOU)
 
 
 def spread_table(sets: pd.DataFrame) -> pd.DataFrame:
@@ -156,7 +167,7 @@ def spread_table(sets: pd.DataFrame) -> pd.DataFrame:
                 int(g["n_words"].iloc[0]),
             )
         )
-    return pd.DataFrame(rows, columns=[*CONTEXT, "auc", "n_words"])
+    return pd.DataFrame(rows, columns=SPREAD)
 
 
 def spread_tests(spread: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
@@ -181,9 +192,7 @@ def spread_tests(spread: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
                 float(res.pvalue),
             )
         )
-    out = pd.DataFrame(
-        rows, columns=["model", "layer_group", "n_pairs", "auc_ba", "auc_nwp", "t", "p"]
-    )
+    out = pd.DataFrame(rows, columns=SPREAD_TESTS[:7])
     out["q"] = bh_fdr(out["p"].to_numpy())
     out["significant"] = out["q"] < alpha
     return out
@@ -212,10 +221,10 @@ def positions_table(scores: pd.DataFrame, threshold: float) -> tuple[pd.DataFram
             )
         )
         hist_rows.extend((key[0], key[3], int(x)) for x in d[m])
-    hist = pd.DataFrame(hist_rows, columns=["task", "layer_group", "distance"])
+    hist = pd.DataFrame(hist_rows, columns=POSITIONS[:3])
     hist = hist.groupby(["task", "layer_group", "distance"]).size().rename("count").reset_index()
     hist["share"] = hist["count"] / hist.groupby(["task", "layer_group"])["count"].transform("sum")
-    summary = pd.DataFrame(summ_rows, columns=[*CONTEXT, "center_of_mass", "iqr", "n_important"])
+    summary = pd.DataFrame(summ_rows, columns=CENTER_OF_MASS[:-1])  # entropy merged later
     return hist, summary
 
 
@@ -227,7 +236,7 @@ def dispersion_table(hist: pd.DataFrame) -> pd.DataFrame:
         counts = np.zeros(span)
         counts[g["distance"].to_numpy()] = g["count"].to_numpy()
         rows.append((task, group, normalized_entropy(counts)))
-    return pd.DataFrame(rows, columns=["task", "layer_group", "entropy"])
+    return pd.DataFrame(rows, columns=DISPERSION)
 
 
 def run_analyses(
@@ -238,22 +247,21 @@ def run_analyses(
     out: dict[str, str],
 ) -> None:
     """Workflow stage ``analyses``: important sets, IoU, spread, positions as TSV tables."""
-    scores = pd.read_parquet(scores_path)
+    scores = read_table(scores_path, SCORES)
     sets = important_sets(scores, thresholds)
-    sets.to_csv(out["important_sets"], sep="\t", index=False)
-    iou_table(scores, thresholds, seed).to_csv(out["iou"], sep="\t", index=False)
-    spread_table(sets).to_csv(out["spread"], sep="\t", index=False)
+    write_table(sets, out["important_sets"], IMPORTANT_SETS)
+    write_table(iou_table(scores, thresholds, seed), out["iou"], IOU)
+    write_table(spread_table(sets), out["spread"], SPREAD)
     hist, summary = positions_table(scores, position_threshold)
-    hist.to_csv(out["positions"], sep="\t", index=False)
-    summary.merge(dispersion_table(hist), on=["task", "layer_group"]).to_csv(
-        out["center_of_mass"], sep="\t", index=False
-    )
+    write_table(hist, out["positions"], POSITIONS)
+    com = summary.merge(dispersion_table(hist), on=["task", "layer_group"])
+    write_table(com, out["center_of_mass"], CENTER_OF_MASS)
 
 
 def run_spread_tests(spread_paths: dict[str, str], alpha: float, out_path: str | Path) -> None:
     """Workflow stage ``spread_tests``: BA vs NWP across models, BH-FDR over all tests."""
-    spread = pd.concat([pd.read_csv(p, sep="\t").assign(model=m) for m, p in spread_paths.items()])
-    spread_tests(spread, alpha).to_csv(out_path, sep="\t", index=False)
+    spread = pd.concat([read_table(p, SPREAD).assign(model=m) for m, p in spread_paths.items()])
+    write_table(spread_tests(spread, alpha), out_path, SPREAD_TESTS)
 
 
 def masking_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -281,11 +289,10 @@ def masking_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         ).reset_index()
         out["change_percent"] *= 100
         rows.append(out.assign(model=model))
-    cols = ["model", "task", "layer_group", "mask", "change_percent", "n_masked", "n_targets"]
-    return pd.concat(rows, ignore_index=True)[cols]
+    return pd.concat(rows, ignore_index=True)[MASKING_SUMMARY]
 
 
 def run_masking_summary(paths: dict[str, str], out_path: str | Path) -> None:
     """Workflow stage ``masking_table``: one table of every model's masking results."""
-    tables = {m: pd.read_csv(p, sep="\t") for m, p in paths.items()}
-    masking_summary(tables).to_csv(out_path, sep="\t", index=False)
+    tables = {m: read_table(p, MASKING) for m, p in paths.items()}
+    write_table(masking_summary(tables), out_path, MASKING_SUMMARY)

@@ -21,6 +21,9 @@ Times are seconds from the start of the session; ``run`` is the run (HP) or stor
 used as a cross-validation fold; ``kept`` marks TRs used for encoding (the others, e.g.
 trimmed rest, are still acquired and keep the timing honest; their bold rows may be NaN
 when the source only provides trimmed responses).
+
+The format's file names, columns, writer, readers and checks stay together in this one module
+(about 410 lines), so that the format is defined in one place.
 """
 
 from __future__ import annotations
@@ -33,6 +36,15 @@ import h5py
 import numpy as np
 import pandas as pd
 
+DATASET_JSON, WORDS_TSV, TRS_TSV, RESPONSES_H5 = (
+    "dataset.json",
+    "words.tsv",
+    "trs.tsv",
+    "responses.h5",
+)
+WORD_GROUPS_TSV = "word_groups.tsv"
+# every dataset has these (the workflow's dataset rules declare them as outputs)
+COMMON_FILES = (DATASET_JSON, WORDS_TSV, TRS_TSV, RESPONSES_H5)
 WORD_COLUMNS = ["word_index", "word", "onset", "offset", "run"]
 TR_COLUMNS = ["tr_index", "onset", "run", "kept"]
 # stimulus_index: the word's slot in the source's stimulus (HP: aligns story_features.mat rows)
@@ -184,8 +196,8 @@ class DatasetWriter:
         self.words = words
         self.trs = trs[TR_COLUMNS].astype({"kept": int})
         _check_tables(words, self.trs, str(self.folder))
-        words.to_csv(self.folder / "words.tsv", sep="\t", index=False)
-        self.trs.to_csv(self.folder / "trs.tsv", sep="\t", index=False)
+        words.to_csv(self.folder / WORDS_TSV, sep="\t", index=False)
+        self.trs.to_csv(self.folder / TRS_TSV, sep="\t", index=False)
         self.info = {
             "name": name,
             "tr": tr,
@@ -193,7 +205,7 @@ class DatasetWriter:
             "runs_continue": bool(runs_continue),
             **(meta or {}),
         }
-        self.h5 = h5py.File(self.folder / "responses.h5", "w")
+        self.h5 = h5py.File(self.folder / RESPONSES_H5, "w")
 
     def add_word_groups(self, groups: pd.DataFrame) -> None:
         """Write ``word_groups.tsv`` (see :func:`write_word_groups`)."""
@@ -253,7 +265,7 @@ class DatasetWriter:
 
     def close(self) -> None:
         self.h5.close()
-        (self.folder / "dataset.json").write_text(json.dumps(self.info, indent=2))
+        (self.folder / DATASET_JSON).write_text(json.dumps(self.info, indent=2))
 
     def __enter__(self) -> DatasetWriter:
         return self
@@ -291,7 +303,7 @@ def write_word_groups(folder: str | Path, groups: pd.DataFrame) -> None:
     groups : DataFrame
         Column ``word_index`` (0..n_words-1 in order) and one boolean column per group.
     """
-    path = Path(folder) / "word_groups.tsv"
+    path = Path(folder) / WORD_GROUPS_TSV
     if "word_index" not in groups.columns or len(groups.columns) < 2:
         raise DatasetError(f"{path}: needs word_index and at least one group column")
     if not np.array_equal(groups["word_index"].to_numpy(), np.arange(len(groups))):
@@ -301,7 +313,7 @@ def write_word_groups(folder: str | Path, groups: pd.DataFrame) -> None:
 
 def read_word_groups(folder: str | Path, n_words: int) -> pd.DataFrame:
     """``word_groups.tsv`` of a dataset folder as booleans (see :func:`write_word_groups`)."""
-    path = Path(folder) / "word_groups.tsv"
+    path = Path(folder) / WORD_GROUPS_TSV
     if not path.is_file():
         raise DatasetError(
             f"{path} does not exist: the linguistic analysis needs per-word annotation groups "
@@ -321,20 +333,20 @@ def read_word_groups(folder: str | Path, n_words: int) -> pd.DataFrame:
 
 def read_repeats(folder: str | Path, subject: str) -> dict[int, np.ndarray]:
     """Separate presentations of repeated runs: {run: (n_repeats, n_kept_trs_of_run, n_voxels)}."""
-    with h5py.File(Path(folder) / "responses.h5", "r") as f:
+    with h5py.File(Path(folder) / RESPONSES_H5, "r") as f:
         g = f[subject].get("repeats", {})
         return {int(run): g[run][()] for run in g}
 
 
 def repeated_runs(folder: str | Path, subject: str) -> list[int]:
     """Runs of a subject stored with separate repeats (without reading them)."""
-    with h5py.File(Path(folder) / "responses.h5", "r") as f:
+    with h5py.File(Path(folder) / RESPONSES_H5, "r") as f:
         return sorted(int(run) for run in f[subject].get("repeats", {}))
 
 
 def read_voxel_coords(folder: str | Path, subject: str) -> tuple[np.ndarray, np.ndarray] | None:
     """(voxel_ijk (n_voxels, 3), affine (4, 4)) of a subject, or None when not stored."""
-    with h5py.File(Path(folder) / "responses.h5", "r") as f:
+    with h5py.File(Path(folder) / RESPONSES_H5, "r") as f:
         g = f[subject]
         if "voxel_ijk" not in g or "affine" not in g.attrs:
             return None
@@ -353,15 +365,15 @@ def _check_tables(words: pd.DataFrame, trs: pd.DataFrame, where: str) -> None:
 def read_dataset(folder: str | Path) -> Dataset:
     """Read a dataset folder written by :func:`write_dataset`; responses stay on disk."""
     folder = Path(folder)
-    for required in ("dataset.json", "words.tsv", "trs.tsv", "responses.h5"):
+    for required in COMMON_FILES:
         if not (folder / required).is_file():
             raise DatasetError(
                 f"dataset folder {folder} lacks {required}; see the README section 'On-disk format'"
             )
-    info = json.loads((folder / "dataset.json").read_text())
-    words = pd.read_csv(folder / "words.tsv", sep="\t", keep_default_na=False, dtype={"word": str})
-    trs = pd.read_csv(folder / "trs.tsv", sep="\t")
-    for table, cols, fname in ((words, WORD_COLUMNS, "words.tsv"), (trs, TR_COLUMNS, "trs.tsv")):
+    info = json.loads((folder / DATASET_JSON).read_text())
+    words = pd.read_csv(folder / WORDS_TSV, sep="\t", keep_default_na=False, dtype={"word": str})
+    trs = pd.read_csv(folder / TRS_TSV, sep="\t")
+    for table, cols, fname in ((words, WORD_COLUMNS, WORDS_TSV), (trs, TR_COLUMNS, TRS_TSV)):
         missing = [c for c in cols if c not in table.columns]
         if missing:
             raise DatasetError(f"{folder / fname} lacks column(s) {missing}")
@@ -375,7 +387,7 @@ def read_dataset(folder: str | Path) -> Dataset:
 
 def read_responses(folder: str | Path, subject: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """BOLD (n_trs, n_voxels) and ROI masks {label: (n_voxels,) bool} of one subject."""
-    path = Path(folder) / "responses.h5"
+    path = Path(folder) / RESPONSES_H5
     with h5py.File(path, "r") as f:
         if subject not in f:
             raise DatasetError(f"{path} has no subject '{subject}'; subjects: {list(f)}")

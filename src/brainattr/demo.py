@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from nilearn.glm.first_level import spm_hrf
 
-from brainattr.dataset import DatasetWriter
+from brainattr.dataset import TR_COLUMNS, WORD_COLUMNS, DatasetWriter
 
 DRIVER_WORDS = ("marta", "tobias", "elin", "oskar", "saltmere", "kelderwick", "fenwood")
 DRIVER_CLASS = "character and place names of the story"
@@ -178,8 +178,8 @@ def make_demo_dataset(folder: str | Path, params: dict, seed: int) -> None:
         for k in range(n_trs):
             tr_rows.append((len(tr_rows), clock + k * tr, run, k >= n_rest))
         clock += n_trs * tr
-    words = pd.DataFrame(word_rows, columns=["word_index", "word", "onset", "offset", "run"])
-    trs = pd.DataFrame(tr_rows, columns=["tr_index", "onset", "run", "kept"])
+    words = pd.DataFrame(word_rows, columns=WORD_COLUMNS)
+    trs = pd.DataFrame(tr_rows, columns=TR_COLUMNS)
 
     n_vox = params["n_voxels"]
     n_driven = max(1, round(params["driver_voxel_fraction"] * n_vox))

@@ -14,6 +14,9 @@ first bytes must carry. :func:`fetch` downloads it with these guarantees:
   host publishes them (ds003020: md5). Where it does not (HP, GIN), the size and sha256 of
   the first verified download are recorded in ``<download folder>/recorded_manifest.tsv``
   and every later download of that file must match them (trust on first use).
+
+Fetching, resuming, signature and checksum checks and manifests are one job and stay in
+this one module (about 350 lines).
 """
 
 from __future__ import annotations

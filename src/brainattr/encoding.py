@@ -21,38 +21,10 @@ import numpy as np
 from sklearn.model_selection import KFold
 
 from brainattr.dataset import read_dataset, read_responses, repeated_runs, roi_mask
+from brainattr.design import delayed_design, fold_design, pearson_r, zscore_per_run
+from brainattr.tables import read_features
 
 log = logging.getLogger(__name__)
-
-
-def pearson_r(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson correlation of matching columns.
-
-    Parameters
-    ----------
-    a, b : arrays of shape (n_samples, n_targets)
-
-    Returns
-    -------
-    r : array of shape (n_targets,)
-        0 where a column is constant.
-    """
-    a = a - a.mean(axis=0)
-    b = b - b.mean(axis=0)
-    den = np.sqrt((a * a).sum(axis=0) * (b * b).sum(axis=0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = (a * b).sum(axis=0) / den
-    return np.where(den > 0, r, 0.0)
-
-
-def zscore_per_run(y: np.ndarray, runs: np.ndarray) -> np.ndarray:
-    """Z-score each column within each run (constant columns become 0)."""
-    out = np.zeros_like(y, dtype=np.float64)
-    for run in np.unique(runs):
-        rows = runs == run
-        mu, sd = y[rows].mean(axis=0), y[rows].std(axis=0)
-        out[rows] = (y[rows] - mu) / np.where(sd > 0, sd, 1.0)
-    return out
 
 
 def resolve_backend(backend: str) -> str:
@@ -146,15 +118,6 @@ def solve_ridge(x: np.ndarray, y: np.ndarray, alphas: np.ndarray, backend: str =
     return bk.to_numpy(solve_ridge_svd(xb, yb, alpha=alpha))
 
 
-def _fold_design(x: np.ndarray, y: np.ndarray, train: np.ndarray):
-    """Training rows z-scored with training statistics (what every fold fit sees)."""
-    mu = x[train].mean(axis=0)
-    sd = x[train].std(axis=0)
-    sd = np.where(sd > 0, sd, 1.0)
-    y_mean = y[train].mean(axis=0)
-    return (x[train] - mu) / sd, y[train] - y_mean, mu, sd, y_mean
-
-
 def roi_weights(
     features: np.ndarray,
     bold: np.ndarray,
@@ -181,13 +144,11 @@ def roi_weights(
     """
     rows = np.flatnonzero(kept)
     roi = encoding["roi"]
-    from brainattr.features import delay_features  # lazily: features imports torch
-
-    x = delay_features(features, runs, n_delays)[rows].astype(np.float64)
+    x = delayed_design(features, runs, kept, n_delays)
     y = zscore_per_run(bold[rows][:, roi].astype(np.float64), runs[rows])
     out = {}
     for k in range(int(encoding["fold"].max()) + 1):
-        xs, yc, mu, sd, y_mean = _fold_design(x, y, encoding["fold"] != k)
+        xs, yc, mu, sd, y_mean = fold_design(x, y, encoding["fold"] != k)
         coef = solve_ridge(xs, yc, encoding[f"alphas_{k}"][roi], backend)
         weights = coef / sd[:, None]
         out[f"weights_{k}"] = weights.astype(np.float32)
@@ -239,9 +200,7 @@ def encode_subject(
         ``rows``, ``fold`` and the alphas are written to disk (:func:`run_encoding`).
     """
     rows = np.flatnonzero(kept)
-    from brainattr.features import delay_features  # lazily: features imports torch
-
-    x = delay_features(features, runs, n_delays)[rows].astype(np.float64)
+    x = delayed_design(features, runs, kept, n_delays)
     y = zscore_per_run(bold[rows].astype(np.float64), runs[rows])
     fold_ids = np.unique(runs[rows])
     fold = np.searchsorted(fold_ids, runs[rows])
@@ -249,7 +208,7 @@ def encode_subject(
     out: dict[str, np.ndarray] = {"rows": rows, "fold": fold}
     for k in range(len(fold_ids)):
         train, test = fold != k, fold == k
-        xs, yc, mu, sd, y_mean = _fold_design(x, y, train)
+        xs, yc, mu, sd, y_mean = fold_design(x, y, train)
         coef, best = fit_ridge_cv(
             xs,
             yc,
@@ -273,12 +232,6 @@ def encode_subject(
     return out
 
 
-def prepare_responses(bold: np.ndarray, runs: np.ndarray, kept: np.ndarray) -> np.ndarray:
-    """The BOLD the encoding model is fit to: kept TRs, z-scored per run, (n_kept, n_voxels)."""
-    rows = np.flatnonzero(kept)
-    return zscore_per_run(bold[rows].astype(np.float64), runs[rows])
-
-
 def run_encoding(
     dataset_dir: str | Path,
     features_path: str | Path,
@@ -297,8 +250,6 @@ def run_encoding(
     ds = read_dataset(dataset_dir)
     bold, rois = read_responses(dataset_dir, subject)
     roi = roi_mask(rois, roi_label, bold.shape[1], f"{dataset_dir}/responses.h5:{subject}")
-    from brainattr.features import read_features
-
     feats = read_features(features_path, layer)
     repeated = repeated_runs(dataset_dir, subject)
     res = encode_subject(

@@ -1,12 +1,15 @@
-"""The paper's figures from the analysis tables (PNG + PDF; BA and NWP in fixed colours)."""
+"""The paper's figures from the analysis tables (PNG + PDF; BA and NWP in fixed colours).
+
+Every figure's drawing lives in this one module (about 400 lines) so that colours, line
+styles and layer-group order are defined once; which figures exist, their inputs and
+captions are in :mod:`brainattr.figure_registry`. The plotting backend is chosen by the
+entry point (``brainattr.workflow.setup_script(plots=True)``), not on import.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -400,58 +403,3 @@ def recovery(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
     ax.set(ylabel="planted driver words in top set (%)", title=title)
     ax.legend(fontsize=8)
     _save(fig, png, pdf)
-
-
-def run_figure(
-    figure: str,
-    models: list[str],
-    inputs,
-    png: str,
-    pdf: str,
-    title: str,
-    threshold: float | None = None,
-) -> None:
-    """Workflow stage ``fig_*``: read a figure's tables (one per model) and draw it."""
-
-    def per_model(paths) -> dict[str, pd.DataFrame]:
-        return {m: pd.read_csv(p, sep="\t") for m, p in zip(models, paths, strict=True)}
-
-    if figure == "ba_per_layer":
-        ba_per_layer(per_model(list(inputs)), f"Brain alignment per layer - {title}", png, pdf)
-    elif figure == "iou":
-        iou_vs_threshold(per_model(list(inputs)), f"BA/NWP overlap - {title}", png, pdf)
-    elif figure == "spread":
-        spread(
-            per_model(inputs.sets),
-            pd.read_csv(inputs.tests, sep="\t"),
-            f"Spread of important words - {title}",
-            png,
-            pdf,
-        )
-    elif figure == "positions":
-        positions(
-            per_model(inputs.hist),
-            per_model(inputs.com),
-            threshold or 0.1,
-            f"Positions of important words - {title}",
-            png,
-            pdf,
-        )
-    elif figure == "masking":
-        masking(per_model(list(inputs)), f"Masking the top words - {title}", png, pdf)
-    elif figure == "linguistic":
-        linguistic(per_model(list(inputs)), f"Linguistic groups of important words - {title}",
-                   png, pdf)  # fmt: skip
-    elif figure == "noise_ceiling":
-        noise_ceiling(per_model(list(inputs)), f"Noise ceiling - {title}", png, pdf)
-    elif figure == "stability":
-        stability(per_model(list(inputs)), f"Attribution stability - {title}", png, pdf)
-    elif figure == "recovery":
-        recovery(
-            pd.read_csv(next(iter(inputs)), sep="\t"),
-            f"Planted driver words recovered - {title}",
-            png,
-            pdf,
-        )
-    else:
-        raise ValueError(f"unknown figure {figure!r}")

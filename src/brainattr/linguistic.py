@@ -1,9 +1,9 @@
 """Linguistic features of the important words: which annotation groups BA and NWP pick.
 
-HP's ``story_features.mat`` annotates each of the 5176 word slots with ten feature types.
-Groups (science.md): semantic = NNSE; syntactic = part of speech + dependency role;
-discourse = speech, motion, emotion, verbs, characters. A word carries a group when any of
-its values in the group is non-zero.
+A dataset's ``word_groups.tsv`` marks the words that carry each annotation group (HP's,
+parsed from ``story_features.mat`` by :func:`brainattr.sources.hp.story_feature_groups`;
+the demo's; a user's own). The table gives, per BA context and threshold, the share of the
+group's span words that are BA-only, both, or NWP-only important.
 """
 
 from __future__ import annotations
@@ -14,51 +14,9 @@ import numpy as np
 import pandas as pd
 
 from brainattr.analysis import ba_nwp_pairs, important_set
-from brainattr.dataset import DatasetError, read_dataset, read_word_groups
-
-STORY_FEATURE_GROUPS = {
-    "semantic": ("NNSE",),
-    "syntactic": ("Part_of_speech", "Dependency_role"),
-    "discourse": ("Speech", "Motion", "Emotion", "Verbs", "Characters"),
-}
-CATEGORIES = ("ba_only", "both", "nwp_only")
-
-
-def story_feature_groups(mat_path: str | Path, stimulus_index: np.ndarray) -> pd.DataFrame:
-    """Per-word group membership from HP's ``story_features.mat``.
-
-    Parameters
-    ----------
-    mat_path : path of ``story_features.mat`` (variable ``features``: struct with fields
-        ``type`` and ``values`` of shape (n_slots, k))
-    stimulus_index : int array of shape (n_words,)
-        Each presented word's slot (row of ``values``), from words.tsv.
-
-    Returns
-    -------
-    groups : DataFrame
-        ``word_index`` and one boolean column per group of ``STORY_FEATURE_GROUPS``.
-    """
-    from scipy.io import loadmat
-
-    mat = loadmat(mat_path, simplify_cells=True)
-    if "features" not in mat:
-        raise DatasetError(f"{mat_path} lacks the variable 'features'")
-    values = {
-        str(f["type"]): np.asarray(f["values"]).reshape(len(f["values"]), -1)
-        for f in np.atleast_1d(mat["features"])
-    }
-    missing = sorted({t for ts in STORY_FEATURE_GROUPS.values() for t in ts} - set(values))
-    if missing:
-        raise DatasetError(f"{mat_path}: feature type(s) {missing} not found; has {list(values)}")
-    idx = np.asarray(stimulus_index, dtype=int)
-    n_slots = min(len(v) for v in values.values())
-    if idx.size and idx.max() >= n_slots:
-        raise DatasetError(f"{mat_path}: {n_slots} rows, but a word has stimulus_index {idx.max()}")
-    out = {"word_index": np.arange(len(idx))}
-    for group, types in STORY_FEATURE_GROUPS.items():
-        out[group] = np.logical_or.reduce([(values[t][idx] != 0).any(axis=1) for t in types])
-    return pd.DataFrame(out)
+from brainattr.dataset import read_dataset, read_word_groups
+from brainattr.tables import LINGUISTIC
+from brainattr.tables import LINGUISTIC_CATEGORIES as CATEGORIES
 
 
 def linguistic_table(
@@ -102,16 +60,7 @@ def linguistic_table(
                 rows.append((*key[1:], t, group, int(n[j]), *shares))
     return pd.DataFrame(
         rows,
-        columns=[
-            "subject",
-            "layer",
-            "layer_group",
-            "target_tr",
-            "threshold",
-            "group",
-            "n_group_words",
-            *CATEGORIES,
-        ],
+        columns=LINGUISTIC,
     )
 
 

@@ -18,19 +18,16 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainattr.attribution import (
-    Target,
-    ba_predictions,
-    delay_windows,
-    load_heads,
-    next_word_cross_entropy,
-    nwp_inputs,
-)
-from brainattr.dataset import read_dataset, tr_word_ranges
-from brainattr.encoding import pearson_r
-from brainattr.features import pooled_states
+from brainattr.attribution.core import next_word_cross_entropy
+from brainattr.attribution.nwp import nwp_inputs
+from brainattr.dataset import read_dataset
+from brainattr.design import pearson_r
 from brainattr.models import load_model, pad_batch
-from brainattr.workflow import Progress
+from brainattr.progress import Progress
+from brainattr.readout import Readouts, ba_predictions
+from brainattr.tables import MASKING, SCORES, read_table, write_table
+from brainattr.targets import read_targets
+from brainattr.windows import StoryWindows, pooled_states
 
 
 def top_words(scores: np.ndarray, n: int) -> np.ndarray:
@@ -67,50 +64,33 @@ def run_masking(
     ``n_targets``, ``n_masked`` (words per context).
     """
     ds = read_dataset(dataset_dir)
-    scores = pd.read_parquet(scores_path)
-    tdf = pd.read_csv(targets_path, sep="\t")
+    scores = read_table(scores_path, SCORES)
+    targets = read_targets(targets_path)
     lm = load_model(model_spec, device)
-    dtype = lm.embedding.weight.dtype
     layers_used = sorted(scores.loc[scores["task"] == "ba", "layer"].unique().tolist())
     paths = {k: v for k, v in encoding_paths.items() if k[1] in layers_used}
-    enc, heads_for = load_heads(paths, features_path, dataset_dir, ds, dtype, lm.device)
+    readouts = Readouts(paths, features_path, dataset_dir, ds, lm.embedding.weight.dtype, lm.device)
     group_of = dict(zip(scores["layer"], scores["layer_group"], strict=False))
-    words = ds.words["word"].tolist()
+    windows = StoryWindows.of_dataset(ds, context_words)
+    words = windows.words
     vocab = sorted(set(words))
-    first, stop = tr_word_ranges(ds.word_tr, len(ds.trs))
-    floor = ds.context_floor
-    n_delays = next(iter(enc.values()))["attrs"]["n_delays"]
-    runs = ds.trs["run"].to_numpy()
     rng = np.random.default_rng(seed)
     by_ctx = {
         k: g.sort_values("word_index")["score"].to_numpy()
         for k, g in scores.groupby(["task", "subject", "layer", "target_tr"])
     }
     masks = ["none", "ba_top", "nwp_top", "random"]
-    head_keys = list(enc)
+    head_keys = readouts.keys
     layers = sorted({k[1] for k in head_keys})
     pred: dict[tuple, list[np.ndarray]] = {(m, k): [] for m in masks for k in head_keys}
     truth: dict[tuple, list[np.ndarray]] = {k: [] for k in head_keys}
     nwp_key = ("", -1)
     ce: dict[tuple, list[float]] = {(m, nwp_key): [] for m in ("none", "nwp_top", "random")}
     ce.update({("ba_top", k): [] for k in head_keys})
-    kept_rows = np.flatnonzero(ds.trs["kept"].to_numpy())
     n_masked = 0
-    with torch.no_grad(), Progress(len(tdf), "masking", "target") as bar:
-        for row in tdf.itertuples(index=False):
-            t = int(row.target_tr)
-            tgt = Target(
-                t,
-                int(np.searchsorted(kept_rows, t)),
-                int(row.fold),
-                [
-                    s if stop[s] > first[s] and runs[s] == runs[t] else None
-                    for s in (t - d for d in range(1, n_delays + 1))
-                ],
-                int(row.span_start),
-                int(row.span_stop),
-                int(row.next_word),
-            )
+    with torch.no_grad(), Progress(len(targets), "masking", "target") as bar:
+        for tgt in targets:
+            t = tgt.tr
             n_span = tgt.span_stop - tgt.span_start
             n_masked = max(1, math.ceil(mask_fraction * n_span - 1e-9))
             replacements = rng.choice(vocab, n_span).tolist()
@@ -127,10 +107,10 @@ def run_masking(
                 span = masked_words(words[tgt.span_start : tgt.span_stop], pos, replacements)
                 texts.append(words[: tgt.span_start] + span + words[tgt.span_stop :])
             # one batched BA pass and one batched NWP pass over every variant
-            wins = [delay_windows(lm, ws, tgt, context_words, first, stop, floor) for ws in texts]
+            wins = [windows.delay_windows(lm, tgt.delay_trs, ws) for ws in texts]
             flat = [w for ws in wins for w in ws if w is not None]
             states = pooled_states(lm, flat, layers)
-            heads = heads_for(tgt)
+            heads = readouts.heads(tgt)
             offset = 0
             for (m, key, _), ws in zip(variants, wins, strict=True):
                 n_present = sum(w is not None for w in ws)
@@ -168,15 +148,13 @@ def run_masking(
         rows.append(
             ("nwp", m, k[0], k[1], "final" if k[1] == -1 else group_of[k[1]], v, v - base_ce)
         )
-    out = pd.DataFrame(
-        rows, columns=["task", "mask", "subject", "layer", "layer_group", "value", "delta"]
-    )
+    out = pd.DataFrame(rows, columns=MASKING[:7])
     base_of = out[out["mask"] == "none"].set_index(["task", "subject", "layer"])["value"]
     ref = [
         base_of.get((t, s, lay), base_ce)
         for t, s, lay in zip(out["task"], out["subject"], out["layer"], strict=True)
     ]
     out["relative"] = out["delta"] / np.abs(ref)
-    out["n_targets"] = len(tdf)
+    out["n_targets"] = len(targets)
     out["n_masked"] = n_masked
-    out.to_csv(out_path, sep="\t", index=False)
+    write_table(out, out_path, MASKING)

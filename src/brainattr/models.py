@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,8 +45,8 @@ def _locate(spec: dict) -> tuple[str, dict]:
         return str(folder), {"gguf_file": spec["gguf_file"]}
     if source == "huggingface":
         if "snapshot" in spec:
-            # jobs read the snapshot the download_model rule fetched, never the network
-            os.environ["HF_HUB_OFFLINE"] = "1"
+            # jobs read the snapshot the download_model rule fetched (the job scripts set the
+            # hub offline at start: brainattr.workflow.hub_offline)
             return read_snapshot(spec["snapshot"])["folder"], {}
         return spec["id"], {"revision": spec.get("revision", "main")}
     folder = Path(spec["path"])

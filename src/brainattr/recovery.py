@@ -10,6 +10,7 @@ import pandas as pd
 from brainattr.analysis import contexts, important_set
 from brainattr.dataset import read_dataset
 from brainattr.demo import normalize_word
+from brainattr.tables import RECOVERY
 
 
 def recovery_table(scores: pd.DataFrame, driver_words: list[str], threshold: float) -> pd.DataFrame:
@@ -40,16 +41,7 @@ def recovery_table(scores: pd.DataFrame, driver_words: list[str], threshold: flo
         )
     return pd.DataFrame(
         rows,
-        columns=[
-            "task",
-            "layer_group",
-            "threshold",
-            "share_in_top",
-            "base_rate",
-            "ratio",
-            "n_top_words",
-            "n_contexts",
-        ],
+        columns=RECOVERY,
     )
 
 

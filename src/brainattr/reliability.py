@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 from brainattr.dataset import DatasetError, read_dataset, read_repeats
-from brainattr.encoding import pearson_r, read_encoding
+from brainattr.design import pearson_r
+from brainattr.encoding import read_encoding
+from brainattr.tables import NOISE_CEILING
 
 
 def repeat_reliability(repeats: np.ndarray) -> np.ndarray:
@@ -108,16 +110,7 @@ def normalized_ba_table(
             )
     return pd.DataFrame(
         rows,
-        columns=[
-            "subject",
-            "layer",
-            "run",
-            "n_roi_voxels",
-            "n_reliable",
-            "noise_ceiling",
-            "ba_repeated",
-            "ba_normalized",
-        ],
+        columns=NOISE_CEILING,
     )
 
 

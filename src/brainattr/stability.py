@@ -16,19 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from brainattr.analysis import important_set, iou
-
-COLUMNS = [
-    "comparison",
-    "subject",
-    "layer",
-    "layer_group",
-    "target_tr",
-    "a",
-    "b",
-    "spearman",
-    "iou",
-    "iou_random",
-]
+from brainattr.tables import REPEAT_SCORES, SCORES, STABILITY, read_table, write_table
 
 
 def agreement(
@@ -80,8 +68,8 @@ def stability_table(
     Returns
     -------
     table : DataFrame
-        ``COLUMNS``: ``comparison`` is ``subjects`` (``a``, ``b`` subjects; ``subject`` "")
-        or ``repeats`` (``a``, ``b`` repeat numbers of ``subject``).
+        ``brainattr.tables.STABILITY``: ``comparison`` is ``subjects`` (``a``, ``b``
+        subjects; ``subject`` "") or ``repeats`` (``a``, ``b`` repeat numbers of ``subject``).
     """
     rng = np.random.default_rng(seed)
     ba = scores[scores["task"] == "ba"]
@@ -107,7 +95,7 @@ def stability_table(
                         *agreement(vec[a], vec[b], threshold, rng),
                     )
                 )
-    return pd.DataFrame(rows, columns=COLUMNS)
+    return pd.DataFrame(rows, columns=STABILITY)
 
 
 def run_stability(
@@ -119,6 +107,7 @@ def run_stability(
 ) -> None:
     """Workflow stage ``stability``: agreement between subjects and between repeats."""
     table = stability_table(
-        pd.read_parquet(scores_path), pd.read_parquet(repeat_scores_path), threshold, seed
-    )
-    table.to_csv(out_path, sep="\t", index=False)
+        read_table(scores_path, SCORES), read_table(repeat_scores_path, REPEAT_SCORES), threshold,
+        seed,
+    )  # fmt: skip
+    write_table(table, out_path, STABILITY)

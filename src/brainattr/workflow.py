@@ -1,8 +1,13 @@
-"""Helpers shared by the workflow's thin scripts and the Snakefile."""
+"""Helpers shared by the workflow's thin scripts and the Snakefile (the entry points).
+
+Nothing inside the package imports this module: the global effects a job needs (its log,
+threads, excepthook, offline hub, plotting backend) are set here, by the scripts, at start.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -18,8 +23,18 @@ def download_dir(config: dict, dataset: str) -> str:
     return f"{config['data_dir']}/downloads/{dataset}"
 
 
-def setup_script(log_path: str | Path, threads: int = 1) -> None:
-    """Send logging and stderr to the rule's log file and bound torch's threads."""
+def setup_script(
+    log_path: str | Path, threads: int = 1, model_job: bool = False, plots: bool = False
+) -> None:
+    """Set a job's global state: logging and stderr to the rule's log file, torch's threads,
+    errors without tracebacks where they explain themselves; for a ``model_job`` the Hugging
+    Face hub offline (:func:`hub_offline`); for ``plots`` matplotlib's file-only backend."""
+    if model_job:
+        hub_offline()
+    if plots:
+        import matplotlib
+
+        matplotlib.use("Agg")
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     stream = open(log_path, "a", buffering=1)
     sys.stderr = stream
@@ -36,6 +51,18 @@ def setup_script(log_path: str | Path, threads: int = 1) -> None:
         torch.set_num_threads(max(1, int(threads)))
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
+
+
+def hub_offline() -> None:
+    """Model jobs read the snapshot the ``download_model`` rule fetched, never the network.
+
+    huggingface_hub reads ``HF_HUB_OFFLINE`` once, when it is imported: set it before, and on
+    the already-imported constants too (a job that imported transformers earlier)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = True
 
 
 def _report(kind, error, tb) -> None:
@@ -82,32 +109,14 @@ def dataset_provides(config: dict, dataset: str) -> set[str]:
     if source == "hp_toneva":
         return {"word_groups"}
     folder = Path(spec["path"])
-    out = {"word_groups"} if (folder / "word_groups.tsv").is_file() else set()
-    if (folder / "responses.h5").is_file():
+    from brainattr.dataset import RESPONSES_H5, WORD_GROUPS_TSV
+
+    out = {"word_groups"} if (folder / WORD_GROUPS_TSV).is_file() else set()
+    if (folder / RESPONSES_H5).is_file():
         import h5py
 
-        with h5py.File(folder / "responses.h5", "r") as f:
+        with h5py.File(folder / RESPONSES_H5, "r") as f:
             for g in f.values():
                 out |= {"repeats"} if "repeats" in g else set()
                 out |= {"voxel_coords"} if "voxel_ijk" in g and "affine" in g.attrs else set()
     return out
-
-
-class Progress:
-    """A progress bar for a long pass, written to stderr (a rule's log under Snakemake):
-    done / total, rate and time left, refreshed at most every ``interval`` seconds."""
-
-    def __init__(self, total: int, desc: str, unit: str = "it", interval: float = 10.0):
-        from tqdm import tqdm
-
-        self.bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, mininterval=interval,
-                        ncols=100, ascii=True)  # fmt: skip
-
-    def update(self, n: int = 1) -> None:
-        self.bar.update(n)
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(self, *_) -> None:
-        self.bar.close()

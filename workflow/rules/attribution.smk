@@ -19,7 +19,6 @@ rule attribution:
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         model=lambda wc: model_spec(wc.model),
-        n_delays=N_DELAYS,
         attribution=config["attribution"],
         seed=config["seed"],
         device=config["device"],

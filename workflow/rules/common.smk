@@ -6,7 +6,7 @@ import re
 def dataset_files(dataset):
     """The common-format files of a dataset (generated, prepared from downloads, or local)."""
     folder = dataset_dir(config, dataset)
-    return [f"{folder}/{name}" for name in ("dataset.json", "words.tsv", "trs.tsv", "responses.h5")]
+    return [f"{folder}/{name}" for name in COMMON_FILES]
 
 
 def datasets_of(*sources):
@@ -31,7 +31,7 @@ def subjects(dataset):
         return [f"sub-{s:02d}" for s in range(1, spec["demo"]["n_subjects"] + 1)]
     if "subjects" in spec:
         return spec["subjects"]
-    info = Path(spec["path"]) / "dataset.json"
+    info = Path(spec["path"]) / COMMON_FILES[0]
     if not info.is_file():
         raise WorkflowError(
             f"datasets.{dataset}.path: {info} does not exist; the folder must hold a dataset "
@@ -88,14 +88,24 @@ def per_model(path):
 
 def figures_of(dataset):
     """(figures that depend on the attribution method, figures that do not) of a dataset:
-    the paper's, and those its optional parts allow."""
+    the registered ones its optional parts allow, and its brain maps."""
     has = dataset_provides(config, dataset)
-    per_method = ["fig2_iou", "fig3_spread", "fig5_positions", "masking", "stability"]
-    per_method += ["fig4_linguistic"] if "word_groups" in has else []
-    per_method += ["recovery"] if config["datasets"][dataset]["source"] == "demo" else []
-    shared = ["ba_per_layer"] + (["noise_ceiling"] if "repeats" in has else [])
+    source = config["datasets"][dataset]["source"]
+    shared = figures_for(False, has, source)
     shared += [f"brain_map_{m}" for m in MODELS] if "voxel_coords" in has else []
-    return per_method, shared
+    return figures_for(True, has, source), shared
+
+
+# results folder of each registered figure input level (brainattr.figure_registry.Input)
+LEVELS = {"run": RUN, "attr": ATTR, "summary": SUMMARY, "asummary": ASUMMARY}
+
+
+def figure_inputs(spec):
+    """The named inputs of a registered figure: a list per model, or one path."""
+    return {
+        role: per_model(f"{LEVELS[i.level]}/{i.path}") if i.per_model else f"{LEVELS[i.level]}/{i.path}"
+        for role, i in spec.inputs.items()
+    }
 
 
 def all_outputs():

@@ -3,7 +3,7 @@
 
 rule dataset_demo:
     output:
-        multiext(f"{DATA_DIR}/{{dataset}}/", "dataset.json", "words.tsv", "trs.tsv", "responses.h5"),
+        multiext(f"{DATA_DIR}/{{dataset}}/", *COMMON_FILES),
         f"{DATA_DIR}/{{dataset}}/planted_weights.npz",
     wildcard_constraints:
         dataset=names_regex(datasets_of("demo")),
@@ -50,7 +50,7 @@ rule prepare_dataset:
     input:
         lambda wc: downloaded_files(wc.dataset),
     output:
-        multiext(f"{DATA_DIR}/{{dataset}}/", "dataset.json", "words.tsv", "trs.tsv", "responses.h5"),
+        multiext(f"{DATA_DIR}/{{dataset}}/", *COMMON_FILES),
     wildcard_constraints:
         dataset=names_regex(datasets_of(*DOWNLOADED)),
     params:

@@ -1,8 +1,8 @@
-from brainattr.attribution import run_attribution
 from brainattr.workflow import encoding_inputs, setup_script
 
-setup_script(snakemake.log[0], snakemake.threads)
-a = snakemake.params.attribution
+setup_script(snakemake.log[0], snakemake.threads, model_job=True)
+from brainattr.attribution.stage import AttributionSettings, run_attribution  # noqa: E402
+
 run_attribution(
     snakemake.params.dataset_dir,
     snakemake.params.model,
@@ -10,17 +10,14 @@ run_attribution(
     snakemake.input.layers,
     encoding_inputs(snakemake.input),
     snakemake.input.features,
-    snakemake.params.n_delays,
-    snakemake.wildcards.method,
-    a["ig_steps"],
-    a["n_targets"],
-    snakemake.params.seed,
+    AttributionSettings.from_config(
+        snakemake.params.attribution,
+        method=snakemake.wildcards.method,
+        seed=snakemake.params.seed,
+        device=snakemake.params.device,
+        batch_tokens=snakemake.params.batch_tokens,
+    ),
     snakemake.output.scores,
     snakemake.output.targets,
-    device=snakemake.params.device,
-    batch_tokens=snakemake.params.batch_tokens,
-    vjp_batch=a["vjp_batch"],
-    engine=a["engine"],
-    repeats=a["repeats"],
     out_repeat_scores=snakemake.output.repeat_scores,
 )

@@ -1,7 +1,8 @@
-from brainattr.brainmap import run_brain_map
 from brainattr.workflow import encoding_inputs, setup_script
 
-setup_script(snakemake.log[0])
+setup_script(snakemake.log[0], plots=True)
+from brainattr.brainmap import run_brain_map  # noqa: E402
+
 w = snakemake.wildcards
 run_brain_map(
     snakemake.params.dataset_dir,

@@ -1,7 +1,8 @@
-from brainattr.figures import run_context_control
 from brainattr.workflow import setup_script
 
-setup_script(snakemake.log[0])
+setup_script(snakemake.log[0], plots=True)
+from brainattr.figures import run_context_control  # noqa: E402
+
 w = snakemake.wildcards
 run_context_control(
     snakemake.params.model_contexts,

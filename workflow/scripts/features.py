@@ -1,7 +1,8 @@
-from brainattr.features import run_features
 from brainattr.workflow import setup_script
 
-setup_script(snakemake.log[0], snakemake.threads)
+setup_script(snakemake.log[0], snakemake.threads, model_job=True)
+from brainattr.features import run_features  # noqa: E402
+
 run_features(
     snakemake.params.dataset_dir,
     snakemake.params.model,

@@ -1,23 +1,17 @@
-from brainattr.figures import run_figure
 from brainattr.workflow import setup_script
 
-setup_script(snakemake.log[0])
-run_figure(
+setup_script(snakemake.log[0], plots=True)
+from brainattr.figure_registry import FIGURES, draw_figure  # noqa: E402
+
+w = snakemake.wildcards
+draw_figure(
     snakemake.params.figure,
     snakemake.params.models,
-    snakemake.input,
+    {role: snakemake.input[role] for role in FIGURES[snakemake.params.figure].inputs},
     snakemake.output.png,
     snakemake.output.pdf,
     title=", ".join(
-        [
-            snakemake.wildcards.dataset,
-            f"L = {snakemake.wildcards.context} words",
-            *(
-                [snakemake.wildcards.method.upper()]
-                if "method" in snakemake.wildcards.keys()
-                else []
-            ),
-        ]
+        [w.dataset, f"L = {w.context} words", *([w.method.upper()] if "method" in w.keys() else [])]
     ),
-    threshold=snakemake.params.get("threshold"),
+    **snakemake.params.plot_params,
 )

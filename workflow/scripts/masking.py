@@ -1,7 +1,8 @@
-from brainattr.masking import run_masking
 from brainattr.workflow import encoding_inputs, setup_script
 
-setup_script(snakemake.log[0], snakemake.threads)
+setup_script(snakemake.log[0], snakemake.threads, model_job=True)
+from brainattr.masking import run_masking  # noqa: E402
+
 run_masking(
     snakemake.params.dataset_dir,
     snakemake.params.model,

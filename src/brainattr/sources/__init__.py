@@ -82,9 +82,3 @@ def check_present(spec: dict, download_dir: str | Path) -> None:
                 f"{path} has {path.stat().st_size} bytes, its manifest says {size}; "
                 "delete it and rerun to download it again"
             )
-
-
-def with_base(spec: dict, path: str, canonical: str) -> str:
-    """``<base_url>/<path>`` when the dataset has a base_url, else the canonical URL."""
-    base = spec.get("base_url")
-    return f"{base.rstrip('/')}/{path}" if base else canonical

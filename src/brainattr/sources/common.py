@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainattr.dataset import DatasetError
+from brainattr.dataset import TR_COLUMNS, WORD_COLUMNS, DatasetError
 
 # What a pickled .npy of arrays and dicts may reference (nothing that executes code).
 _SAFE_GLOBALS = {
@@ -120,6 +120,12 @@ def story_tables(
             on = start + sound_onset + w.onset
             word_rows.append((len(word_rows), w.word, on, start + sound_onset + w.offset, run))
         start += n_trs * tr
-    words_df = pd.DataFrame(word_rows, columns=["word_index", "word", "onset", "offset", "run"])
-    trs_df = pd.DataFrame(tr_rows, columns=["tr_index", "onset", "run", "kept"])
+    words_df = pd.DataFrame(word_rows, columns=WORD_COLUMNS)
+    trs_df = pd.DataFrame(tr_rows, columns=TR_COLUMNS)
     return words_df, trs_df
+
+
+def with_base(spec: dict, path: str, canonical: str) -> str:
+    """``<base_url>/<path>`` when the dataset has a base_url, else the canonical URL."""
+    base = spec.get("base_url")
+    return f"{base.rstrip('/')}/{path}" if base else canonical

@@ -27,9 +27,7 @@ import pandas as pd
 
 from brainattr.dataset import DatasetError, DatasetWriter
 from brainattr.download import RemoteFile
-from brainattr.linguistic import story_feature_groups
-from brainattr.sources import with_base
-from brainattr.sources.common import fill_kept, load_npy, run_of_times, trim_kept
+from brainattr.sources.common import fill_kept, load_npy, run_of_times, trim_kept, with_base
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +44,50 @@ ROI_MASKS_URL = (
     "9983f91b46c6c3a823d748993842a6cf12791fc7/data/HP_subj_roi_inds.npy"
 )
 STORY_FEATURES = "story_features.mat"
+
+
+STORY_FEATURE_GROUPS = {
+    "semantic": ("NNSE",),
+    "syntactic": ("Part_of_speech", "Dependency_role"),
+    "discourse": ("Speech", "Motion", "Emotion", "Verbs", "Characters"),
+}
+
+
+def story_feature_groups(mat_path: str | Path, stimulus_index: np.ndarray) -> pd.DataFrame:
+    """Per-word group membership from HP's ``story_features.mat``.
+
+    Parameters
+    ----------
+    mat_path : path of ``story_features.mat`` (variable ``features``: struct with fields
+        ``type`` and ``values`` of shape (n_slots, k))
+    stimulus_index : int array of shape (n_words,)
+        Each presented word's slot (row of ``values``), from words.tsv.
+
+    Returns
+    -------
+    groups : DataFrame
+        ``word_index`` and one boolean column per group of ``STORY_FEATURE_GROUPS``.
+    """
+    from scipy.io import loadmat
+
+    mat = loadmat(mat_path, simplify_cells=True)
+    if "features" not in mat:
+        raise DatasetError(f"{mat_path} lacks the variable 'features'")
+    values = {
+        str(f["type"]): np.asarray(f["values"]).reshape(len(f["values"]), -1)
+        for f in np.atleast_1d(mat["features"])
+    }
+    missing = sorted({t for ts in STORY_FEATURE_GROUPS.values() for t in ts} - set(values))
+    if missing:
+        raise DatasetError(f"{mat_path}: feature type(s) {missing} not found; has {list(values)}")
+    idx = np.asarray(stimulus_index, dtype=int)
+    n_slots = min(len(v) for v in values.values())
+    if idx.size and idx.max() >= n_slots:
+        raise DatasetError(f"{mat_path}: {n_slots} rows, but a word has stimulus_index {idx.max()}")
+    out = {"word_index": np.arange(len(idx))}
+    for group, types in STORY_FEATURE_GROUPS.items():
+        out[group] = np.logical_or.reduce([(values[t][idx] != 0).any(axis=1) for t in types])
+    return pd.DataFrame(out)
 
 
 def hp_words(

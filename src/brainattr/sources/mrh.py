@@ -31,8 +31,7 @@ import numpy as np
 
 from brainattr.dataset import DatasetError, DatasetWriter
 from brainattr.download import RemoteFile, read_manifest
-from brainattr.sources import with_base
-from brainattr.sources.common import story_tables
+from brainattr.sources.common import story_tables, with_base
 from brainattr.textgrid import textgrid_words
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,142 @@
+"""Workflow stage ``attribution``: BA (selected layers x subjects) and NWP word scores.
+
+Dataflow: dataset -> :class:`~brainattr.windows.StoryWindows` at L ->
+:class:`~brainattr.readout.Readouts` (the selected layers' ridges) -> targets (eligible,
+sampled) -> an engine (:mod:`brainattr.attribution.engines`) -> the score tables
+(:mod:`brainattr.tables`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainattr.attribution.core import ig_scales
+from brainattr.attribution.engines import get_engine
+from brainattr.dataset import read_dataset
+from brainattr.layers import selected_layers
+from brainattr.models import load_model
+from brainattr.readout import BAHead, Readouts
+from brainattr.tables import REPEAT_SCORES, SCORES, empty_table, write_table
+from brainattr.targets import Target, eligible_targets, sample_targets, write_targets
+from brainattr.windows import StoryWindows
+
+
+@dataclass(frozen=True)
+class AttributionSettings:
+    """What the config's ``attribution`` section (and ``seed``, ``device``,
+    ``features.batch_tokens``) sets for one attribution job; see config/README.md."""
+
+    method: str = "gxi"
+    ig_steps: int = 20
+    n_targets: int = 0
+    seed: int = 0
+    engine: str = "per_target"
+    repeats: bool = True
+    device: str = "auto"
+    batch_tokens: int = 8192
+    vjp_batch: int = 64
+
+    @classmethod
+    def from_config(cls, section: dict, **extra) -> AttributionSettings:
+        """The known keys of a config section, and ``extra`` (e.g. ``method``, ``seed``)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in {**section, **extra}.items() if k in names})
+
+
+def run_attribution(
+    dataset_dir: str | Path,
+    model_spec: dict,
+    context_words: int,
+    layers_path: str | Path,
+    encoding_paths: dict[tuple[str, int], str],
+    features_path: str | Path,
+    settings: AttributionSettings,
+    out_scores: str | Path,
+    out_targets: str | Path,
+    out_repeat_scores: str | Path | None = None,
+) -> None:
+    """Attribute BA and NWP of the sampled targets and write the tables.
+
+    Writes ``out_scores`` (:data:`brainattr.tables.SCORES`, one row per (task, subject, layer,
+    target, word); NWP rows have ``subject`` "", ``layer`` -1 and ``layer_group`` "final"),
+    ``out_targets`` (:func:`brainattr.targets.write_targets`) and, with ``settings.repeats``,
+    ``out_repeat_scores``: the BA scores of targets in a repeated run against each
+    presentation's BOLD (:data:`brainattr.tables.REPEAT_SCORES`; no rows when the dataset
+    has no repeats).
+    """
+    ig_scales(settings.method, settings.ig_steps)  # an unknown method fails before the model
+    engine = get_engine(settings.engine)
+    ds = read_dataset(dataset_dir)
+    group_of = {layer: g for g, layer in selected_layers(layers_path).items()}
+    lm = load_model(model_spec, settings.device)
+    readouts = Readouts(
+        {k: v for k, v in encoding_paths.items() if k[1] in group_of},
+        features_path,
+        dataset_dir,
+        ds,
+        lm.embedding.weight.dtype,
+        lm.device,
+        repeats=settings.repeats,
+    )
+    windows = StoryWindows.of_dataset(ds, context_words)
+    targets = sample_targets(
+        eligible_targets(ds, windows, readouts.n_delays, readouts.fold),
+        settings.n_targets,
+        settings.seed,
+    )
+    if not targets:
+        raise ValueError(f"{dataset_dir}: no eligible attribution target (see eligible_targets)")
+    heads = [readouts.heads(t) for t in targets]  # shared weights; each adds its BOLD only
+    s = settings
+    ba = engine.ba(lm, windows, targets, heads, s.method, s.ig_steps, s.batch_tokens, s.vjp_batch)
+    nwp = engine.nwp(lm, windows.words, targets, s.method, s.ig_steps, s.batch_tokens)
+    scores, repeat_scores = score_tables(
+        targets, heads, ba, nwp, windows.words, settings.method, group_of
+    )
+    write_table(scores, out_scores, SCORES)
+    if out_repeat_scores is not None:
+        write_table(repeat_scores, out_repeat_scores, REPEAT_SCORES)
+    write_targets(targets, out_targets)
+
+
+def score_tables(
+    targets: list[Target],
+    heads: list[list[BAHead]],
+    ba: list[list[np.ndarray]],
+    nwp: list[np.ndarray],
+    words: list[str],
+    method: str,
+    group_of: dict[int, str],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tidy score table and the repeat score table of an engine's results."""
+    frames, repeat_frames = [], []
+    for tgt, hs, ba_t, nwp_t in zip(targets, heads, ba, nwp, strict=True):
+        span = tgt.span
+        base = {
+            "target_tr": tgt.tr,
+            "fold": tgt.fold,
+            "word_index": span,
+            "distance": tgt.distance(span),
+            "word": [words[j] for j in span],
+            "method": method,
+        }
+        for h, sc in zip(hs, ba_t, strict=True):
+            frame = pd.DataFrame({**base, "task": "ba", "subject": h.subject, "layer": h.layer,
+                                  "layer_group": group_of[h.layer], "score": sc})  # fmt: skip
+            if h.repeat:
+                repeat_frames.append(frame.assign(repeat=h.repeat))
+            else:
+                frames.append(frame)
+        frames.append(pd.DataFrame({**base, "task": "nwp", "subject": "", "layer": -1,
+                                    "layer_group": "final", "score": nwp_t}))  # fmt: skip
+    scores = pd.concat(frames, ignore_index=True)[SCORES]
+    repeats = (
+        pd.concat(repeat_frames, ignore_index=True)[REPEAT_SCORES]
+        if repeat_frames
+        else empty_table(REPEAT_SCORES)
+    )
+    return scores, repeats

@@ -1,0 +1,200 @@
+"""BA readouts: the frozen ridge of one subject x layer x fold, applied to pooled states.
+
+For target t of subject s and fold k, the readout predicts the ROI BOLD
+    y_hat_t = sum_d W_d^T e_{t-d} + b
+from the pooled states e of the delay windows. :class:`Readouts` loads each encoding once,
+refits its ROI weights from the stored alphas, and keeps on the device one copy of the weights
+per (subject, layer, fold) and of each subject's ROI BOLD: a target's heads are views into
+them, so memory does not grow with the number of targets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from brainattr.dataset import Dataset, DatasetError, read_repeats, read_responses
+from brainattr.design import prepare_responses, zscore_per_run
+from brainattr.encoding import read_encoding, roi_weights
+from brainattr.models import LoadedModel
+from brainattr.tables import read_features
+from brainattr.targets import Target
+from brainattr.windows import Window, pooled_states_by_layer
+
+
+@dataclass
+class BAHead:
+    """The frozen readout of one subject x layer for one target's fold."""
+
+    subject: str
+    layer: int
+    weights: torch.Tensor  # (D * hidden, n_roi)
+    intercept: torch.Tensor  # (n_roi,)
+    y: torch.Tensor  # (n_roi,) BOLD at the target
+    repeat: int = 0  # 0: y is the (mean) bold; k >= 1: y is the k-th repeat's BOLD
+
+
+def readout(windows: Sequence[Window | None], states: torch.Tensor, head: BAHead) -> torch.Tensor:
+    """Predicted ROI BOLD (n_roi,) of one head from its layer's pooled states of the present
+    windows (n_present, hidden); a delay whose TR has no words contributes zeros."""
+    parts, k = [], 0
+    for w in windows:
+        if w is None:
+            parts.append(states.new_zeros(states.shape[-1]))
+        else:
+            parts.append(states[k])
+            k += 1
+    return torch.cat(parts) @ head.weights + head.intercept
+
+
+def ba_predictions(
+    lm: LoadedModel,
+    windows: Sequence[Window | None],
+    heads: list[BAHead],
+    layers: list[int],
+    embeds: list[torch.Tensor] | None = None,
+    states: torch.Tensor | None = None,
+) -> list[torch.Tensor]:
+    """Predicted ROI BOLD of each head from the delay windows, each (n_roi,).
+
+    ``states`` (n_present_windows, n_layers, hidden) may be given when the windows were
+    run as part of a larger batch; otherwise they are computed here.
+    """
+    if states is None:
+        present = [w for w in windows if w is not None]
+        by_layer = pooled_states_by_layer(lm, present, layers, embeds)
+    else:
+        by_layer = [states[:, li] for li in range(len(layers))]
+    return [readout(windows, by_layer[layers.index(head.layer)], head) for head in heads]
+
+
+def repeat_targets(
+    kept_runs: np.ndarray, repeats: dict[int, np.ndarray], roi: np.ndarray
+) -> dict[int, np.ndarray]:
+    """Each presentation's ROI BOLD at every kept TR of a repeated run.
+
+    Parameters
+    ----------
+    kept_runs : array of shape (n_kept,)
+        Run of each kept TR (the rows of the encoding model).
+    repeats : {run: array (n_repeats, n_kept_trs_of_run, n_voxels)}
+    roi : bool array of shape (n_voxels,)
+
+    Returns
+    -------
+    targets : {kept row: array (n_repeats, n_roi)}
+        Each presentation z-scored over its run, as the mean BOLD is for encoding.
+    """
+    out = {}
+    for run, rep in repeats.items():
+        rows = np.flatnonzero(kept_runs == run)
+        if rep.shape[1] != rows.size:
+            raise ValueError(f"run {run}: {rep.shape[1]} repeated TRs but {rows.size} kept TRs")
+        z = np.stack([zscore_per_run(r.astype(np.float64), np.zeros(len(r))) for r in rep])
+        out.update({int(row): z[:, i, roi] for i, row in enumerate(rows)})
+    return out
+
+
+class Readouts:
+    """Every (subject, layer) readout of one model and context, ready to build heads.
+
+    Parameters
+    ----------
+    encoding_paths : {(subject, layer): path of its encoding result}
+    features_path : path of the features the encodings were fit on
+    dataset_dir : the dataset folder
+    ds : the dataset read from it
+    dtype, device : of the heads' tensors (the model's)
+    backend : himalaya backend of the ROI refit
+    repeats : also give a head per presentation of a repeated run (stability)
+
+    Attributes
+    ----------
+    keys : list of (subject, layer), in ``encoding_paths`` order
+    encodings : {(subject, layer): :func:`brainattr.encoding.read_encoding` plus the refit
+        ``weights_k``, ``intercept_k``}
+    n_delays : int
+        The delays the ridge was fit with (read from the encodings, the one source).
+    fold : array of shape (n_kept,)
+        Outer fold of each kept TR.
+    """
+
+    def __init__(
+        self,
+        encoding_paths: dict[tuple[str, int], str],
+        features_path: str | Path,
+        dataset_dir: str | Path,
+        ds: Dataset,
+        dtype: torch.dtype,
+        device: torch.device,
+        backend: str = "numpy",
+        repeats: bool = False,
+    ):
+        self.dtype, self.device = dtype, device
+        self.keys = list(encoding_paths)
+        self.encodings: dict[tuple[str, int], dict] = {}
+        self._y: dict[str, torch.Tensor] = {}
+        self._repeat_y: dict[str, dict[int, torch.Tensor]] = {}
+        self._weights: dict[tuple[str, int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+        runs, kept = ds.trs["run"].to_numpy(), ds.trs["kept"].to_numpy()
+        bolds = {}
+        for (subject, layer), path in encoding_paths.items():
+            e = read_encoding(path)
+            if subject not in bolds:
+                bolds[subject], _ = read_responses(dataset_dir, subject)
+                y = prepare_responses(bolds[subject], runs, kept)[:, e["roi"]]
+                self._y[subject] = self._tensor(y)  # (n_kept, n_roi); a target's y is a view
+                reps = read_repeats(dataset_dir, subject) if repeats else {}
+                self._repeat_y[subject] = {
+                    row: self._tensor(r)
+                    for row, r in repeat_targets(runs[kept], reps, e["roi"]).items()
+                }
+            n_delays = int(e["attrs"]["n_delays"])
+            feats = read_features(features_path, layer)
+            e.update(roi_weights(feats, bolds[subject], runs, kept, n_delays, e, backend))
+            self.encodings[(subject, layer)] = e
+        delays = {int(e["attrs"]["n_delays"]) for e in self.encodings.values()}
+        if len(delays) != 1:
+            raise DatasetError(
+                f"encodings {sorted(encoding_paths.values())} were fit with different numbers "
+                f"of delays {sorted(delays)}; rerun the encoding stage with one config"
+            )
+        self.n_delays = delays.pop()
+        self.fold = next(iter(self.encodings.values()))["fold"]
+
+    def _fold_weights(self, key: tuple[str, int], fold: int) -> tuple[torch.Tensor, torch.Tensor]:
+        cached = (*key, fold)
+        if cached not in self._weights:
+            e = self.encodings[key]
+            self._weights[cached] = (self._tensor(e[f"weights_{fold}"]),
+                                     self._tensor(e[f"intercept_{fold}"]))  # fmt: skip
+        return self._weights[cached]
+
+    def _tensor(self, a: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(a, dtype=self.dtype, device=self.device)
+
+    def heads(self, target: Target) -> list[BAHead]:
+        """One head per (subject, layer) in :attr:`keys` order, with the target's BOLD; a
+        target in a repeated run then gets one head per presentation (``repeat`` = 1, 2, ...)
+        when the readouts were loaded with ``repeats``."""
+        out = []
+        for s, lay in self.keys:
+            w, b = self._fold_weights((s, lay), target.fold)
+            out.append(BAHead(s, lay, w, b, self._y[s][target.row]))
+        for s, lay in self.keys:
+            w, b = self._fold_weights((s, lay), target.fold)
+            for j, y in enumerate(self._repeat_y[s].get(target.row, [])):
+                out.append(BAHead(s, lay, w, b, y, repeat=j + 1))
+        return out
+
+    def device_bytes(self) -> int:
+        """Bytes of everything the heads point into: one copy of the weights per subject x
+        layer x fold used so far, and each subject's ROI BOLD (and repeats)."""
+        tensors = [t for pair in self._weights.values() for t in pair]
+        tensors += list(self._y.values())
+        tensors += [t for reps in self._repeat_y.values() for t in reps.values()]
+        return sum(t.element_size() * t.nelement() for t in tensors)

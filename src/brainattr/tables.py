@@ -1,0 +1,166 @@
+"""Every file passed between stages: its columns (or keys), written and read from here.
+
+A writer selects its columns through these lists and a reader checks them (:func:`read_table`),
+so a table's layout is defined once. The README's "On-disk format" describes the same files.
+
+- ``features.h5`` (stage features): ``layer_<l>`` arrays (n_trs, hidden); attrs
+  ``context_words``, ``mode``, ``n_layers``.
+- ``scores.parquet`` / ``repeat_scores.parquet`` (stage attribution): :data:`SCORES`
+  (+ ``repeat``), one row per (task, subject, layer, target, word).
+- ``targets.tsv`` (stage attribution): :data:`TARGETS`, one row per target, every field of
+  :class:`brainattr.targets.Target`.
+- ``masking.tsv`` (stage masking), the analysis tables, ``masking_table.tsv``: below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pandas as pd
+
+# a context: one target's span for one task (BA: per subject x layer; NWP: per target)
+CONTEXT = ["task", "subject", "layer", "layer_group", "target_tr"]
+BA_CONTEXT = ["subject", "layer", "layer_group", "target_tr"]
+
+SCORES = [
+    "task",
+    "method",
+    "subject",
+    "layer",
+    "layer_group",
+    "target_tr",
+    "fold",
+    "word_index",
+    "distance",
+    "word",
+    "score",
+]
+REPEAT_SCORES = [*SCORES, "repeat"]
+TARGETS = ["target_tr", "fold", "span_start", "span_stop", "next_word", "row", "delay_trs"]
+MASKING = [
+    "task",
+    "mask",
+    "subject",
+    "layer",
+    "layer_group",
+    "value",
+    "delta",
+    "relative",
+    "n_targets",
+    "n_masked",
+]
+IMPORTANT_SETS = [*CONTEXT, "threshold", "n_important", "n_words", "words"]
+IOU = [*BA_CONTEXT, "threshold", "iou", "iou_random"]
+SPREAD = [*CONTEXT, "auc", "n_words"]
+SPREAD_TESTS = [
+    "model",
+    "layer_group",
+    "n_pairs",
+    "auc_ba",
+    "auc_nwp",
+    "t",
+    "p",
+    "q",
+    "significant",
+]
+POSITIONS = ["task", "layer_group", "distance", "count", "share"]
+DISPERSION = ["task", "layer_group", "entropy"]
+CENTER_OF_MASS = [*CONTEXT, "center_of_mass", "iqr", "n_important", "entropy"]
+MASKING_SUMMARY = [
+    "model",
+    "task",
+    "layer_group",
+    "mask",
+    "change_percent",
+    "n_masked",
+    "n_targets",
+]
+LINGUISTIC_CATEGORIES = ["ba_only", "both", "nwp_only"]
+LINGUISTIC = [*BA_CONTEXT, "threshold", "group", "n_group_words", *LINGUISTIC_CATEGORIES]
+STABILITY = [
+    "comparison",
+    "subject",
+    "layer",
+    "layer_group",
+    "target_tr",
+    "a",
+    "b",
+    "spearman",
+    "iou",
+    "iou_random",
+]
+NOISE_CEILING = [
+    "subject",
+    "layer",
+    "run",
+    "n_roi_voxels",
+    "n_reliable",
+    "noise_ceiling",
+    "ba_repeated",
+    "ba_normalized",
+]
+RECOVERY = [
+    "task",
+    "layer_group",
+    "threshold",
+    "share_in_top",
+    "base_rate",
+    "ratio",
+    "n_top_words",
+    "n_contexts",
+]
+
+
+class TableError(ValueError):
+    """A between-stage file lacks the columns its stage writes (stale or hand-edited)."""
+
+
+def check_columns(table: pd.DataFrame, columns: list[str], where: str | Path) -> pd.DataFrame:
+    """``table[columns]``, or a :class:`TableError` naming the missing columns."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise TableError(
+            f"{where}: missing columns {missing}; it was written by another version of "
+            "brainattr or edited by hand: delete it and rerun the workflow to rebuild it"
+        )
+    return table[columns]
+
+
+def read_table(path: str | Path, columns: list[str]) -> pd.DataFrame:
+    """A TSV or Parquet table of this module, checked to hold ``columns``."""
+    path = Path(path)
+    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, sep="\t")
+    return check_columns(table, columns, path)
+
+
+def write_table(table: pd.DataFrame, path: str | Path, columns: list[str]) -> None:
+    """Write ``table[columns]`` as TSV or Parquet (by the path's suffix)."""
+    path = Path(path)
+    out = check_columns(table, columns, f"table for {path}")
+    if path.suffix == ".parquet":
+        out.to_parquet(path, index=False)
+    else:
+        out.to_csv(path, sep="\t", index=False)
+
+
+def empty_table(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+
+
+def write_features(path: str | Path, features: dict[int, np.ndarray], **attrs) -> None:
+    """``features.h5``: one ``layer_<l>`` array (n_trs, hidden) per layer, and ``attrs``."""
+    with h5py.File(path, "w") as f:
+        for layer, x in features.items():
+            f.create_dataset(f"layer_{layer}", data=x)
+        f.attrs.update(attrs)
+
+
+def read_features(path: str | Path, layer: int) -> np.ndarray:
+    """TR features (n_trs, hidden) of one layer."""
+    with h5py.File(path, "r") as f:
+        key = f"layer_{layer}"
+        if key not in f:
+            raise KeyError(f"{path} has no {key}; layers there: {sorted(f)}")
+        return f[key][()]

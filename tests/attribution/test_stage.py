@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from brainattr.attribution.stage import AttributionSettings, run_attribution
+from brainattr.tables import REPEAT_SCORES, SCORES, read_table
+from brainattr.targets import read_targets
+
+
+def _run(tmp_path, tiny_spec, tiny_run, settings, tag=""):
+    paths = [tmp_path / f"{tag}{n}" for n in ("scores.parquet", "targets.tsv", "rep.parquet")]
+    run = [tiny_run[k] for k in ("data", "layers", "encodings", "features")]
+    run_attribution(
+        run[0], tiny_spec, 6, *run[1:], settings, *paths[:2], out_repeat_scores=paths[2]
+    )
+    return read_table(paths[0], SCORES), read_targets(paths[1]), read_table(paths[2], REPEAT_SCORES)
+
+
+def test_run_attribution_ig_engines_agree_end_to_end(tmp_path, tiny_spec, tiny_run):
+    """The attribution stage with IG: per_target (steps batched per target, BA and NWP) and
+    shared give the same scores, and targets in the repeated run get per-repeat scores."""
+    out = {}
+    for engine in ("per_target", "shared"):
+        settings = AttributionSettings("ig", 3, 10, 0, engine, device="cpu", batch_tokens=256)
+        out[engine] = _run(tmp_path, tiny_spec, tiny_run, settings, engine)
+    (a, ta, ra), (b, tb, rb) = out["per_target"], out["shared"]
+    assert set(a["method"]) == {"ig"} and len(a) == len(b) and ta == tb
+    np.testing.assert_allclose(
+        a["score"], b["score"], rtol=1e-6, atol=1e-9 * a["score"].abs().max()
+    )
+    assert set(ra["repeat"]) == {1, 2}
+    np.testing.assert_allclose(ra["score"], rb["score"], rtol=1e-6,
+                               atol=1e-9 * ra["score"].abs().max())  # fmt: skip
+
+
+def test_targets_table_round_trips_and_matches_the_scores(tmp_path, tiny_spec, tiny_run):
+    settings = AttributionSettings("gxi", n_targets=6, seed=3, device="cpu", repeats=False)
+    scores, targets, repeats = _run(tmp_path, tiny_spec, tiny_run, settings)
+    assert len(targets) == 6 and len(repeats) == 0
+    for t in targets:
+        assert len(t.delay_trs) == 4 and t.delay_trs[0] == t.tr - 1  # n_delays of the encodings
+        rows = scores[(scores["target_tr"] == t.tr) & (scores["task"] == "nwp")]
+        np.testing.assert_array_equal(rows["word_index"], t.span)
+        np.testing.assert_array_equal(rows["distance"], t.distance(t.span))
+    ba = scores[scores["task"] == "ba"]
+    assert set(ba["layer_group"]) <= {"early", "middle", "late"}
+    assert set(scores.loc[scores["task"] == "nwp", "layer"]) == {-1}
+
+
+def test_unknown_method_or_engine_fails_before_the_model_loads(tmp_path, tiny_run):
+    spec = {"source": "local", "path": str(tmp_path / "nowhere"), "layers": [1]}
+    for settings, message in (
+        (AttributionSettings("lrp"), "unknown attribution method 'lrp'"),
+        (AttributionSettings(engine="fast"), "attribution.engine = 'fast'; allowed"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            run_attribution(tiny_run["data"], spec, 6, tiny_run["layers"], tiny_run["encodings"],
+                            tiny_run["features"], settings, tmp_path / "s.parquet",
+                            tmp_path / "t.tsv")  # fmt: skip
+
+
+def test_settings_from_config_ignore_keys_of_other_stages():
+    s = AttributionSettings.from_config(
+        {"methods": ["gxi", "ig"], "ig_steps": 7, "engine": "shared", "n_targets": 3},
+        method="ig",
+        seed=5,
+    )
+    assert (s.method, s.ig_steps, s.engine, s.n_targets, s.seed) == ("ig", 7, "shared", 3, 5)
