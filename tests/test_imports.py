@@ -15,6 +15,12 @@ ANALYSIS_MODULES = [
     "brainattr.stability",
     "brainattr.demo",
     "brainattr.sources",
+    "brainattr.design",
+    "brainattr.tables",
+    "brainattr.targets",
+    "brainattr.encoding",
+    "brainattr.figure_registry",
+    "brainattr.progress",
 ]
 
 

@@ -1,0 +1,59 @@
+import inspect
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from brainattr import figures
+from brainattr.analysis import important_sets, iou_table, spread_table, spread_tests
+from brainattr.figure_registry import FIGURES, draw_figure, figures_for
+
+from .conftest import REPO
+from .test_analysis import _scores
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_every_registered_figure_has_a_caption_and_a_matching_plot(name):
+    spec = FIGURES[name]
+    assert (REPO / "workflow" / "report" / f"{spec.file}.rst").is_file()
+    params = inspect.signature(getattr(figures, spec.plot)).parameters
+    assert set(params) == {*spec.inputs, *spec.params, "title", "png", "pdf"}
+
+
+def test_figures_for_follow_the_dataset_parts():
+    assert figures_for(True, set(), "hp_toneva") == ["fig2_iou", "fig3_spread", "fig5_positions",
+                                                     "masking", "stability"]  # fmt: skip
+    assert "fig4_linguistic" in figures_for(True, {"word_groups"}, "local")
+    assert "recovery" in figures_for(True, set(), "demo")
+    assert figures_for(False, set(), "mrh") == ["ba_per_layer"]
+    assert figures_for(False, {"repeats"}, "mrh") == ["ba_per_layer", "noise_ceiling"]
+
+
+def test_draw_figure_reads_per_model_and_shared_inputs(tmp_path):
+    scores = _scores()
+    sets = important_sets(scores, [0.1, 0.5, 0.9])
+    tables = {"m1": sets, "m2": sets}
+    paths = []
+    for m, t in tables.items():
+        paths.append(str(tmp_path / f"{m}.tsv"))
+        t.to_csv(paths[-1], sep="\t", index=False)
+    tests = tmp_path / "tests.tsv"
+    spread = pd.concat([spread_table(sets).assign(model=m) for m in tables])
+    spread_tests(spread).to_csv(tests, sep="\t", index=False)
+    png, pdf = tmp_path / "f.png", tmp_path / "f.pdf"
+    draw_figure("spread", ["m1", "m2"], {"sets": paths, "tests": [str(tests)]}, str(png),
+                str(pdf), "demo, L = 8 words")  # fmt: skip
+    assert png.read_bytes()[:4] == b"\x89PNG" and pdf.read_bytes()[:4] == b"%PDF"
+    iou = tmp_path / "iou.tsv"
+    iou_table(scores, [0.5], 0).to_csv(iou, sep="\t", index=False)
+    draw_figure("iou", ["m1"], {"tables": [str(iou)]}, str(png), str(pdf), "t")
+    with pytest.raises(ValueError, match="unknown figure 'fig9'; registered: ba_per_layer"):
+        draw_figure("fig9", [], {}, str(png), str(pdf), "t")
+
+
+def test_the_registry_imports_neither_matplotlib_nor_torch():
+    code = "import sys, brainattr.figure_registry as r; "
+    code += "print(sorted({'matplotlib', 'torch'} & set(sys.modules)))"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.stdout.strip() == "[]", res.stderr[-2000:]
