@@ -1,11 +1,9 @@
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from brainattr.analysis import (
     auc,
-    bh_fdr,
     center_of_mass,
     dispersion_table,
     important_set,
@@ -16,7 +14,6 @@ from brainattr.analysis import (
     normalized_entropy,
     positions_table,
     spread_table,
-    spread_tests,
     weighted_iqr,
 )
 
@@ -53,11 +50,6 @@ def test_center_of_mass_iqr_entropy_by_hand():
     assert normalized_entropy(np.array([1, 1, 1, 1])) == pytest.approx(1.0)
     assert normalized_entropy(np.array([5, 0, 0, 0])) == pytest.approx(0.0)
     assert normalized_entropy(np.array([1, 1, 0, 0])) == pytest.approx(np.log(2) / np.log(4))
-
-
-def test_bh_fdr_matches_scipy():
-    p = np.random.default_rng(0).uniform(size=40) ** 3
-    np.testing.assert_allclose(bh_fdr(p), stats.false_discovery_control(p, method="bh"))
 
 
 def _scores():
@@ -101,15 +93,33 @@ def test_tables_have_one_row_per_context_and_threshold():
     assert summ["center_of_mass"].between(0, 7).all()
 
 
-def test_spread_tests_are_paired_t_tests_with_bh():
-    sp = spread_table(important_sets(_scores(), [0.1, 0.3, 0.5, 0.7, 0.9])).assign(model="m")
-    res = spread_tests(sp)
-    early = res[res["layer_group"] == "early"].iloc[0]
-    ba = sp[(sp.task == "ba") & (sp.layer_group == "early")].sort_values(["target_tr", "subject"])
-    nwp = sp[sp.task == "nwp"].set_index("target_tr")["auc"]
-    ref = stats.ttest_rel(ba["auc"].to_numpy(), nwp.loc[ba["target_tr"]].to_numpy())
-    assert early["p"] == pytest.approx(ref.pvalue) and early["n_pairs"] == 6
-    np.testing.assert_allclose(res["q"], bh_fdr(res["p"].to_numpy()))
+def test_position_keeping_baseline_compares_distances_of_a_distant_target():
+    # two targets whose spans share no word; every task puts all mass on the most recent word
+    rows = []
+    for tgt, start in ((10, 0), (20, 40)):
+        n = 6 if tgt == 10 else 8  # spans of different lengths: compared at distances 0..5
+        for i in range(n):
+            d = n - 1 - i
+            s = 1.0 if d == 0 else 0.0
+            rows.append(("nwp", "", -1, "final", tgt, start + i, d, "w", s))
+            rows.append(("ba", "a", 3, "early", tgt, start + i, d, "w", s))
+    scores = pd.DataFrame(rows, columns=_scores().columns)
+    t = iou_table(scores, [0.5], seed=0)
+    assert t["iou"].tolist() == [1.0, 1.0] and t["iou_position"].tolist() == [1.0, 1.0]
+    # overlapping spans have no partner: the baseline is then undefined
+    assert iou_table(_scores(), [0.5], seed=0)["iou_position"].isna().all()
+
+
+def test_positions_are_normalised_by_the_contexts_that_reach_each_distance():
+    rows = []
+    for tgt, n in ((10, 3), (20, 6)):  # a short span (a story's start) and a full one
+        for i in range(n):
+            d = n - 1 - i
+            rows.append(("nwp", "", -1, "final", tgt, 100 * tgt + i, d, "w", 1.0 if d == 2 else 0))
+    hist, _ = positions_table(pd.DataFrame(rows, columns=_scores().columns), 0.5)
+    row = hist[hist["distance"] == 2].iloc[0]
+    assert (row["count"], row["n_contexts"], row["rate"]) == (2, 2, 1.0)
+    assert row["share"] == 1.0
 
 
 def test_masking_summary_by_hand():

@@ -2,12 +2,14 @@ import inspect
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from brainattr import figures
-from brainattr.analysis import important_sets, iou_table, spread_table, spread_tests
+from brainattr.analysis import important_sets, iou_table, spread_table
 from brainattr.figure_registry import FIGURES, draw_figure, figures_for
+from brainattr.statistics import StoryBlocks, spread_tests
 
 from .conftest import REPO
 from .test_analysis import _scores
@@ -40,7 +42,7 @@ def test_draw_figure_reads_per_model_and_shared_inputs(tmp_path):
         t.to_csv(paths[-1], sep="\t", index=False)
     tests = tmp_path / "tests.tsv"
     spread = pd.concat([spread_table(sets).assign(model=m) for m in tables])
-    spread_tests(spread).to_csv(tests, sep="\t", index=False)
+    spread_tests(spread, StoryBlocks(np.zeros(20, int), 1)).to_csv(tests, sep="\t", index=False)
     png, pdf = tmp_path / "f.png", tmp_path / "f.pdf"
     draw_figure("spread", ["m1", "m2"], {"sets": paths, "tests": [str(tests)]}, str(png),
                 str(pdf), "demo, L = 8 words")  # fmt: skip

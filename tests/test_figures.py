@@ -13,7 +13,6 @@ def test_every_figure_renders(tmp_path):
         iou_table,
         positions_table,
         spread_table,
-        spread_tests,
     )
 
     scores = _scores()
@@ -55,7 +54,9 @@ def test_every_figure_renders(tmp_path):
             "model": "m",
         }
     )
-    tests = spread_tests(spread_table(sets).assign(model="m"))
+    from brainattr.statistics import StoryBlocks, spread_tests
+
+    tests = spread_tests(spread_table(sets).assign(model="m"), StoryBlocks(np.zeros(20, int), 1))
     from brainattr.linguistic import linguistic_table
     from brainattr.stability import stability_table
 

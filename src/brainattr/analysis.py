@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from brainattr.tables import (
     CENTER_OF_MASS,
@@ -25,7 +24,6 @@ from brainattr.tables import (
     POSITIONS,
     SCORES,
     SPREAD,
-    SPREAD_TESTS,
     read_table,
     write_table,
 )
@@ -91,18 +89,6 @@ def auc(thresholds: np.ndarray, values: np.ndarray) -> float:
     return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2))
 
 
-def bh_fdr(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values (q-values), same order as ``p``."""
-    p = np.asarray(p, dtype=float)
-    n = p.size
-    order = np.argsort(p)
-    ranked = p[order] * n / np.arange(1, n + 1)
-    q = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(n)
-    out[order] = np.minimum(q, 1.0)
-    return out
-
-
 def contexts(scores: pd.DataFrame) -> Iterator[tuple[tuple, pd.DataFrame]]:
     """(key, rows sorted by word) for every context of the score table."""
     for key, g in scores.groupby(CONTEXT, sort=True):
@@ -134,23 +120,58 @@ def ba_nwp_pairs(scores: pd.DataFrame) -> Iterator[tuple[tuple, np.ndarray, np.n
         yield key, g["score"].to_numpy(), nwp[key[-1]]
 
 
-def iou_table(scores: pd.DataFrame, thresholds: list[float], seed: int) -> pd.DataFrame:
-    """BA/NWP IoU per BA context and threshold, with the permutation baseline.
+def position_partners(scores: pd.DataFrame, seed: int) -> dict[int, int | None]:
+    """For each target, another target whose span shares no word with its own (seeded).
 
-    The baseline permutes each task's scores within the context (seeded) and recomputes
-    the IoU, i.e. the overlap expected from sets of the same sizes at random.
+    Its NWP scores, compared at the same distances from the most recent word, give the
+    overlap that position alone produces (the position-keeping baseline of the IoU).
+    """
+    nwp = scores[scores["task"] == "nwp"].groupby("target_tr")["word_index"].agg(["min", "max"])
+    rng = np.random.default_rng(seed)
+    out: dict[int, int | None] = {}
+    for t, (lo, hi) in nwp.iterrows():
+        apart = nwp.index[(nwp["max"] < lo) | (nwp["min"] > hi)].to_numpy()
+        out[int(t)] = int(rng.choice(apart)) if apart.size else None
+    return out
+
+
+def iou_by_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two important sets ordered by word (distance descending), compared at the
+    distances both spans reach (the last ``min(len)`` positions)."""
+    n = min(len(a), len(b))
+    return iou(a[len(a) - n :], b[len(b) - n :])
+
+
+def iou_table(scores: pd.DataFrame, thresholds: list[float], seed: int) -> pd.DataFrame:
+    """BA/NWP IoU per BA context and threshold, with two chance baselines.
+
+    ``iou_random`` permutes each task's scores within the context (seeded): the overlap of
+    sets of the same sizes at random positions. ``iou_position`` compares the BA set with the
+    NWP set of another target whose span shares no word (:func:`position_partners`), at the
+    same distances: the overlap that both tasks' positional preferences (recency) give
+    without any shared word. NaN when no such target exists.
     """
     rng = np.random.default_rng(seed)
+    partners = position_partners(scores, seed)
+    nwp_of = {k[-1]: g["score"].to_numpy() for k, g in contexts(scores[scores["task"] == "nwp"])}
     rows = []
     for key, ba, nwp in ba_nwp_pairs(scores):
         ba_p, nwp_p = rng.permutation(ba), rng.permutation(nwp)
+        partner = partners[key[-1]]
         for t in thresholds:
+            ba_set = important_set(ba, t)
+            position = (
+                iou_by_distance(ba_set, important_set(nwp_of[partner], t))
+                if partner is not None
+                else float("nan")
+            )
             rows.append(
                 (
                     *key[1:],
                     t,
-                    iou(important_set(ba, t), important_set(nwp, t)),
+                    iou(ba_set, important_set(nwp, t)),
                     iou(important_set(ba_p, t), important_set(nwp_p, t)),
+                    position,
                 )
             )
     return pd.DataFrame(rows, columns=IOU)
@@ -170,45 +191,20 @@ def spread_table(sets: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SPREAD)
 
 
-def spread_tests(spread: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Paired two-sided t-test of BA vs NWP spread AUC per (model, layer group), BH-FDR.
-
-    ``spread`` holds one or more models (column ``model``); a BA context (subject, layer,
-    target) is paired with the NWP context of the same target.
-    """
-    rows = []
-    for (model, group), g in spread[spread["task"] == "ba"].groupby(["model", "layer_group"]):
-        nwp = spread[(spread["task"] == "nwp") & (spread["model"] == model)]
-        paired = g.merge(nwp[["target_tr", "auc"]], on="target_tr", suffixes=("_ba", "_nwp"))
-        res = stats.ttest_rel(paired["auc_ba"], paired["auc_nwp"])
-        rows.append(
-            (
-                model,
-                group,
-                len(paired),
-                paired["auc_ba"].mean(),
-                paired["auc_nwp"].mean(),
-                float(res.statistic),
-                float(res.pvalue),
-            )
-        )
-    out = pd.DataFrame(rows, columns=SPREAD_TESTS[:7])
-    out["q"] = bh_fdr(out["p"].to_numpy())
-    out["significant"] = out["q"] < alpha
-    return out
-
-
 def positions_table(scores: pd.DataFrame, threshold: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Positional distribution of important words and per-context centre of mass.
 
     Returns
     -------
     histogram : DataFrame
-        ``task, layer_group, distance, count, share``.
+        ``task, layer_group, distance, count, share`` (of the important words),
+        ``n_contexts`` (contexts whose span reaches the distance) and ``rate`` = count /
+        n_contexts (the chance that a context that reaches the distance has an important word
+        there: normalised for spans shorter than L + 4 TRs).
     summary : DataFrame
         Per context: ``center_of_mass``, ``iqr`` (|score|-weighted), ``n_important``.
     """
-    hist_rows, summ_rows = [], []
+    hist_rows, summ_rows, reach_rows = [], [], []
     for key, g in contexts(scores):
         s, d = g["score"].to_numpy(), g["distance"].to_numpy()
         m = important_set(s, threshold)
@@ -221,9 +217,21 @@ def positions_table(scores: pd.DataFrame, threshold: float) -> tuple[pd.DataFram
             )
         )
         hist_rows.extend((key[0], key[3], int(x)) for x in d[m])
+        reach_rows.append((key[0], key[3], int(d.max())))
     hist = pd.DataFrame(hist_rows, columns=POSITIONS[:3])
     hist = hist.groupby(["task", "layer_group", "distance"]).size().rename("count").reset_index()
     hist["share"] = hist["count"] / hist.groupby(["task", "layer_group"])["count"].transform("sum")
+    # contexts whose span reaches each distance: short spans (a story's start) reach less far
+    reach = pd.DataFrame(reach_rows, columns=["task", "layer_group", "max_distance"])
+    hist["n_contexts"] = [
+        int(
+            (
+                (reach["task"] == t) & (reach["layer_group"] == g) & (reach["max_distance"] >= d)
+            ).sum()
+        )
+        for t, g, d in zip(hist["task"], hist["layer_group"], hist["distance"], strict=True)
+    ]
+    hist["rate"] = hist["count"] / hist["n_contexts"]
     summary = pd.DataFrame(summ_rows, columns=CENTER_OF_MASS[:-1])  # entropy merged later
     return hist, summary
 
@@ -256,12 +264,6 @@ def run_analyses(
     write_table(hist, out["positions"], POSITIONS)
     com = summary.merge(dispersion_table(hist), on=["task", "layer_group"])
     write_table(com, out["center_of_mass"], CENTER_OF_MASS)
-
-
-def run_spread_tests(spread_paths: dict[str, str], alpha: float, out_path: str | Path) -> None:
-    """Workflow stage ``spread_tests``: BA vs NWP across models, BH-FDR over all tests."""
-    spread = pd.concat([read_table(p, SPREAD).assign(model=m) for m, p in spread_paths.items()])
-    write_table(spread_tests(spread, alpha), out_path, SPREAD_TESTS)
 
 
 def masking_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

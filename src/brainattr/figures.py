@@ -113,7 +113,11 @@ def spread(
                 stars = (
                     "***" if r.q < 0.001 else "**" if r.q < 0.01 else "*" if r.q < 0.05 else "n.s."
                 )
-                note = f"\nAUC BA {r.auc_ba:.1f} vs NWP {r.auc_nwp:.1f}, q={r.q:.2g} {stars}"
+                note = (
+                    f"\nAUC BA {r.auc_ba:.1f} vs NWP {r.auc_nwp:.1f}: {r.effect:+.1f} "
+                    f"[{r.ci_low:+.1f}, {r.ci_high:+.1f}], q={r.q:.2g} {stars} "
+                    f"(paper's test q={r.q_paper:.2g})"
+                )
             ax.set(
                 xlabel="threshold (%)",
                 ylabel="words in important set",

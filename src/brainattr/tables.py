@@ -52,20 +52,49 @@ MASKING = [
     "n_masked",
 ]
 IMPORTANT_SETS = [*CONTEXT, "threshold", "n_important", "n_words", "words"]
-IOU = [*BA_CONTEXT, "threshold", "iou", "iou_random"]
+IOU = [*BA_CONTEXT, "threshold", "iou", "iou_random", "iou_position"]
 SPREAD = [*CONTEXT, "auc", "n_words"]
+# the dependence-aware test (effect ... significant) and the paper's (*_paper)
 SPREAD_TESTS = [
     "model",
     "layer_group",
-    "n_pairs",
     "auc_ba",
     "auc_nwp",
-    "t",
+    "effect",
+    "ci_low",
+    "ci_high",
     "p",
     "q",
     "significant",
+    "n_targets",
+    "n_blocks",
+    "block_trs",
+    "n_pairs",
+    "t_paper",
+    "p_paper",
+    "q_paper",
+    "significant_paper",
 ]
-POSITIONS = ["task", "layer_group", "distance", "count", "share"]
+INFERENCE = [
+    "comparison",
+    "layer_group",
+    "threshold",
+    "mean_a",
+    "mean_b",
+    "effect",
+    "ci_low",
+    "ci_high",
+    "p",
+    "q",
+    "n_targets",
+    "n_blocks",
+    "block_trs",
+    "n_contexts",
+    "t_paper",
+    "p_paper",
+    "q_paper",
+]
+POSITIONS = ["task", "layer_group", "distance", "count", "share", "n_contexts", "rate"]
 DISPERSION = ["task", "layer_group", "entropy"]
 CENTER_OF_MASS = [*CONTEXT, "center_of_mass", "iqr", "n_important", "entropy"]
 MASKING_SUMMARY = [

@@ -97,12 +97,17 @@ rule stability:
 
 rule spread_tests:
     input:
-        per_model(f"{ATTR}/analysis/spread.tsv"),
+        data=lambda wc: dataset_files(wc.dataset),
+        spread=per_model(f"{ATTR}/analysis/spread.tsv"),
     output:
         f"{ASUMMARY}/spread_tests.tsv",
     params:
+        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         models=MODELS,
         alpha=config["analysis"]["fdr_alpha"],
+        n_delays=N_DELAYS,
+        inference=config["analysis"]["inference"],
+        seed=config["seed"],
     threads: 1
     resources:
         mem_mb=mem_mb(4000),
@@ -115,6 +120,34 @@ rule spread_tests:
         "../../envs/analysis.yaml"
     script:
         "../scripts/spread_tests.py"
+
+
+rule inference:
+    input:
+        data=lambda wc: dataset_files(wc.dataset),
+        spread=f"{ATTR}/analysis/spread.tsv",
+        center_of_mass=f"{ATTR}/analysis/center_of_mass.tsv",
+        iou=f"{ATTR}/analysis/iou.tsv",
+        stability=f"{ATTR}/analysis/stability.tsv",
+    output:
+        f"{ATTR}/analysis/inference.tsv",
+    params:
+        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
+        n_delays=N_DELAYS,
+        inference=config["analysis"]["inference"],
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
+    log:
+        "results/logs/inference/{dataset}_{model}_ctx{context}_{method}.log",
+    benchmark:
+        "results/benchmarks/inference/{dataset}_{model}_ctx{context}_{method}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    script:
+        "../scripts/inference.py"
 
 
 rule masking:

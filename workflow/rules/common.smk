@@ -117,6 +117,8 @@ def all_outputs():
         out += expand(f"{SUMMARY}/figures/{{fig}}.{{ext}}", dataset=d, context=CONTEXTS,
                       fig=shared, ext=["png", "pdf"])
         out += expand(f"{ASUMMARY}/masking_table.tsv", dataset=d, context=CONTEXTS, method=METHODS)
+        out += expand(f"{ATTR}/analysis/inference.tsv", dataset=d, model=MODELS,
+                      context=CONTEXTS, method=METHODS)
         if len(CONTEXTS) > 1:
             out += expand("results/{dataset}/{method}/figures/context_control.{ext}", dataset=d,
                           method=METHODS, ext=["png", "pdf"])

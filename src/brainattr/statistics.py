@@ -1,0 +1,234 @@
+"""Stage ``inference``: every comparison the workflow reports, made per target with
+dependence-aware intervals (:mod:`brainattr.inference`), beside the paper's context-level test.
+
+One row per claim: a BA - NWP difference (spread AUC, centre of mass, IQR) per layer group, or
+an observed value against a chance baseline (IoU against the within-context permutation and
+against the position-keeping baseline, per layer group and threshold; stability between
+subjects against its permutation baseline). Each row gives the per-target ``effect`` (mean
+over targets of BA averaged over subjects, minus the other side), its block-bootstrap 95 %
+interval, the block sign-flip ``p``, ``q`` (Benjamini-Hochberg within the comparison), and the
+paper's paired t-test over contexts as if independent (``t_paper``, ``p_paper``,
+``q_paper``), kept so the paper's numbers can be compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from brainattr.dataset import read_dataset
+from brainattr.inference import (
+    bh_fdr,
+    block_test,
+    default_block_trs,
+    paper_ttest,
+    target_blocks,
+)
+from brainattr.tables import (
+    CENTER_OF_MASS,
+    INFERENCE,
+    IOU,
+    SPREAD,
+    SPREAD_TESTS,
+    STABILITY,
+    read_table,
+    write_table,
+)
+
+
+class StoryBlocks:
+    """Block labels of target TRs: windows of ``block_trs`` TRs within a run.
+
+    Parameters
+    ----------
+    runs : array (n_trs,)
+        Run of every TR of the dataset.
+    block_trs : int
+    """
+
+    def __init__(self, runs: np.ndarray, block_trs: int):
+        self.runs, self.block_trs = np.asarray(runs), int(block_trs)
+
+    @classmethod
+    def of_dataset(
+        cls, dataset_dir: str | Path, context_words: int, n_delays: int, block_spans: float
+    ) -> StoryBlocks:
+        """Blocks of ``block_spans`` spans (0 or less: the default, three spans)."""
+        ds = read_dataset(dataset_dir)
+        with_words = max(1, len(np.unique(ds.word_tr)))
+        words_per_tr = len(ds.words) / with_words
+        one_span = default_block_trs(context_words, words_per_tr, n_delays) / 2
+        spans = block_spans if block_spans > 0 else 3.0
+        return cls(ds.trs["run"].to_numpy(), max(1, round(spans * one_span)))
+
+    def labels(self, target_tr: np.ndarray) -> np.ndarray:
+        target_tr = np.asarray(target_tr, dtype=int)
+        return target_blocks(target_tr, self.runs[target_tr], self.block_trs)
+
+
+def _row(comparison, group, threshold, a_ctx, b_ctx, per_target, blocks, n_resamples, seed):
+    """One claim: ``per_target`` (Series by target_tr) of the difference; ``a_ctx``, ``b_ctx``
+    the paired context-level values for the paper's test."""
+    res = block_test(per_target.to_numpy(), blocks.labels(per_target.index.to_numpy()),
+                     n_resamples, seed)  # fmt: skip
+    d = np.asarray(a_ctx) - np.asarray(b_ctx)
+    # the paper's t-test is undefined without variation (identical differences)
+    t, p = paper_ttest(a_ctx, b_ctx) if len(d) > 1 and np.ptp(d) > 0 else (np.nan, np.nan)
+    return {
+        "comparison": comparison,
+        "layer_group": group,
+        "threshold": threshold,
+        "mean_a": float(np.mean(a_ctx)),
+        "mean_b": float(np.mean(b_ctx)),
+        "effect": res.effect,
+        "ci_low": res.ci_low,
+        "ci_high": res.ci_high,
+        "p": res.p,
+        "n_targets": res.n_targets,
+        "n_blocks": res.n_blocks,
+        "block_trs": blocks.block_trs,
+        "n_contexts": len(a_ctx),
+        "t_paper": t,
+        "p_paper": p,
+    }
+
+
+def _ba_vs_nwp(table: pd.DataFrame, value: str) -> Iterator[tuple[str, pd.DataFrame]]:
+    """(layer group, BA contexts merged with the NWP context of the same target)."""
+    nwp = table[table["task"] == "nwp"][["target_tr", value]]
+    for group, g in table[table["task"] == "ba"].groupby("layer_group", sort=True):
+        yield group, g.merge(nwp, on="target_tr", suffixes=("_ba", "_nwp"))
+
+
+def task_differences(table, value, comparison, blocks, n_resamples, seed) -> list[dict]:
+    """BA - NWP of a per-context value, per layer group (BA averaged over subjects first)."""
+    rows = []
+    for group, m in _ba_vs_nwp(table, value):
+        m = m.dropna(subset=[f"{value}_ba", f"{value}_nwp"])
+        ba, nwp = m[f"{value}_ba"], m[f"{value}_nwp"]
+        per_target = ba.groupby(m["target_tr"]).mean() - nwp.groupby(m["target_tr"]).first()
+        rows.append(_row(comparison, group, np.nan, ba.to_numpy(), nwp.to_numpy(), per_target,
+                         blocks, n_resamples, seed))  # fmt: skip
+    return rows
+
+
+def baseline_differences(
+    table,
+    observed,
+    baseline,
+    comparison,
+    blocks,
+    n_resamples,
+    seed,
+    by=("layer_group", "threshold"),
+) -> list[dict]:
+    """Observed minus a chance baseline, per ``by`` cell (averaged over subjects per target)."""
+    rows = []
+    for key, g in table.dropna(subset=[observed, baseline]).groupby(list(by), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        cell = dict(zip(by, key, strict=True))
+        per_target = (g[observed] - g[baseline]).groupby(g["target_tr"]).mean()
+        rows.append(_row(comparison, cell.get("layer_group", ""), cell.get("threshold", np.nan),
+                         g[observed].to_numpy(), g[baseline].to_numpy(), per_target, blocks,
+                         n_resamples, seed))  # fmt: skip
+    return rows
+
+
+def inference_table(
+    spread: pd.DataFrame,
+    center_of_mass: pd.DataFrame,
+    iou: pd.DataFrame,
+    stability: pd.DataFrame | None,
+    blocks: StoryBlocks,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Every claim of one model and method (see the module docstring)."""
+    rows = task_differences(spread, "auc", "spread_auc", blocks, n_resamples, seed)
+    rows += task_differences(center_of_mass, "center_of_mass", "center_of_mass", blocks,
+                             n_resamples, seed)  # fmt: skip
+    rows += task_differences(center_of_mass, "iqr", "iqr", blocks, n_resamples, seed)
+    rows += baseline_differences(iou, "iou", "iou_random", "iou_vs_permutation", blocks,
+                                 n_resamples, seed)  # fmt: skip
+    rows += baseline_differences(iou, "iou", "iou_position", "iou_vs_position", blocks,
+                                 n_resamples, seed)  # fmt: skip
+    if stability is not None:
+        subj = stability[stability["comparison"] == "subjects"]
+        rows += baseline_differences(subj, "iou", "iou_random", "stability_vs_permutation",
+                                     blocks, n_resamples, seed, by=("layer_group",))  # fmt: skip
+    out = pd.DataFrame(rows, columns=[c for c in INFERENCE if c not in ("q", "q_paper")])
+    out["q"] = np.nan
+    out["q_paper"] = np.nan
+    for _, idx in out.groupby("comparison").groups.items():
+        out.loc[idx, "q"] = bh_fdr(out.loc[idx, "p"].to_numpy())
+        out.loc[idx, "q_paper"] = bh_fdr(out.loc[idx, "p_paper"].to_numpy())
+    return out[INFERENCE]
+
+
+def run_inference(
+    dataset_dir: str | Path,
+    context_words: int,
+    n_delays: int,
+    settings: dict,
+    seed: int,
+    paths: dict[str, str],
+    out_path: str | Path,
+) -> None:
+    """Workflow stage ``inference``: ``paths`` holds the analysis tables ``spread``,
+    ``center_of_mass``, ``iou`` and optionally ``stability``; ``settings`` is the config's
+    ``analysis.inference`` (``block_spans``, ``n_resamples``)."""
+    blocks = StoryBlocks.of_dataset(dataset_dir, context_words, n_delays, settings["block_spans"])
+    stability = read_table(paths["stability"], STABILITY) if paths.get("stability") else None
+    table = inference_table(
+        read_table(paths["spread"], SPREAD),
+        read_table(paths["center_of_mass"], CENTER_OF_MASS),
+        read_table(paths["iou"], IOU),
+        stability,
+        blocks,
+        settings["n_resamples"],
+        seed,
+    )
+    write_table(table, out_path, INFERENCE)
+
+
+def spread_tests(
+    spread: pd.DataFrame, blocks: StoryBlocks, alpha: float = 0.05, n_resamples: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:  # fmt: skip
+    """BA vs NWP spread AUC per (model, layer group): the per-target block test and the
+    paper's paired t-test over contexts, each with BH-FDR across all (model, group) tests.
+
+    ``spread`` holds one or more models (column ``model``); a BA context (subject, layer,
+    target) is paired with the NWP context of the same target.
+    """
+    rows = []
+    for model, t in spread.groupby("model", sort=False):
+        for r in task_differences(t, "auc", "spread_auc", blocks, n_resamples, seed):
+            rows.append({"model": model, **r})
+    out = pd.DataFrame(rows)
+    out = out.rename(columns={"mean_a": "auc_ba", "mean_b": "auc_nwp", "n_contexts": "n_pairs"})
+    out["q"] = bh_fdr(out["p"].to_numpy())
+    out["q_paper"] = bh_fdr(out["p_paper"].to_numpy())
+    out["significant"] = out["q"] < alpha
+    out["significant_paper"] = out["q_paper"] < alpha
+    return out[SPREAD_TESTS]
+
+
+def run_spread_tests(
+    dataset_dir: str | Path,
+    context_words: int,
+    n_delays: int,
+    settings: dict,
+    spread_paths: dict[str, str],
+    alpha: float,
+    seed: int,
+    out_path: str | Path,
+) -> None:
+    """Workflow stage ``spread_tests``: BA vs NWP across models, BH-FDR over all tests."""
+    blocks = StoryBlocks.of_dataset(dataset_dir, context_words, n_delays, settings["block_spans"])
+    spread = pd.concat([read_table(p, SPREAD).assign(model=m) for m, p in spread_paths.items()])
+    write_table(spread_tests(spread, blocks, alpha, settings["n_resamples"], seed), out_path,
+                SPREAD_TESTS)  # fmt: skip

@@ -1,0 +1,77 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from brainattr.analysis import important_sets, spread_table
+from brainattr.inference import bh_fdr, target_blocks
+from brainattr.statistics import StoryBlocks, inference_table, spread_tests
+
+from .test_analysis import _scores
+
+
+def _per_context(values_ba, values_nwp, value):
+    """A per-context table: 2 subjects x 1 layer (early) + NWP, targets 0..n-1."""
+    rows = []
+    for t, (ba, nwp) in enumerate(zip(values_ba, values_nwp, strict=True)):
+        rows.append({"task": "nwp", "subject": "", "layer": -1, "layer_group": "final",
+                     "target_tr": t, value: nwp})  # fmt: skip
+        for k, s in enumerate(("a", "b")):
+            rows.append({"task": "ba", "subject": s, "layer": 3, "layer_group": "early",
+                         "target_tr": t, value: ba + (0.5 if k else -0.5)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_spread_tests_give_the_block_test_and_the_papers_test():
+    sp = spread_table(important_sets(_scores(), [0.1, 0.3, 0.5, 0.7, 0.9])).assign(model="m")
+    blocks = StoryBlocks(np.zeros(20, int), 1)  # every target its own block
+    res = spread_tests(sp, blocks, n_resamples=200)
+    early = res[res["layer_group"] == "early"].iloc[0]
+    ba = sp[(sp.task == "ba") & (sp.layer_group == "early")].sort_values(["target_tr", "subject"])
+    nwp = sp[sp.task == "nwp"].set_index("target_tr")["auc"]
+    ref = stats.ttest_rel(ba["auc"].to_numpy(), nwp.loc[ba["target_tr"]].to_numpy())
+    assert early["p_paper"] == pytest.approx(ref.pvalue) and early["n_pairs"] == 6
+    per_target = ba.groupby("target_tr")["auc"].mean() - nwp
+    assert early["effect"] == pytest.approx(per_target.mean())
+    assert (early["n_targets"], early["n_blocks"]) == (3, 3)
+    np.testing.assert_allclose(res["q"], bh_fdr(res["p"].to_numpy()))
+    np.testing.assert_allclose(res["q_paper"], bh_fdr(res["p_paper"].to_numpy()))
+
+
+def test_inference_table_finds_a_planted_difference_and_not_its_absence():
+    n = 80
+    rng = np.random.default_rng(0)
+    nwp = rng.normal(size=n)
+    spread = _per_context(nwp + 2.0, nwp, "auc")  # BA spreads more, on every target
+    com = _per_context(nwp, nwp, "center_of_mass").assign(iqr=1.0)  # no difference
+    iou = pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early",
+                        "target_tr": np.arange(n), "threshold": 0.1, "iou": 0.3,
+                        "iou_random": 0.1})  # fmt: skip
+    iou["iou_position"] = 0.3 + rng.normal(0, 0.01, n)
+    blocks = StoryBlocks(np.zeros(n, int), 5)
+    t = inference_table(spread, com, iou, None, blocks, n_resamples=500).set_index("comparison")
+    assert set(t.index) == {"spread_auc", "center_of_mass", "iqr", "iou_vs_permutation",
+                            "iou_vs_position"}  # fmt: skip
+    auc = t.loc["spread_auc"]
+    assert auc["effect"] == pytest.approx(2.0) and auc["q"] < 0.01 and auc["n_blocks"] == 16
+    assert t.loc["center_of_mass", "effect"] == pytest.approx(0.0)
+    assert t.loc["center_of_mass", "p"] == 1.0
+    assert t.loc["iou_vs_permutation", "effect"] == pytest.approx(0.2)
+    assert t.loc["iou_vs_position", "ci_low"] < 0 < t.loc["iou_vs_position", "ci_high"]
+
+
+def test_story_blocks_default_to_three_spans(tmp_path):
+    from brainattr.demo import make_demo_dataset
+
+    params = dict(n_runs=2, tr=2.0, word_seconds=0.5, rest_before_seconds=4.0,
+                  rest_after_seconds=4.0, n_subjects=1, n_voxels=4, driver_voxel_fraction=0.5,
+                  snr=1.0, max_words=200, n_repeats=0)  # fmt: skip
+    make_demo_dataset(tmp_path, params, seed=0)
+    blocks = StoryBlocks.of_dataset(tmp_path, context_words=32, n_delays=4, block_spans=0)
+    span = StoryBlocks.of_dataset(tmp_path, 32, 4, 1).block_trs
+    assert span in (12, 13)  # ~4 words per TR: 32 context words are 8-9 TRs, + 4 delays
+    assert blocks.block_trs == 3 * span
+    tr = np.array([0, 10, 30, 58])
+    runs = blocks.runs[tr]
+    assert runs[0] == runs[1] != runs[3]  # two runs: a block never spans both
+    np.testing.assert_array_equal(blocks.labels(tr), target_blocks(tr, runs, blocks.block_trs))
