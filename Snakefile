@@ -16,6 +16,7 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 )
 
+from brainattr.analysis import ANALYSIS_TABLES  # noqa: E402
 from brainattr.config import validate_config  # noqa: E402
 from brainattr.dataset import COMMON_FILES  # noqa: E402
 from brainattr.figure_registry import FIGURES, figures_for  # noqa: E402

@@ -141,3 +141,23 @@ def test_masking_summary_by_hand():
     assert s[("nwp", "final", "nwp_top")] == pytest.approx(40.0)
     assert s[("nwp", "early", "ba_top")] == pytest.approx(5.0)
     assert "none" not in s.index.get_level_values("mask")
+
+
+def test_null_tables_pair_each_null_with_the_same_nwp():
+    from brainattr.analysis import analysis_tables, null_analysis_tables
+
+    scores = _scores()
+    ba = scores[scores["task"] == "ba"]
+    nulls = pd.concat([ba.assign(null="random_readout"), ba.assign(null="shifted_bold")])
+    tables = null_analysis_tables(scores, nulls, [0.5], 0.5, seed=0)
+    plain = analysis_tables(scores, [0.5], 0.5, seed=0)
+    for name in ("iou", "spread", "center_of_mass"):
+        t = tables[name]
+        assert set(t["null"]) == {"random_readout", "shifted_bold"}
+        # a null equal to BA reproduces BA's own tables
+        ours = t[t["null"] == "shifted_bold"].drop(columns="null").reset_index(drop=True)
+        ref = plain[name]
+        ref = ref[ref["task"] == "ba"] if "task" in ref else ref
+        pd.testing.assert_frame_equal(ours, ref.reset_index(drop=True), check_dtype=False)
+    empty = null_analysis_tables(scores, nulls.iloc[:0], [0.5], 0.5, seed=0)
+    assert all(len(t) == 0 and "null" in t for t in empty.values())

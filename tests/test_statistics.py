@@ -75,3 +75,21 @@ def test_story_blocks_default_to_three_spans(tmp_path):
     runs = blocks.runs[tr]
     assert runs[0] == runs[1] != runs[3]  # two runs: a block never spans both
     np.testing.assert_array_equal(blocks.labels(tr), target_blocks(tr, runs, blocks.block_trs))
+
+
+def test_observed_vs_null_compares_context_by_context():
+    n = 60
+    nwp = np.zeros(n)
+    observed = _per_context(nwp + 1.0, nwp, "center_of_mass")
+    null = _per_context(nwp + 4.0, nwp, "center_of_mass").assign(null="random_readout")
+    spread = _per_context(nwp, nwp, "auc")
+    com = observed.assign(iqr=1.0)
+    iou = pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early",
+                        "target_tr": np.arange(n), "threshold": 0.1, "iou": 0.3,
+                        "iou_random": 0.1, "iou_position": 0.2})  # fmt: skip
+    blocks = StoryBlocks(np.zeros(n, int), 5)
+    t = inference_table(spread, com, iou, None, blocks, 300, 0,
+                        nulls={"center_of_mass": null}).set_index("comparison")  # fmt: skip
+    row = t.loc["center_of_mass_vs_random_readout"]
+    assert row["effect"] == pytest.approx(-3.0) and row["n_contexts"] == 2 * n
+    assert row["q"] < 0.01

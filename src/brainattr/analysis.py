@@ -21,9 +21,11 @@ from brainattr.tables import (
     IOU,
     MASKING,
     MASKING_SUMMARY,
+    NULL_SCORES,
     POSITIONS,
     SCORES,
     SPREAD,
+    empty_table,
     read_table,
     write_table,
 )
@@ -247,23 +249,71 @@ def dispersion_table(hist: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=DISPERSION)
 
 
+ANALYSIS_TABLES = {
+    "important_sets": IMPORTANT_SETS,
+    "iou": IOU,
+    "spread": SPREAD,
+    "positions": POSITIONS,
+    "center_of_mass": CENTER_OF_MASS,
+}
+
+
+def analysis_tables(
+    scores: pd.DataFrame, thresholds: list[float], position_threshold: float, seed: int
+) -> dict[str, pd.DataFrame]:
+    """Important sets, IoU, spread, positions and centre of mass of a score table."""
+    sets = important_sets(scores, thresholds)
+    hist, summary = positions_table(scores, position_threshold)
+    return {
+        "important_sets": sets,
+        "iou": iou_table(scores, thresholds, seed),
+        "spread": spread_table(sets),
+        "positions": hist,
+        "center_of_mass": summary.merge(dispersion_table(hist), on=["task", "layer_group"]),
+    }
+
+
+def null_analysis_tables(
+    scores: pd.DataFrame,
+    null_scores: pd.DataFrame,
+    thresholds: list[float],
+    position_threshold: float,
+    seed: int,
+) -> dict[str, pd.DataFrame]:
+    """The same tables for each brain-free null's BA scores (column ``null``), paired with
+    the same NWP scores; empty tables (with the columns) where there are no nulls."""
+    nwp = scores[scores["task"] == "nwp"]
+    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in ANALYSIS_TABLES}
+    for null, ba in null_scores.groupby("null", sort=True):
+        combined = pd.concat([ba.drop(columns="null"), nwp], ignore_index=True)
+        for name, t in analysis_tables(combined, thresholds, position_threshold, seed).items():
+            parts[name].append(t[t["task"] == "ba"] if "task" in t else t)
+            parts[name][-1] = parts[name][-1].assign(null=null)
+    return {
+        name: pd.concat(p, ignore_index=True) if p else empty_table([*cols, "null"])
+        for (name, cols), p in zip(ANALYSIS_TABLES.items(), parts.values(), strict=True)
+    }
+
+
 def run_analyses(
     scores_path: str | Path,
     thresholds: list[float],
     position_threshold: float,
     seed: int,
     out: dict[str, str],
+    null_scores_path: str | Path | None = None,
 ) -> None:
-    """Workflow stage ``analyses``: important sets, IoU, spread, positions as TSV tables."""
+    """Workflow stage ``analyses``: important sets, IoU, spread, positions as TSV tables
+    (``out[name]`` for each of :data:`ANALYSIS_TABLES`) and, from ``null_scores_path``, the
+    same tables of the brain-free nulls (``out["null_" + name]``, column ``null``)."""
     scores = read_table(scores_path, SCORES)
-    sets = important_sets(scores, thresholds)
-    write_table(sets, out["important_sets"], IMPORTANT_SETS)
-    write_table(iou_table(scores, thresholds, seed), out["iou"], IOU)
-    write_table(spread_table(sets), out["spread"], SPREAD)
-    hist, summary = positions_table(scores, position_threshold)
-    write_table(hist, out["positions"], POSITIONS)
-    com = summary.merge(dispersion_table(hist), on=["task", "layer_group"])
-    write_table(com, out["center_of_mass"], CENTER_OF_MASS)
+    for name, t in analysis_tables(scores, thresholds, position_threshold, seed).items():
+        write_table(t, out[name], ANALYSIS_TABLES[name])
+    if null_scores_path is not None:
+        nulls = read_table(null_scores_path, NULL_SCORES)
+        tables = null_analysis_tables(scores, nulls, thresholds, position_threshold, seed)
+        for name, t in tables.items():
+            write_table(t, out[f"null_{name}"], [*ANALYSIS_TABLES[name], "null"])
 
 
 def masking_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

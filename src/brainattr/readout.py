@@ -25,6 +25,9 @@ from brainattr.tables import read_features
 from brainattr.targets import Target
 from brainattr.windows import Window, pooled_states_by_layer
 
+NULLS = ("random_readout", "shifted_bold")
+MIN_SHIFT_TRS = 20
+
 
 @dataclass
 class BAHead:
@@ -36,6 +39,7 @@ class BAHead:
     intercept: torch.Tensor  # (n_roi,)
     y: torch.Tensor  # (n_roi,) BOLD at the target
     repeat: int = 0  # 0: y is the (mean) bold; k >= 1: y is the k-th repeat's BOLD
+    null: str = ""  # "": the fitted readout; else a brain-free null of NULLS
 
 
 def readout(windows: Sequence[Window | None], states: torch.Tensor, head: BAHead) -> torch.Tensor:
@@ -99,6 +103,33 @@ def repeat_targets(
     return out
 
 
+def shift_within_runs(bold: np.ndarray, runs: np.ndarray, kept: np.ndarray, shift: int):
+    """BOLD whose kept TRs are circularly shifted by ``shift`` TRs within each run.
+
+    The stimulus, features and pipeline stay as they are; only the link between a TR's words
+    and its BOLD is broken (the ``shifted_bold`` null). Raises a DatasetError where a run is
+    too short for the shift to move every TR at least ``MIN_SHIFT_TRS`` away.
+    """
+    out = np.array(bold, copy=True)
+    for run in np.unique(runs[kept]):
+        rows = np.flatnonzero(kept & (runs == run))
+        if not MIN_SHIFT_TRS <= shift <= rows.size - MIN_SHIFT_TRS:
+            raise DatasetError(
+                f"attribution.null_shift_trs = {shift}: run {run} has {rows.size} kept TRs; "
+                f"the shift must be between {MIN_SHIFT_TRS} and {rows.size - MIN_SHIFT_TRS} so "
+                "that every TR moves that far in both directions"
+            )
+        out[rows] = np.roll(bold[rows], shift, axis=0)
+    return out
+
+
+def random_readout_weights(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian weights of the same shape whose every voxel (column) keeps its norm."""
+    g = rng.standard_normal(weights.shape)
+    norm = np.linalg.norm(g, axis=0)
+    return g * (np.linalg.norm(weights, axis=0) / np.where(norm > 0, norm, 1.0))
+
+
 class Readouts:
     """Every (subject, layer) readout of one model and context, ready to build heads.
 
@@ -111,6 +142,12 @@ class Readouts:
     dtype, device : of the heads' tensors (the model's)
     backend : himalaya backend of the ROI refit
     repeats : also give a head per presentation of a repeated run (stability)
+    nulls : brain-free nulls of :data:`NULLS` that also get a head per (subject, layer):
+        ``random_readout`` (each fold's weights replaced by seeded Gaussian weights with each
+        voxel's norm kept; intercept and BOLD as fitted) and ``shifted_bold`` (the ROI ridge
+        refit, with the stored alphas, on BOLD circularly shifted by ``null_shift_trs`` within
+        each run, and scored against that shifted BOLD)
+    null_shift_trs, seed : of the nulls
 
     Attributes
     ----------
@@ -133,8 +170,17 @@ class Readouts:
         device: torch.device,
         backend: str = "numpy",
         repeats: bool = False,
+        nulls: Sequence[str] = (),
+        null_shift_trs: int = 40,
+        seed: int = 0,
     ):
+        unknown = sorted(set(nulls) - set(NULLS))
+        if unknown:
+            raise ValueError(f"attribution.nulls: unknown {unknown}; allowed: {', '.join(NULLS)}")
         self.dtype, self.device = dtype, device
+        self.nulls = [n for n in NULLS if n in nulls]
+        self._null_encodings: dict[tuple[str, str, int], dict] = {}
+        self._null_y: dict[str, torch.Tensor] = {}
         self.keys = list(encoding_paths)
         self.encodings: dict[tuple[str, int], dict] = {}
         self._y: dict[str, torch.Tensor] = {}
@@ -157,6 +203,24 @@ class Readouts:
             feats = read_features(features_path, layer)
             e.update(roi_weights(feats, bolds[subject], runs, kept, n_delays, e, backend))
             self.encodings[(subject, layer)] = e
+            if "shifted_bold" in self.nulls:
+                shifted = shift_within_runs(bolds[subject], runs, kept, null_shift_trs)
+                if subject not in self._null_y:
+                    y = prepare_responses(shifted, runs, kept)[:, e["roi"]]
+                    self._null_y[subject] = self._tensor(y)
+                self._null_encodings[("shifted_bold", subject, layer)] = {
+                    **e,
+                    **roi_weights(feats, shifted, runs, kept, n_delays, e, backend),
+                }
+            if "random_readout" in self.nulls:
+                rng = np.random.default_rng([seed, self.keys.index((subject, layer))])
+                self._null_encodings[("random_readout", subject, layer)] = {
+                    **e,
+                    **{
+                        f"weights_{k}": random_readout_weights(e[f"weights_{k}"], rng)
+                        for k in range(int(e["fold"].max()) + 1)
+                    },
+                }
         delays = {int(e["attrs"]["n_delays"]) for e in self.encodings.values()}
         if len(delays) != 1:
             raise DatasetError(
@@ -166,10 +230,11 @@ class Readouts:
         self.n_delays = delays.pop()
         self.fold = next(iter(self.encodings.values()))["fold"]
 
-    def _fold_weights(self, key: tuple[str, int], fold: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def _fold_weights(self, key: tuple, fold: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Device weights of (subject, layer) or (null, subject, layer) at a fold, cached."""
         cached = (*key, fold)
         if cached not in self._weights:
-            e = self.encodings[key]
+            e = self.encodings[key] if len(key) == 2 else self._null_encodings[key]
             self._weights[cached] = (self._tensor(e[f"weights_{fold}"]),
                                      self._tensor(e[f"intercept_{fold}"]))  # fmt: skip
         return self._weights[cached]
@@ -180,7 +245,8 @@ class Readouts:
     def heads(self, target: Target) -> list[BAHead]:
         """One head per (subject, layer) in :attr:`keys` order, with the target's BOLD; a
         target in a repeated run then gets one head per presentation (``repeat`` = 1, 2, ...)
-        when the readouts were loaded with ``repeats``."""
+        when the readouts were loaded with ``repeats``; then one head per null and (subject,
+        layer), ``null`` naming it."""
         out = []
         for s, lay in self.keys:
             w, b = self._fold_weights((s, lay), target.fold)
@@ -189,12 +255,17 @@ class Readouts:
             w, b = self._fold_weights((s, lay), target.fold)
             for j, y in enumerate(self._repeat_y[s].get(target.row, [])):
                 out.append(BAHead(s, lay, w, b, y, repeat=j + 1))
+        for null in self.nulls:
+            for s, lay in self.keys:
+                w, b = self._fold_weights((null, s, lay), target.fold)
+                y = (self._null_y if null == "shifted_bold" else self._y)[s][target.row]
+                out.append(BAHead(s, lay, w, b, y, null=null))
         return out
 
     def device_bytes(self) -> int:
         """Bytes of everything the heads point into: one copy of the weights per subject x
         layer x fold used so far, and each subject's ROI BOLD (and repeats)."""
         tensors = [t for pair in self._weights.values() for t in pair]
-        tensors += list(self._y.values())
+        tensors += list(self._y.values()) + list(self._null_y.values())
         tensors += [t for reps in self._repeat_y.values() for t in reps.values()]
         return sum(t.element_size() * t.nelement() for t in tensors)

@@ -4,7 +4,8 @@ dependence-aware intervals (:mod:`brainattr.inference`), beside the paper's cont
 One row per claim: a BA - NWP difference (spread AUC, centre of mass, IQR) per layer group, or
 an observed value against a chance baseline (IoU against the within-context permutation and
 against the position-keeping baseline, per layer group and threshold; stability between
-subjects against its permutation baseline). Each row gives the per-target ``effect`` (mean
+subjects against its permutation baseline; and each BA value against each brain-free null's,
+``<table>_vs_<null>``). Each row gives the per-target ``effect`` (mean
 over targets of BA averaged over subjects, minus the other side), its block-bootstrap 95 %
 interval, the block sign-flip ``p``, ``q`` (Benjamini-Hochberg within the comparison), and the
 paper's paired t-test over contexts as if independent (``t_paper``, ``p_paper``,
@@ -137,6 +138,20 @@ def baseline_differences(
     return rows
 
 
+def observed_vs_null(
+    observed, null, value, comparison, blocks, n_resamples, seed, by=("layer_group",)
+) -> list[dict]:
+    """BA's value minus a brain-free null's, context by context (same subject, layer, target),
+    per ``by`` cell: what the brain data add beyond the architecture and pooling."""
+    keys = ["subject", "layer", "layer_group", "target_tr"]
+    keys += [c for c in by if c not in keys]
+    obs = observed[observed["task"] == "ba"] if "task" in observed else observed
+    nul = null[null["task"] == "ba"] if "task" in null else null
+    m = obs[[*keys, value]].merge(nul[[*keys, value]], on=keys, suffixes=("_obs", "_null"))
+    return baseline_differences(m, f"{value}_obs", f"{value}_null", comparison, blocks,
+                                n_resamples, seed, by)  # fmt: skip
+
+
 def inference_table(
     spread: pd.DataFrame,
     center_of_mass: pd.DataFrame,
@@ -145,8 +160,11 @@ def inference_table(
     blocks: StoryBlocks,
     n_resamples: int = 2000,
     seed: int = 0,
+    nulls: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """Every claim of one model and method (see the module docstring)."""
+    """Every claim of one model and method (see the module docstring); ``nulls`` holds the
+    null analysis tables (``spread``, ``center_of_mass``, ``iou``, each with a ``null``
+    column): each BA value is then also compared with each null's."""
     rows = task_differences(spread, "auc", "spread_auc", blocks, n_resamples, seed)
     rows += task_differences(center_of_mass, "center_of_mass", "center_of_mass", blocks,
                              n_resamples, seed)  # fmt: skip
@@ -159,6 +177,13 @@ def inference_table(
         subj = stability[stability["comparison"] == "subjects"]
         rows += baseline_differences(subj, "iou", "iou_random", "stability_vs_permutation",
                                      blocks, n_resamples, seed, by=("layer_group",))  # fmt: skip
+    for name, table in (nulls or {}).items():
+        value = {"spread": "auc", "center_of_mass": "center_of_mass", "iou": "iou"}[name]
+        observed = {"spread": spread, "center_of_mass": center_of_mass, "iou": iou}[name]
+        by = ("layer_group", "threshold") if name == "iou" else ("layer_group",)
+        for null, t in table.groupby("null", sort=True):
+            rows += observed_vs_null(observed, t, value, f"{name}_vs_{null}", blocks,
+                                     n_resamples, seed, by)  # fmt: skip
     out = pd.DataFrame(rows, columns=[c for c in INFERENCE if c not in ("q", "q_paper")])
     out["q"] = np.nan
     out["q_paper"] = np.nan
@@ -178,7 +203,8 @@ def run_inference(
     out_path: str | Path,
 ) -> None:
     """Workflow stage ``inference``: ``paths`` holds the analysis tables ``spread``,
-    ``center_of_mass``, ``iou`` and optionally ``stability``; ``settings`` is the config's
+    ``center_of_mass``, ``iou``, optionally ``stability`` and the nulls' ``null_spread``,
+    ``null_center_of_mass``, ``null_iou``; ``settings`` is the config's
     ``analysis.inference`` (``block_spans``, ``n_resamples``)."""
     blocks = StoryBlocks.of_dataset(dataset_dir, context_words, n_delays, settings["block_spans"])
     stability = read_table(paths["stability"], STABILITY) if paths.get("stability") else None
@@ -190,6 +216,15 @@ def run_inference(
         blocks,
         settings["n_resamples"],
         seed,
+        {
+            name: read_table(paths[f"null_{name}"], [*cols, "null"])
+            for name, cols in (
+                ("spread", SPREAD),
+                ("center_of_mass", CENTER_OF_MASS),
+                ("iou", IOU),
+            )
+            if paths.get(f"null_{name}")
+        },
     )
     write_table(table, out_path, INFERENCE)
 

@@ -5,8 +5,9 @@ so a table's layout is defined once. The README's "On-disk format" describes the
 
 - ``features.h5`` (stage features): ``layer_<l>`` arrays (n_trs, hidden); attrs
   ``context_words``, ``mode``, ``n_layers``.
-- ``scores.parquet`` / ``repeat_scores.parquet`` (stage attribution): :data:`SCORES`
-  (+ ``repeat``), one row per (task, subject, layer, target, word).
+- ``scores.parquet`` / ``repeat_scores.parquet`` / ``null_scores.parquet`` (stage
+  attribution): :data:`SCORES` (+ ``repeat`` / ``null``), one row per (task, subject, layer,
+  target, word).
 - ``targets.tsv`` (stage attribution): :data:`TARGETS`, one row per target, every field of
   :class:`brainattr.targets.Target`.
 - ``masking.tsv`` (stage masking), the analysis tables, ``masking_table.tsv``: below.
@@ -38,6 +39,7 @@ SCORES = [
     "score",
 ]
 REPEAT_SCORES = [*SCORES, "repeat"]
+NULL_SCORES = [*SCORES, "null"]  # BA of the brain-free nulls (random_readout, shifted_bold)
 TARGETS = ["target_tr", "fold", "span_start", "span_stop", "next_word", "row", "delay_trs"]
 MASKING = [
     "task",

@@ -65,3 +65,24 @@ def test_settings_from_config_ignore_keys_of_other_stages():
         seed=5,
     )
     assert (s.method, s.ig_steps, s.engine, s.n_targets, s.seed) == ("ig", 7, "shared", 3, 5)
+
+
+def test_nulls_add_their_own_rows_and_leave_the_brain_scores_as_they_are(
+    tmp_path, tiny_spec, tiny_run
+):
+    from brainattr.tables import NULL_SCORES
+
+    plain = AttributionSettings("gxi", n_targets=4, device="cpu", repeats=False)
+    with_null = AttributionSettings("gxi", n_targets=4, device="cpu", repeats=False,
+                                    nulls=("random_readout",))  # fmt: skip
+    scores, _, _ = _run(tmp_path, tiny_spec, tiny_run, plain, "plain")
+    run = [tiny_run[k] for k in ("data", "layers", "encodings", "features")]
+    paths = [tmp_path / n for n in ("s.parquet", "t.tsv", "r.parquet", "n.parquet")]
+    run_attribution(run[0], tiny_spec, 6, *run[1:], with_null, *paths[:3], paths[3])
+    again = read_table(paths[0], SCORES)
+    np.testing.assert_array_equal(again["score"], scores["score"])  # nulls change nothing
+    nulls = read_table(paths[3], NULL_SCORES)
+    ba = scores[scores["task"] == "ba"]
+    assert set(nulls["null"]) == {"random_readout"} and len(nulls) == len(ba)
+    np.testing.assert_array_equal(nulls["word_index"], ba["word_index"])
+    assert not np.allclose(nulls["score"], ba["score"])

@@ -3,13 +3,14 @@
 
 rule analyses:
     input:
-        f"{ATTR}/attribution/scores.parquet",
+        scores=f"{ATTR}/attribution/scores.parquet",
+        null_scores=f"{ATTR}/attribution/null_scores.parquet",
     output:
-        important_sets=f"{ATTR}/analysis/important_sets.tsv",
-        iou=f"{ATTR}/analysis/iou.tsv",
-        spread=f"{ATTR}/analysis/spread.tsv",
-        positions=f"{ATTR}/analysis/positions.tsv",
-        center_of_mass=f"{ATTR}/analysis/center_of_mass.tsv",
+        **{
+            f"{prefix}{name}": f"{ATTR}/analysis/{prefix}{name}.tsv"
+            for prefix in ("", "null_")
+            for name in ANALYSIS_TABLES
+        },
     params:
         thresholds=config["analysis"]["thresholds"],
         position_threshold=config["analysis"]["position_threshold"],
@@ -129,6 +130,9 @@ rule inference:
         center_of_mass=f"{ATTR}/analysis/center_of_mass.tsv",
         iou=f"{ATTR}/analysis/iou.tsv",
         stability=f"{ATTR}/analysis/stability.tsv",
+        null_spread=f"{ATTR}/analysis/null_spread.tsv",
+        null_center_of_mass=f"{ATTR}/analysis/null_center_of_mass.tsv",
+        null_iou=f"{ATTR}/analysis/null_iou.tsv",
     output:
         f"{ATTR}/analysis/inference.tsv",
     params:

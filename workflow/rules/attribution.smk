@@ -16,6 +16,7 @@ rule attribution:
         scores=f"{ATTR}/attribution/scores.parquet",
         targets=f"{ATTR}/attribution/targets.tsv",
         repeat_scores=f"{ATTR}/attribution/repeat_scores.parquet",
+        null_scores=f"{ATTR}/attribution/null_scores.parquet",
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         model=lambda wc: model_spec(wc.model),

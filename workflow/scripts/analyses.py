@@ -1,11 +1,13 @@
-from brainattr.analysis import run_analyses
 from brainattr.workflow import setup_script
 
 setup_script(snakemake.log[0])
+from brainattr.analysis import run_analyses  # noqa: E402
+
 run_analyses(
-    snakemake.input[0],
+    snakemake.input.scores,
     snakemake.params.thresholds,
     snakemake.params.position_threshold,
     snakemake.params.seed,
     dict(snakemake.output.items()),
+    snakemake.input.null_scores,
 )

@@ -20,4 +20,5 @@ run_attribution(
     snakemake.output.scores,
     snakemake.output.targets,
     out_repeat_scores=snakemake.output.repeat_scores,
+    out_null_scores=snakemake.output.null_scores,
 )

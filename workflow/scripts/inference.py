@@ -9,6 +9,6 @@ run_inference(
     snakemake.params.n_delays,
     snakemake.params.inference,
     snakemake.params.seed,
-    {k: snakemake.input[k] for k in ("spread", "center_of_mass", "iou", "stability")},
+    {k: v for k, v in snakemake.input.items() if k != "data"},
     snakemake.output[0],
 )

@@ -20,7 +20,7 @@ from brainattr.dataset import read_dataset
 from brainattr.layers import selected_layers
 from brainattr.models import load_model
 from brainattr.readout import BAHead, Readouts
-from brainattr.tables import REPEAT_SCORES, SCORES, empty_table, write_table
+from brainattr.tables import NULL_SCORES, REPEAT_SCORES, SCORES, empty_table, write_table
 from brainattr.targets import Target, eligible_targets, sample_targets, write_targets
 from brainattr.windows import StoryWindows
 
@@ -36,6 +36,8 @@ class AttributionSettings:
     seed: int = 0
     engine: str = "per_target"
     repeats: bool = True
+    nulls: tuple[str, ...] = ()
+    null_shift_trs: int = 40
     device: str = "auto"
     batch_tokens: int = 8192
     vjp_batch: int = 64
@@ -44,7 +46,10 @@ class AttributionSettings:
     def from_config(cls, section: dict, **extra) -> AttributionSettings:
         """The known keys of a config section, and ``extra`` (e.g. ``method``, ``seed``)."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in {**section, **extra}.items() if k in names})
+        known = {k: v for k, v in {**section, **extra}.items() if k in names}
+        if "nulls" in known:
+            known["nulls"] = tuple(known["nulls"])
+        return cls(**known)
 
 
 def run_attribution(
@@ -58,6 +63,7 @@ def run_attribution(
     out_scores: str | Path,
     out_targets: str | Path,
     out_repeat_scores: str | Path | None = None,
+    out_null_scores: str | Path | None = None,
 ) -> None:
     """Attribute BA and NWP of the sampled targets and write the tables.
 
@@ -66,7 +72,9 @@ def run_attribution(
     ``out_targets`` (:func:`brainattr.targets.write_targets`) and, with ``settings.repeats``,
     ``out_repeat_scores``: the BA scores of targets in a repeated run against each
     presentation's BOLD (:data:`brainattr.tables.REPEAT_SCORES`; no rows when the dataset
-    has no repeats).
+    has no repeats), and ``out_null_scores``: the BA scores of each brain-free null of
+    ``settings.nulls`` (:class:`brainattr.readout.Readouts`; :data:`brainattr.tables.NULL_SCORES`,
+    no rows without nulls).
     """
     ig_scales(settings.method, settings.ig_steps)  # an unknown method fails before the model
     engine = get_engine(settings.engine)
@@ -81,6 +89,9 @@ def run_attribution(
         lm.embedding.weight.dtype,
         lm.device,
         repeats=settings.repeats,
+        nulls=settings.nulls,
+        null_shift_trs=settings.null_shift_trs,
+        seed=settings.seed,
     )
     windows = StoryWindows.of_dataset(ds, context_words)
     targets = sample_targets(
@@ -94,12 +105,14 @@ def run_attribution(
     s = settings
     ba = engine.ba(lm, windows, targets, heads, s.method, s.ig_steps, s.batch_tokens, s.vjp_batch)
     nwp = engine.nwp(lm, windows.words, targets, s.method, s.ig_steps, s.batch_tokens)
-    scores, repeat_scores = score_tables(
+    scores, repeat_scores, null_scores = score_tables(
         targets, heads, ba, nwp, windows.words, settings.method, group_of
     )
     write_table(scores, out_scores, SCORES)
     if out_repeat_scores is not None:
         write_table(repeat_scores, out_repeat_scores, REPEAT_SCORES)
+    if out_null_scores is not None:
+        write_table(null_scores, out_null_scores, NULL_SCORES)
     write_targets(targets, out_targets)
 
 
@@ -111,9 +124,9 @@ def score_tables(
     words: list[str],
     method: str,
     group_of: dict[int, str],
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The tidy score table and the repeat score table of an engine's results."""
-    frames, repeat_frames = [], []
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The tidy score table, the repeat and the null score tables of an engine's results."""
+    frames, repeat_frames, null_frames = [], [], []
     for tgt, hs, ba_t, nwp_t in zip(targets, heads, ba, nwp, strict=True):
         span = tgt.span
         base = {
@@ -127,16 +140,17 @@ def score_tables(
         for h, sc in zip(hs, ba_t, strict=True):
             frame = pd.DataFrame({**base, "task": "ba", "subject": h.subject, "layer": h.layer,
                                   "layer_group": group_of[h.layer], "score": sc})  # fmt: skip
-            if h.repeat:
+            if h.null:
+                null_frames.append(frame.assign(null=h.null))
+            elif h.repeat:
                 repeat_frames.append(frame.assign(repeat=h.repeat))
             else:
                 frames.append(frame)
         frames.append(pd.DataFrame({**base, "task": "nwp", "subject": "", "layer": -1,
                                     "layer_group": "final", "score": nwp_t}))  # fmt: skip
     scores = pd.concat(frames, ignore_index=True)[SCORES]
-    repeats = (
-        pd.concat(repeat_frames, ignore_index=True)[REPEAT_SCORES]
-        if repeat_frames
-        else empty_table(REPEAT_SCORES)
-    )
-    return scores, repeats
+
+    def table(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+        return pd.concat(parts, ignore_index=True)[columns] if parts else empty_table(columns)
+
+    return scores, table(repeat_frames, REPEAT_SCORES), table(null_frames, NULL_SCORES)
