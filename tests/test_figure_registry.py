@@ -44,12 +44,19 @@ def test_draw_figure_reads_per_model_and_shared_inputs(tmp_path):
     spread = pd.concat([spread_table(sets).assign(model=m) for m in tables])
     spread_tests(spread, StoryBlocks(np.zeros(20, int), 1)).to_csv(tests, sep="\t", index=False)
     png, pdf = tmp_path / "f.png", tmp_path / "f.pdf"
-    draw_figure("spread", ["m1", "m2"], {"sets": paths, "tests": [str(tests)]}, str(png),
-                str(pdf), "demo, L = 8 words")  # fmt: skip
+    null_paths = []
+    for m, t in tables.items():  # a null that equals BA: drawn in grey over it
+        null_paths.append(str(tmp_path / f"{m}_null.tsv"))
+        t[t["task"] == "ba"].assign(null="random_readout").to_csv(null_paths[-1], sep="\t")
+    inputs = {"sets": paths, "tests": [str(tests)], "null_sets": null_paths}
+    draw_figure("spread", ["m1", "m2"], inputs, str(png), str(pdf), "demo, L = 8 words")
     assert png.read_bytes()[:4] == b"\x89PNG" and pdf.read_bytes()[:4] == b"%PDF"
     iou = tmp_path / "iou.tsv"
     iou_table(scores, [0.5], 0).to_csv(iou, sep="\t", index=False)
-    draw_figure("iou", ["m1"], {"tables": [str(iou)]}, str(png), str(pdf), "t")
+    empty = tmp_path / "none.tsv"
+    pd.DataFrame(columns=["null", "threshold", "iou", "layer_group"]).to_csv(empty, sep="\t")
+    draw_figure("iou", ["m1"], {"tables": [str(iou)], "nulls": [str(empty)]}, str(png), str(pdf),
+                "t")  # fmt: skip
     with pytest.raises(ValueError, match="unknown figure 'fig9'; registered: ba_per_layer"):
         draw_figure("fig9", [], {}, str(png), str(pdf), "t")
 

@@ -56,3 +56,19 @@ def test_stability_table_pairs_subjects_and_repeats():
     rep = t[t["comparison"] == "repeats"].iloc[0]
     assert rep.subject == "A" and rep.spearman == pytest.approx(0.8)  # one swap of 4
     assert stability_table(scores, reps.iloc[:0], 0.1, 0)["comparison"].eq("subjects").all()
+
+
+def test_stability_has_a_position_keeping_baseline_between_subjects():
+    rows = []
+    for tgt, start in ((10, 0), (20, 40)):
+        for i in range(6):
+            d = 5 - i
+            for s in ("a", "b"):
+                rows.append(("ba", "gxi", s, 3, "early", tgt, 0, start + i, d, "w",
+                             1.0 if d == 0 else 0.0))  # fmt: skip
+            rows.append(("nwp", "gxi", "", -1, "final", tgt, 0, start + i, d, "w", 1.0))
+    from brainattr.tables import SCORES
+
+    scores = pd.DataFrame(rows, columns=SCORES)
+    t = stability_table(scores, scores.iloc[:0].assign(repeat=0), 0.5, 0)
+    assert t["iou"].tolist() == [1.0, 1.0] and t["iou_position"].tolist() == [1.0, 1.0]

@@ -46,7 +46,11 @@ def workflow_run(tmp_path_factory, tiny_model_dir) -> Path:
         },
         "features": {"context_words": [16]},
         "encoding": {"alphas": [1, 100, 10000, 1000000], "inner_folds": 3},
-        "attribution": {"n_targets": 32},
+        "attribution": {
+            "n_targets": 32,
+            "nulls": ["random_readout", "shifted_bold"],
+            "null_shift_trs": 20,
+        },
     }
     cfg = work / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
@@ -86,6 +90,17 @@ def test_every_stage_writes_its_outputs(workflow_run):
         assert scores.groupby("task")["target_tr"].nunique().tolist() == [32, 32]
     tests = pd.read_csv(summary / "gxi/spread_tests.tsv", sep="\t")
     assert len(tests) == 6 and tests["q"].between(0, 1).all()
+    assert tests["q_paper"].between(0, 1).all() and (tests["ci_low"] <= tests["ci_high"]).all()
+    for model in ("tiny", "smollm2"):
+        run = workflow_run / f"results/demo/{model}/ctx16/gxi"
+        nulls = pd.read_parquet(run / "attribution/null_scores.parquet")
+        assert set(nulls["null"]) == {"random_readout", "shifted_bold"}
+        inference = pd.read_csv(run / "analysis/inference.tsv", sep="\t")
+        expected = {"spread_auc", "center_of_mass", "iqr", "iou_vs_permutation",
+                    "iou_vs_position", "stability_vs_permutation", "iou_vs_random_readout",
+                    "iou_vs_shifted_bold", "spread_vs_random_readout"}  # fmt: skip
+        assert expected <= set(inference["comparison"])
+        assert inference["p"].between(0, 1).all() and (inference["n_blocks"] >= 1).all()
     for rule in ("features", "encoding", "attribution", "masking", "fig_iou"):
         assert any((workflow_run / "results/benchmarks" / rule).iterdir())
 

@@ -16,7 +16,8 @@ import pandas as pd
 
 from brainattr.analysis import masking_summary
 
-COLORS = {"ba": "#d95f02", "nwp": "#7570b3", "random": "#8c8c8c", "both": "#4d4d4d"}
+COLORS = {"ba": "#d95f02", "nwp": "#7570b3", "random": "#8c8c8c", "both": "#4d4d4d",
+          "null": "#5a5a5a"}  # fmt: skip
 GROUP_STYLE = {"early": ":", "middle": "--", "late": "-"}
 GROUPS = ("early", "middle", "late")
 
@@ -60,10 +61,33 @@ def ba_per_layer(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str
     _save(fig, png, pdf)
 
 
-def iou_vs_threshold(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -> None:
-    """Fig. 2: BA/NWP IoU of important sets vs threshold, per model, with the random baseline."""
+NULL_STYLE = {"random_readout": (0, (1, 1)), "shifted_bold": (0, (4, 2))}
+
+
+def _null_lines(ax, nulls: pd.DataFrame | None, value: str, x: str, group: str | None) -> None:
+    """Each brain-free null's mean ``value`` by ``x`` (BA layer ``group`` or all), in grey."""
+    if nulls is None or nulls.empty:
+        return
+    for null, t in nulls.groupby("null", sort=True):
+        sel = t if group is None else t[t["layer_group"] == group]
+        g = sel.groupby(x)[value].mean()
+        scale = 100 if x == "threshold" else 1
+        ax.plot(g.index * scale, g.values, color=COLORS["null"], ls=NULL_STYLE.get(null, ":"),
+                lw=1.2, label=f"null: {null}" + (f" ({group})" if group else ""))  # fmt: skip
+
+
+def iou_vs_threshold(
+    tables: dict[str, pd.DataFrame],
+    title: str,
+    png: str,
+    pdf: str,
+    nulls: dict[str, pd.DataFrame] | None = None,
+) -> None:
+    """Fig. 2: BA/NWP IoU of important sets vs threshold, per model, with the chance baselines
+    (within-context permutation, position-keeping) and the brain-free nulls' IoU."""
     fig, axes = plt.subplots(1, len(tables), figsize=(4.5 * len(tables), 3.6), squeeze=False)
     for ax, (model, t) in zip(axes[0], tables.items(), strict=True):
+        _null_lines(ax, (nulls or {}).get(model), "iou", "threshold", None)
         for group in GROUPS:
             g = t[t["layer_group"] == group].groupby("threshold")["iou"].mean()
             ax.plot(
@@ -79,6 +103,10 @@ def iou_vs_threshold(tables: dict[str, pd.DataFrame], title: str, png: str, pdf:
         ax.plot(
             base.index * 100, base.values, color=COLORS["random"], lw=2, label="random baseline"
         )
+        if t["iou_position"].notna().any():
+            pos = t.groupby("threshold")["iou_position"].mean()
+            ax.plot(pos.index * 100, pos.values, color=COLORS["random"], lw=2, ls="-.",
+                    label="position-keeping baseline")  # fmt: skip
         ax.set(
             xlabel="cumulative attribution mass threshold (%)",
             ylabel="IoU (BA, NWP)",
@@ -91,9 +119,15 @@ def iou_vs_threshold(tables: dict[str, pd.DataFrame], title: str, png: str, pdf:
 
 
 def spread(
-    sets: dict[str, pd.DataFrame], tests: pd.DataFrame, title: str, png: str, pdf: str
+    sets: dict[str, pd.DataFrame],
+    tests: pd.DataFrame,
+    title: str,
+    png: str,
+    pdf: str,
+    null_sets: dict[str, pd.DataFrame] | None = None,
 ) -> None:
-    """Fig. 3: words needed to reach each threshold, BA vs NWP, per model and layer group."""
+    """Fig. 3: words needed to reach each threshold, BA vs NWP, per model and layer group,
+    with the brain-free nulls' BA in grey."""
     models = list(sets)
     fig, axes = plt.subplots(len(models), 3, figsize=(12, 3.4 * len(models)), squeeze=False)
     for row, model in zip(axes, models, strict=True):
@@ -106,6 +140,7 @@ def spread(
                 c = COLORS[name.lower()]
                 ax.plot(m.index * 100, m.values, color=c, marker="o", ms=3, label=name)
                 ax.fill_between(m.index * 100, m - e, m + e, color=c, alpha=0.2)
+            _null_lines(ax, (null_sets or {}).get(model), "n_important", "threshold", group)
             tt = tests[(tests["model"] == model) & (tests["layer_group"] == group)]
             note = ""
             if len(tt):
@@ -136,8 +171,12 @@ def positions(
     title: str,
     png: str,
     pdf: str,
+    null_hists: dict[str, pd.DataFrame] | None = None,
+    null_com: dict[str, pd.DataFrame] | None = None,
 ) -> None:
-    """Fig. 5: where important words lie, by distance from the most recent word."""
+    """Fig. 5: where important words lie, by distance from the most recent word: per distance,
+    the share of the contexts reaching it that have an important word there (``rate``), with
+    the centre of mass; the brain-free nulls' BA in grey."""
     models = list(hists)
     fig, axes = plt.subplots(len(models), 3, figsize=(12, 3.2 * len(models)), squeeze=False)
     for row, model in zip(axes, models, strict=True):
@@ -157,7 +196,7 @@ def positions(
                     continue
                 ax.bar(
                     d["distance"],
-                    d["share"],
+                    d["rate"],
                     width=1.0,
                     alpha=0.5,
                     color=COLORS[task],
@@ -165,9 +204,15 @@ def positions(
                     f"IQR {cm['iqr'].mean():.1f}, H {cm['entropy'].iloc[0]:.2f})",
                 )
                 ax.axvline(cm["center_of_mass"].mean(), color=COLORS[task], lw=1.5)
+            _null_lines(ax, (null_hists or {}).get(model), "rate", "distance", group)
+            nc = (null_com or {}).get(model)
+            if nc is not None and not nc.empty:
+                for null, t in nc[nc["layer_group"] == group].groupby("null"):
+                    ax.axvline(t["center_of_mass"].mean(), color=COLORS["null"], lw=1.2,
+                               ls=NULL_STYLE.get(null, ":"))  # fmt: skip
             ax.set(
                 xlabel="distance from the most recent word (words)",
-                ylabel="share of important words",
+                ylabel="contexts with an important word",
                 title=f"{model}, BA {group} layer",
             )
             ax.legend(fontsize=7)

@@ -2,8 +2,10 @@
 the separate presentations of a repeated run.
 
 Agreement of two score vectors over the same span: Spearman rank correlation, and the IoU
-of their important sets at a threshold, beside the IoU of the same sets after permuting each
-vector within the span (seeded): the overlap expected by chance.
+of their important sets at a threshold, beside two chance baselines: the IoU of the same sets
+after permuting each vector within the span (seeded), and, between subjects, the IoU of one
+subject's set with the other's set for another target whose span shares no word, at the same
+distances (``iou_position``: the agreement that a shared positional preference gives alone).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from brainattr.analysis import important_set, iou
+from brainattr.analysis import important_set, iou, iou_by_distance, position_partners
 from brainattr.tables import REPEAT_SCORES, SCORES, STABILITY, read_table, write_table
 
 
@@ -73,12 +75,22 @@ def stability_table(
     """
     rng = np.random.default_rng(seed)
     ba = scores[scores["task"] == "ba"]
+    partners = position_partners(scores, seed) if len(scores) else {}
+    vectors = dict(_vectors(ba, ["layer", "layer_group", "target_tr"], "subject"))
     rows = []
-    for (layer, group, t), vec in _vectors(ba, ["layer", "layer_group", "target_tr"], "subject"):
+    for (layer, group, t), vec in vectors.items():
+        partner = vectors.get((layer, group, partners.get(t)))
         for a, b in combinations(sorted(vec), 2):
+            position = (
+                iou_by_distance(important_set(vec[a], threshold),
+                                important_set(partner[b], threshold))
+                if partner is not None and b in partner
+                else float("nan")
+            )  # fmt: skip
             rows.append(
-                ("subjects", "", layer, group, t, a, b, *agreement(vec[a], vec[b], threshold, rng))
-            )
+                ("subjects", "", layer, group, t, a, b,
+                 *agreement(vec[a], vec[b], threshold, rng), position)
+            )  # fmt: skip
     if len(repeat_scores):
         by = ["subject", "layer", "layer_group", "target_tr"]
         for (s, layer, group, t), vec in _vectors(repeat_scores, by, "repeat"):
@@ -93,6 +105,7 @@ def stability_table(
                         str(a),
                         str(b),
                         *agreement(vec[a], vec[b], threshold, rng),
+                        float("nan"),
                     )
                 )
     return pd.DataFrame(rows, columns=STABILITY)

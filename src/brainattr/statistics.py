@@ -177,6 +177,8 @@ def inference_table(
         subj = stability[stability["comparison"] == "subjects"]
         rows += baseline_differences(subj, "iou", "iou_random", "stability_vs_permutation",
                                      blocks, n_resamples, seed, by=("layer_group",))  # fmt: skip
+        rows += baseline_differences(subj, "iou", "iou_position", "stability_vs_position",
+                                     blocks, n_resamples, seed, by=("layer_group",))  # fmt: skip
     for name, table in (nulls or {}).items():
         value = {"spread": "auc", "center_of_mass": "center_of_mass", "iou": "iou"}[name]
         observed = {"spread": spread, "center_of_mass": center_of_mass, "iou": iou}[name]

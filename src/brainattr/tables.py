@@ -121,6 +121,7 @@ STABILITY = [
     "spearman",
     "iou",
     "iou_random",
+    "iou_position",
 ]
 NOISE_CEILING = [
     "subject",
