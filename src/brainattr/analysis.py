@@ -224,7 +224,7 @@ def positions_table(scores: pd.DataFrame, threshold: float) -> tuple[pd.DataFram
     hist = hist.groupby(["task", "layer_group", "distance"]).size().rename("count").reset_index()
     hist["share"] = hist["count"] / hist.groupby(["task", "layer_group"])["count"].transform("sum")
     # contexts whose span reaches each distance: short spans (a story's start) reach less far
-    reach = pd.DataFrame(reach_rows, columns=["task", "layer_group", "max_distance"])
+    reach = pd.DataFrame(reach_rows, columns=[*POSITIONS[:2], "max_distance"])
     hist["n_contexts"] = [
         int(
             (
