@@ -23,3 +23,28 @@ def test_recovery_by_hand():
     row = t.iloc[0]
     assert row["share_in_top"] == 1.0 and row["base_rate"] == 0.25
     assert row["ratio"] == pytest.approx(4.0) and row["n_top_words"] == 1
+
+
+def test_run_recovery_adds_rows_for_each_null(tmp_path):
+    from brainattr.demo import make_demo_dataset
+    from brainattr.recovery import run_recovery
+    from brainattr.tables import SCORES
+
+    params = dict(n_runs=1, tr=2.0, word_seconds=0.5, rest_before_seconds=4.0,
+                  rest_after_seconds=4.0, n_subjects=1, n_voxels=4, driver_voxel_fraction=0.5,
+                  snr=1.0, max_words=60, n_repeats=0)  # fmt: skip
+    make_demo_dataset(tmp_path / "d", params, seed=0)
+    words = ["Marta", "the", "fog", "Marta"]
+    rows = [("nwp", "gxi", "", -1, "final", 5, 0, i, 3 - i, w, float(i == 0))
+            for i, w in enumerate(words)]  # fmt: skip
+    rows += [("ba", "gxi", "a", 3, "early", 5, 0, i, 3 - i, w, float(i == 3))
+             for i, w in enumerate(words)]  # fmt: skip
+    scores = pd.DataFrame(rows, columns=SCORES)
+    scores.to_parquet(tmp_path / "s.parquet")
+    null = scores[scores["task"] == "ba"].assign(score=[0.0, 1.0, 0.0, 0.0], null="shifted_bold")
+    null.to_parquet(tmp_path / "n.parquet")
+    run_recovery(tmp_path / "d", {"m": tmp_path / "s.parquet"}, 0.1, tmp_path / "r.tsv",
+                 {"m": tmp_path / "n.parquet"})  # fmt: skip
+    t = pd.read_csv(tmp_path / "r.tsv", sep="\t", keep_default_na=False)
+    share = {(r.task, r.null): r.share_in_top for r in t.itertuples()}
+    assert share == {("ba", ""): 1.0, ("nwp", ""): 1.0, ("ba", "shifted_bold"): 0.0}

@@ -432,23 +432,27 @@ def run_context_control(
 
 
 def recovery(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
-    """Demo: share of planted driver words in the top sets vs their base rate."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+    """Demo: share of planted driver words in the top sets vs their base rate; the brain-free
+    nulls' BA (column ``null``, where present) in grey beside the fitted readouts'."""
+    n_bars = len(table)
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * n_bars), 3.8))
     labels, vals, colors = [], [], []
     base = None
     order = {g: i for i, g in enumerate((*GROUPS, "final"))}
+    table = table.assign(null=table["null"].fillna("") if "null" in table else "")
     for model, t in table.groupby("model", sort=False):
-        t = t.assign(_rank=t["layer_group"].map(order)).sort_values(["task", "_rank"])
+        t = t.assign(_rank=t["layer_group"].map(order)).sort_values(["task", "_rank", "null"])
         for r in t.itertuples(index=False):
-            labels.append(f"{model}\n{r.task.upper()} {r.layer_group}")
+            null = f"\n{r.null}" if r.null else ""
+            labels.append(f"{model}\n{r.task.upper()} {r.layer_group}{null}")
             vals.append(100 * r.share_in_top)
-            colors.append(COLORS[r.task])
+            colors.append(COLORS["null"] if r.null else COLORS[r.task])
             base = 100 * r.base_rate
     ax.bar(range(len(vals)), vals, color=colors)
     if base is not None:
         ax.axhline(base, color=COLORS["random"], ls="--", label=f"base rate {base:.1f}%")
         ax.axhline(2 * base, color="k", ls=":", label="2 x base rate")
-    ax.set_xticks(range(len(vals)), labels, fontsize=7)
+    ax.set_xticks(range(len(vals)), labels, fontsize=6)
     ax.set(ylabel="planted driver words in top set (%)", title=title)
     ax.legend(fontsize=8)
     _save(fig, png, pdf)

@@ -10,7 +10,7 @@ import pandas as pd
 from brainattr.analysis import contexts, important_set
 from brainattr.dataset import read_dataset
 from brainattr.demo import normalize_word
-from brainattr.tables import RECOVERY
+from brainattr.tables import NULL_SCORES, RECOVERY, SCORES, read_table, write_table
 
 
 def recovery_table(scores: pd.DataFrame, driver_words: list[str], threshold: float) -> pd.DataFrame:
@@ -46,14 +46,25 @@ def recovery_table(scores: pd.DataFrame, driver_words: list[str], threshold: flo
 
 
 def run_recovery(
-    dataset_dir: str | Path, scores_paths: dict[str, str], threshold: float, out_path: str | Path
+    dataset_dir: str | Path,
+    scores_paths: dict[str, str],
+    threshold: float,
+    out_path: str | Path,
+    null_scores_paths: dict[str, str] | None = None,
 ) -> None:
-    """Workflow stage ``demo_recovery``: one table over models (column ``model``)."""
+    """Workflow stage ``demo_recovery``: one table over models (column ``model``); the BA of
+    each brain-free null in ``null_scores_paths`` gets its own rows (column ``null``, "" for
+    the fitted readouts): how much of the recovery the architecture gives without brain data."""
     ds = read_dataset(dataset_dir)
     if "driver_words" not in ds.meta:
         raise ValueError(f"{dataset_dir}/dataset.json has no planted 'driver_words' (not a demo)")
-    tables = [
-        recovery_table(pd.read_parquet(p), ds.meta["driver_words"], threshold).assign(model=m)
-        for m, p in scores_paths.items()
-    ]
-    pd.concat(tables, ignore_index=True).to_csv(out_path, sep="\t", index=False)
+    drivers = ds.meta["driver_words"]
+    tables = []
+    for m, p in scores_paths.items():
+        observed = recovery_table(read_table(p, SCORES), drivers, threshold)
+        tables.append(observed.assign(model=m, null=""))
+        if null_scores_paths:
+            nulls = read_table(null_scores_paths[m], NULL_SCORES)
+            for null, t in nulls.groupby("null", sort=True):
+                tables.append(recovery_table(t, drivers, threshold).assign(model=m, null=null))
+    write_table(pd.concat(tables, ignore_index=True), out_path, [*RECOVERY, "model", "null"])

@@ -221,6 +221,7 @@ rule demo_recovery:
     input:
         data=lambda wc: dataset_files(wc.dataset),
         scores=per_model(f"{ATTR}/attribution/scores.parquet"),
+        null_scores=per_model(f"{ATTR}/attribution/null_scores.parquet"),
     output:
         f"{ASUMMARY}/demo_recovery.tsv",
     params:

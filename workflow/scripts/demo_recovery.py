@@ -7,4 +7,5 @@ run_recovery(
     dict(zip(snakemake.params.models, snakemake.input.scores, strict=True)),
     snakemake.params.threshold,
     snakemake.output[0],
+    dict(zip(snakemake.params.models, snakemake.input.null_scores, strict=True)),
 )
