@@ -93,3 +93,19 @@ def test_observed_vs_null_compares_context_by_context():
     row = t.loc["center_of_mass_vs_random_readout"]
     assert row["effect"] == pytest.approx(-3.0) and row["n_contexts"] == 2 * n
     assert row["q"] < 0.01
+
+
+def test_linguistic_groups_compare_ba_only_with_nwp_only_shares():
+    n = 40
+    spread = _per_context(np.zeros(n), np.zeros(n), "auc")
+    com = _per_context(np.zeros(n), np.zeros(n), "center_of_mass").assign(iqr=1.0)
+    iou = pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early",
+                        "target_tr": np.arange(n), "threshold": 0.1, "iou": 0.3,
+                        "iou_random": 0.1, "iou_position": 0.2})  # fmt: skip
+    ling = pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early",
+                         "target_tr": np.arange(n), "threshold": 0.6, "group": "names",
+                         "n_group_words": 3, "ba_only": 0.4, "both": 0.2, "nwp_only": 0.1})  # fmt: skip
+    blocks = StoryBlocks(np.zeros(n, int), 4)
+    t = inference_table(spread, com, iou, None, blocks, 300, 0, linguistic=ling)
+    row = t.set_index("comparison").loc["linguistic_names"]
+    assert row["effect"] == pytest.approx(0.3) and row["threshold"] == 0.6

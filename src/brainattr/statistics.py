@@ -32,6 +32,7 @@ from brainattr.tables import (
     CENTER_OF_MASS,
     INFERENCE,
     IOU,
+    LINGUISTIC,
     SPREAD,
     SPREAD_TESTS,
     STABILITY,
@@ -161,8 +162,11 @@ def inference_table(
     n_resamples: int = 2000,
     seed: int = 0,
     nulls: dict[str, pd.DataFrame] | None = None,
+    linguistic: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Every claim of one model and method (see the module docstring); ``nulls`` holds the
+    """Every claim of one model and method (see the module docstring); ``linguistic`` adds,
+    per annotation group and threshold, the share of the group's span words important to BA
+    only minus the share important to NWP only (``linguistic_<group>``); ``nulls`` holds the
     null analysis tables (``spread``, ``center_of_mass``, ``iou``, each with a ``null``
     column): each BA value is then also compared with each null's."""
     rows = task_differences(spread, "auc", "spread_auc", blocks, n_resamples, seed)
@@ -179,6 +183,10 @@ def inference_table(
                                      blocks, n_resamples, seed, by=("layer_group",))  # fmt: skip
         rows += baseline_differences(subj, "iou", "iou_position", "stability_vs_position",
                                      blocks, n_resamples, seed, by=("layer_group",))  # fmt: skip
+    if linguistic is not None:
+        for group, t in linguistic.groupby("group", sort=True):
+            rows += baseline_differences(t, "ba_only", "nwp_only", f"linguistic_{group}",
+                                         blocks, n_resamples, seed)  # fmt: skip
     for name, table in (nulls or {}).items():
         value = {"spread": "auc", "center_of_mass": "center_of_mass", "iou": "iou"}[name]
         observed = {"spread": spread, "center_of_mass": center_of_mass, "iou": iou}[name]
@@ -206,10 +214,12 @@ def run_inference(
 ) -> None:
     """Workflow stage ``inference``: ``paths`` holds the analysis tables ``spread``,
     ``center_of_mass``, ``iou``, optionally ``stability`` and the nulls' ``null_spread``,
-    ``null_center_of_mass``, ``null_iou``; ``settings`` is the config's
+    ``null_center_of_mass``, ``null_iou``, and ``linguistic`` where the dataset has word
+    groups; ``settings`` is the config's
     ``analysis.inference`` (``block_spans``, ``n_resamples``)."""
     blocks = StoryBlocks.of_dataset(dataset_dir, context_words, n_delays, settings["block_spans"])
     stability = read_table(paths["stability"], STABILITY) if paths.get("stability") else None
+    linguistic = read_table(paths["linguistic"], LINGUISTIC) if paths.get("linguistic") else None
     table = inference_table(
         read_table(paths["spread"], SPREAD),
         read_table(paths["center_of_mass"], CENTER_OF_MASS),
@@ -227,6 +237,7 @@ def run_inference(
             )
             if paths.get(f"null_{name}")
         },
+        linguistic,
     )
     write_table(table, out_path, INFERENCE)
 

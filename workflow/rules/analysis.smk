@@ -133,6 +133,11 @@ rule inference:
         null_spread=f"{ATTR}/analysis/null_spread.tsv",
         null_center_of_mass=f"{ATTR}/analysis/null_center_of_mass.tsv",
         null_iou=f"{ATTR}/analysis/null_iou.tsv",
+        linguistic=lambda wc: (
+            [f"{ATTR}/analysis/linguistic.tsv".format(**wc)]
+            if "word_groups" in dataset_provides(config, wc.dataset)
+            else []
+        ),
     output:
         f"{ATTR}/analysis/inference.tsv",
     params:
