@@ -104,7 +104,8 @@ def test_linguistic_groups_compare_ba_only_with_nwp_only_shares():
                         "iou_random": 0.1, "iou_position": 0.2})  # fmt: skip
     ling = pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early",
                          "target_tr": np.arange(n), "threshold": 0.6, "group": "names",
-                         "n_group_words": 3, "ba_only": 0.4, "both": 0.2, "nwp_only": 0.1})  # fmt: skip
+                         "n_group_words": 3, "ba_only": 0.4, "both": 0.2})  # fmt: skip
+    ling["nwp_only"] = 0.1
     blocks = StoryBlocks(np.zeros(n, int), 4)
     t = inference_table(spread, com, iou, None, blocks, 300, 0, linguistic=ling)
     row = t.set_index("comparison").loc["linguistic_names"]
