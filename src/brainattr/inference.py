@@ -7,9 +7,10 @@ is liberal. Here every comparison first reduces to one value per target (BA aver
 subjects), then:
 
 - **blocks**: targets are grouped into blocks of ``block_trs`` consecutive TRs of one run,
-  by default two spans (a span: the TRs that a target's words occupy). Targets closer than a
+  by default three spans (a span: the TRs that a target's words occupy). Targets closer than a
   span share words; with one-span blocks neighbouring blocks still correlate (~0.25) and the
-  test rejects ~10 % of simulated nulls, with two spans 5-6 % (measured: README, Benchmark);
+  test rejects 10-12 % of simulated nulls, with two spans 6-7.5 %, with three 4-6 % (measured:
+  README, Benchmark);
 - **p**: block sign-flip permutation of the per-target differences (H0: the difference is
   symmetric about 0; every target of a block flips together), two-sided;
 - **interval**: block bootstrap (blocks resampled with replacement), percentile 95 % CI of the
@@ -57,9 +58,8 @@ def span_trs(context_words: int, words_per_tr: float, n_delays: int) -> int:
     return int(np.ceil(context_words / max(words_per_tr, 1e-9))) + n_delays
 
 
-def default_block_trs(context_words: int, words_per_tr: float, n_delays: int) -> int:
-    """Two spans (see the module docstring for why not one)."""
-    return 2 * span_trs(context_words, words_per_tr, n_delays)
+# blocks of three spans: calibrated (see the module docstring)
+DEFAULT_BLOCK_SPANS = 3.0
 
 
 @dataclass(frozen=True)

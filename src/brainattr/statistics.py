@@ -22,10 +22,11 @@ import pandas as pd
 
 from brainattr.dataset import read_dataset
 from brainattr.inference import (
+    DEFAULT_BLOCK_SPANS,
     bh_fdr,
     block_test,
-    default_block_trs,
     paper_ttest,
+    span_trs,
     target_blocks,
 )
 from brainattr.tables import (
@@ -62,8 +63,8 @@ class StoryBlocks:
         ds = read_dataset(dataset_dir)
         with_words = max(1, len(np.unique(ds.word_tr)))
         words_per_tr = len(ds.words) / with_words
-        one_span = default_block_trs(context_words, words_per_tr, n_delays) / 2
-        spans = block_spans if block_spans > 0 else 3.0
+        spans = block_spans if block_spans > 0 else DEFAULT_BLOCK_SPANS
+        one_span = span_trs(context_words, words_per_tr, n_delays)
         return cls(ds.trs["run"].to_numpy(), max(1, round(spans * one_span)))
 
     def labels(self, target_tr: np.ndarray) -> np.ndarray:
