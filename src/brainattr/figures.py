@@ -129,7 +129,7 @@ def spread(
     """Fig. 3: words needed to reach each threshold, BA vs NWP, per model and layer group,
     with the brain-free nulls' BA in grey."""
     models = list(sets)
-    fig, axes = plt.subplots(len(models), 3, figsize=(12, 3.4 * len(models)), squeeze=False)
+    fig, axes = plt.subplots(len(models), 3, figsize=(13, 3.9 * len(models)), squeeze=False)
     for row, model in zip(axes, models, strict=True):
         s = sets[model]
         nwp = s[s["task"] == "nwp"].groupby("threshold")["n_important"]
@@ -150,8 +150,8 @@ def spread(
                 )
                 note = (
                     f"\nAUC BA {r.auc_ba:.1f} vs NWP {r.auc_nwp:.1f}: {r.effect:+.1f} "
-                    f"[{r.ci_low:+.1f}, {r.ci_high:+.1f}], q={r.q:.2g} {stars} "
-                    f"(paper's test q={r.q_paper:.2g})"
+                    f"[{r.ci_low:+.1f}, {r.ci_high:+.1f}]\nblock test q={r.q:.2g} {stars}; "
+                    f"paper's t-test q={r.q_paper:.2g}"
                 )
             ax.set(
                 xlabel="threshold (%)",
@@ -435,7 +435,7 @@ def recovery(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
     """Demo: share of planted driver words in the top sets vs their base rate; the brain-free
     nulls' BA (column ``null``, where present) in grey beside the fitted readouts'."""
     n_bars = len(table)
-    fig, ax = plt.subplots(figsize=(max(6, 0.45 * n_bars), 3.8))
+    fig, ax = plt.subplots(figsize=(max(6, 0.55 * n_bars), 4.6))
     labels, vals, colors = [], [], []
     base = None
     order = {g: i for i, g in enumerate((*GROUPS, "final"))}
@@ -443,8 +443,8 @@ def recovery(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
     for model, t in table.groupby("model", sort=False):
         t = t.assign(_rank=t["layer_group"].map(order)).sort_values(["task", "_rank", "null"])
         for r in t.itertuples(index=False):
-            null = f"\n{r.null}" if r.null else ""
-            labels.append(f"{model}\n{r.task.upper()} {r.layer_group}{null}")
+            null = f" null: {r.null}" if r.null else ""
+            labels.append(f"{model} {r.task.upper()} {r.layer_group}{null}")
             vals.append(100 * r.share_in_top)
             colors.append(COLORS["null"] if r.null else COLORS[r.task])
             base = 100 * r.base_rate
@@ -452,7 +452,7 @@ def recovery(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
     if base is not None:
         ax.axhline(base, color=COLORS["random"], ls="--", label=f"base rate {base:.1f}%")
         ax.axhline(2 * base, color="k", ls=":", label="2 x base rate")
-    ax.set_xticks(range(len(vals)), labels, fontsize=6)
+    ax.set_xticks(range(len(vals)), labels, fontsize=7, rotation=35, ha="right")
     ax.set(ylabel="planted driver words in top set (%)", title=title)
     ax.legend(fontsize=8)
     _save(fig, png, pdf)
