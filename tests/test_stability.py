@@ -72,3 +72,26 @@ def test_stability_has_a_position_keeping_baseline_between_subjects():
     scores = pd.DataFrame(rows, columns=SCORES)
     t = stability_table(scores, scores.iloc[:0].assign(repeat=0), 0.5, 0)
     assert t["iou"].tolist() == [1.0, 1.0] and t["iou_position"].tolist() == [1.0, 1.0]
+
+
+def test_null_stability_compares_the_nulls_between_subjects():
+    from brainattr.stability import null_stability_table
+    from brainattr.tables import SCORES
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for tgt in (10, 11):
+        for i in range(8):
+            rows.append(("nwp", "gxi", "", -1, "final", tgt, 0, i, 7 - i, "w", rng.normal()))
+            for s in ("a", "b", "c"):
+                rows.append(("ba", "gxi", s, 3, "early", tgt, 0, i, 7 - i, "w", rng.normal()))
+    scores = pd.DataFrame(rows, columns=SCORES)
+    ba = scores[scores["task"] == "ba"]
+    nulls = pd.concat([ba.assign(null="random_readout"), ba.assign(null="shifted_bold")])
+    t = null_stability_table(scores, nulls, 0.5, 0)
+    assert set(t["null"]) == {"random_readout", "shifted_bold"}
+    assert len(t) == 2 * 2 * 3  # nulls x targets x pairs of subjects
+    same = t[t["null"] == "random_readout"].drop(columns="null").reset_index(drop=True)
+    ref = stability_table(scores, scores.iloc[:0].assign(repeat=0), 0.5, 0)
+    pd.testing.assert_frame_equal(same, ref, check_dtype=False)  # a null equal to BA
+    assert len(null_stability_table(scores, nulls.iloc[:0], 0.5, 0)) == 0

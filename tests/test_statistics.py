@@ -110,3 +110,22 @@ def test_linguistic_groups_compare_ba_only_with_nwp_only_shares():
     t = inference_table(spread, com, iou, None, blocks, 300, 0, linguistic=ling)
     row = t.set_index("comparison").loc["linguistic_names"]
     assert row["effect"] == pytest.approx(0.3) and row["threshold"] == 0.6
+
+
+def test_stability_is_compared_with_each_nulls_stability_pair_by_pair():
+    n = 30
+    spread = _per_context(np.zeros(n), np.zeros(n), "auc")
+    com = _per_context(np.zeros(n), np.zeros(n), "center_of_mass").assign(iqr=1.0)
+    iou = pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early",
+                        "target_tr": np.arange(n), "threshold": 0.1, "iou": 0.3,
+                        "iou_random": 0.1, "iou_position": 0.2})  # fmt: skip
+    pairs = pd.DataFrame({"comparison": "subjects", "subject": "", "layer": 3,
+                          "layer_group": "early", "a": "s1", "b": "s2", "spearman": 0.5,
+                          "iou_random": 0.0, "iou_position": 0.1,
+                          "target_tr": np.arange(n)})  # fmt: skip
+    observed = pairs.assign(iou=0.6)
+    null = pairs.assign(iou=0.4, null="random_readout")
+    t = inference_table(spread, com, iou, observed, StoryBlocks(np.zeros(n, int), 3), 300, 0,
+                        nulls={"stability": null}).set_index("comparison")  # fmt: skip
+    row = t.loc["stability_vs_random_readout"]
+    assert row["effect"] == pytest.approx(0.2) and row["n_contexts"] == n

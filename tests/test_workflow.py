@@ -98,7 +98,8 @@ def test_every_stage_writes_its_outputs(workflow_run):
         inference = pd.read_csv(run / "analysis/inference.tsv", sep="\t")
         expected = {"spread_auc", "center_of_mass", "iqr", "iou_vs_permutation",
                     "iou_vs_position", "stability_vs_permutation", "iou_vs_random_readout",
-                    "iou_vs_shifted_bold", "spread_vs_random_readout"}  # fmt: skip
+                    "iou_vs_shifted_bold", "spread_vs_random_readout",
+                    "stability_vs_random_readout"}  # fmt: skip
         assert expected <= set(inference["comparison"])
         assert inference["p"].between(0, 1).all() and (inference["n_blocks"] >= 1).all()
     for rule in ("features", "encoding", "attribution", "masking", "fig_iou"):

@@ -310,8 +310,15 @@ def noise_ceiling(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: st
     _save(fig, png, pdf)
 
 
-def stability(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -> None:
-    """Agreement of BA attributions of the same target between subjects and between repeats."""
+def stability(
+    tables: dict[str, pd.DataFrame],
+    title: str,
+    png: str,
+    pdf: str,
+    nulls: dict[str, pd.DataFrame] | None = None,
+) -> None:
+    """Agreement of BA attributions of the same target between subjects and between repeats;
+    the brain-free nulls' agreement between subjects as grey markers."""
     models = list(tables)
     fig, axes = plt.subplots(len(models), 2, figsize=(10, 3.4 * len(models)), squeeze=False)
     for (ax_r, ax_i), model in zip(axes, models, strict=True):
@@ -333,6 +340,15 @@ def stability(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -
                      edgecolor="k", label=f"between {comp}")  # fmt: skip
             ax_i.scatter(x + off, m["iou_random"], marker="_", s=300, color="k", zorder=3,
                          label="permuted (chance)" if k == 0 else "_nolegend_")  # fmt: skip
+        nt = (nulls or {}).get(model)
+        if nt is not None and not nt.empty and "subjects" in comps:
+            off = -(len(comps) - 1) / 2 * 0.35  # over the between-subjects bars
+            for k, (null, g) in enumerate(nt[nt["comparison"] == "subjects"].groupby("null")):
+                m = g.groupby("layer_group")[["spearman", "iou"]].mean().reindex(GROUPS)
+                marker = "ov"[k % 2]
+                for ax, col in ((ax_r, "spearman"), (ax_i, "iou")):
+                    ax.scatter(x + off, m[col], marker=marker, s=40, color=COLORS["null"],
+                               zorder=4, label=f"null: {null}")  # fmt: skip
         for ax, ylabel in ((ax_r, "Spearman rho"), (ax_i, "IoU of top sets")):
             ax.set_xticks(x, [f"BA {g} layer" for g in GROUPS])
             ax.axhline(0, color="k", lw=0.8)

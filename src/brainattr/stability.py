@@ -18,7 +18,15 @@ import pandas as pd
 from scipy import stats
 
 from brainattr.analysis import important_set, iou, iou_by_distance, position_partners
-from brainattr.tables import REPEAT_SCORES, SCORES, STABILITY, read_table, write_table
+from brainattr.tables import (
+    NULL_SCORES,
+    REPEAT_SCORES,
+    SCORES,
+    STABILITY,
+    empty_table,
+    read_table,
+    write_table,
+)
 
 
 def agreement(
@@ -111,16 +119,35 @@ def stability_table(
     return pd.DataFrame(rows, columns=STABILITY)
 
 
+def null_stability_table(
+    scores: pd.DataFrame, null_scores: pd.DataFrame, threshold: float, seed: int
+) -> pd.DataFrame:
+    """Agreement between subjects of each brain-free null's BA attributions (column ``null``):
+    how much of the observed stability the architecture gives without brain data."""
+    nwp = scores[scores["task"] == "nwp"]
+    parts = [
+        stability_table(pd.concat([t.drop(columns="null"), nwp]), t.iloc[:0], threshold, seed)
+        .assign(null=null)
+        for null, t in null_scores.groupby("null", sort=True)
+    ]  # fmt: skip
+    return pd.concat(parts, ignore_index=True) if parts else empty_table([*STABILITY, "null"])
+
+
 def run_stability(
     scores_path: str | Path,
     repeat_scores_path: str | Path,
     threshold: float,
     seed: int,
     out_path: str | Path,
+    null_scores_path: str | Path | None = None,
+    out_null_path: str | Path | None = None,
 ) -> None:
-    """Workflow stage ``stability``: agreement between subjects and between repeats."""
-    table = stability_table(
-        read_table(scores_path, SCORES), read_table(repeat_scores_path, REPEAT_SCORES), threshold,
-        seed,
-    )  # fmt: skip
-    write_table(table, out_path, STABILITY)
+    """Workflow stage ``stability``: agreement between subjects and between repeats, and
+    between subjects for each brain-free null (``out_null_path``)."""
+    scores = read_table(scores_path, SCORES)
+    repeats = read_table(repeat_scores_path, REPEAT_SCORES)
+    write_table(stability_table(scores, repeats, threshold, seed), out_path, STABILITY)
+    if null_scores_path is not None and out_null_path is not None:
+        nulls = read_table(null_scores_path, NULL_SCORES)
+        write_table(null_stability_table(scores, nulls, threshold, seed), out_null_path,
+                    [*STABILITY, "null"])  # fmt: skip

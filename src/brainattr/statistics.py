@@ -141,11 +141,20 @@ def baseline_differences(
 
 
 def observed_vs_null(
-    observed, null, value, comparison, blocks, n_resamples, seed, by=("layer_group",)
+    observed,
+    null,
+    value,
+    comparison,
+    blocks,
+    n_resamples,
+    seed,
+    by=("layer_group",),
+    match=("subject", "layer", "layer_group", "target_tr"),
 ) -> list[dict]:
-    """BA's value minus a brain-free null's, context by context (same subject, layer, target),
-    per ``by`` cell: what the brain data add beyond the architecture and pooling."""
-    keys = ["subject", "layer", "layer_group", "target_tr"]
+    """BA's value minus a brain-free null's, context by context (the same ``match`` columns:
+    subject, layer, target; or a pair of subjects), per ``by`` cell: what the brain data add
+    beyond the architecture and pooling."""
+    keys = list(match)
     keys += [c for c in by if c not in keys]
     obs = observed[observed["task"] == "ba"] if "task" in observed else observed
     nul = null[null["task"] == "ba"] if "task" in null else null
@@ -188,13 +197,23 @@ def inference_table(
         for group, t in linguistic.groupby("group", sort=True):
             rows += baseline_differences(t, "ba_only", "nwp_only", f"linguistic_{group}",
                                          blocks, n_resamples, seed)  # fmt: skip
+    observed_tables = {"spread": spread, "center_of_mass": center_of_mass, "iou": iou}
+    if stability is not None:
+        observed_tables["stability"] = stability[stability["comparison"] == "subjects"]
+    values = {"spread": "auc", "center_of_mass": "center_of_mass", "iou": "iou",
+              "stability": "iou"}  # fmt: skip
     for name, table in (nulls or {}).items():
-        value = {"spread": "auc", "center_of_mass": "center_of_mass", "iou": "iou"}[name]
-        observed = {"spread": spread, "center_of_mass": center_of_mass, "iou": iou}[name]
+        if name not in observed_tables:
+            continue
         by = ("layer_group", "threshold") if name == "iou" else ("layer_group",)
+        if name == "stability":  # between subjects: the same pair of subjects, per target
+            table = table[table["comparison"] == "subjects"]
         for null, t in table.groupby("null", sort=True):
-            rows += observed_vs_null(observed, t, value, f"{name}_vs_{null}", blocks,
-                                     n_resamples, seed, by)  # fmt: skip
+            match = ("layer", "layer_group", "target_tr", "a", "b") if name == "stability" else (
+                "subject", "layer", "layer_group", "target_tr")  # fmt: skip
+            rows += observed_vs_null(observed_tables[name], t, values[name],
+                                     f"{name}_vs_{null}", blocks, n_resamples, seed, by,
+                                     match)  # fmt: skip
     out = pd.DataFrame(rows, columns=[c for c in INFERENCE if c not in ("q", "q_paper")])
     out["q"] = np.nan
     out["q_paper"] = np.nan
@@ -215,9 +234,9 @@ def run_inference(
 ) -> None:
     """Workflow stage ``inference``: ``paths`` holds the analysis tables ``spread``,
     ``center_of_mass``, ``iou``, optionally ``stability`` and the nulls' ``null_spread``,
-    ``null_center_of_mass``, ``null_iou``, and ``linguistic`` where the dataset has word
-    groups; ``settings`` is the config's
-    ``analysis.inference`` (``block_spans``, ``n_resamples``)."""
+    ``null_center_of_mass``, ``null_iou``, ``null_stability``, and ``linguistic`` where the
+    dataset has word groups; ``settings`` is the config's ``analysis.inference``
+    (``block_spans``, ``n_resamples``)."""
     blocks = StoryBlocks.of_dataset(dataset_dir, context_words, n_delays, settings["block_spans"])
     stability = read_table(paths["stability"], STABILITY) if paths.get("stability") else None
     linguistic = read_table(paths["linguistic"], LINGUISTIC) if paths.get("linguistic") else None
@@ -235,6 +254,7 @@ def run_inference(
                 ("spread", SPREAD),
                 ("center_of_mass", CENTER_OF_MASS),
                 ("iou", IOU),
+                ("stability", STABILITY),
             )
             if paths.get(f"null_{name}")
         },

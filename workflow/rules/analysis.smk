@@ -77,8 +77,10 @@ rule stability:
     input:
         scores=f"{ATTR}/attribution/scores.parquet",
         repeat_scores=f"{ATTR}/attribution/repeat_scores.parquet",
+        null_scores=f"{ATTR}/attribution/null_scores.parquet",
     output:
-        f"{ATTR}/analysis/stability.tsv",
+        stability=f"{ATTR}/analysis/stability.tsv",
+        null_stability=f"{ATTR}/analysis/null_stability.tsv",
     params:
         threshold=config["analysis"]["stability_threshold"],
         seed=config["seed"],
@@ -130,6 +132,7 @@ rule inference:
         center_of_mass=f"{ATTR}/analysis/center_of_mass.tsv",
         iou=f"{ATTR}/analysis/iou.tsv",
         stability=f"{ATTR}/analysis/stability.tsv",
+        null_stability=f"{ATTR}/analysis/null_stability.tsv",
         null_spread=f"{ATTR}/analysis/null_spread.tsv",
         null_center_of_mass=f"{ATTR}/analysis/null_center_of_mass.tsv",
         null_iou=f"{ATTR}/analysis/null_iou.tsv",
