@@ -55,11 +55,20 @@ def test_rule_records_the_resolved_commit(downloaded):
 
 
 def test_jobs_load_the_snapshot_offline(downloaded, monkeypatch):
+    import huggingface_hub.constants as hub_constants
+
+    from brainattr.workflow import hub_offline
+
     _, target, _ = downloaded
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    # restored after the test: hub_offline() changes the process's state, as in a job
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens: must not be used
+    hub_offline()  # what every model job's script does first (setup_script(model_job=True))
     lm = load_model({"source": "huggingface", "id": REPO_ID, "snapshot": target, "layers": [1, 2]})
-    assert lm.n_layers == 4 and os.environ["HF_HUB_OFFLINE"] == "1"
+    assert lm.n_layers == 4 and hub_constants.HF_HUB_OFFLINE is True
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
 
 
 def test_model_jobs_depend_on_the_download(downloaded):

@@ -63,7 +63,7 @@ def _config(work: Path, model_dir: Path, layers: list[int]) -> Path:
     return path
 
 
-def _snakemake(work: Path, cfg: Path, *extra: str, limit: int = 480):
+def _snakemake(work: Path, cfg: Path, *extra: str, limit: int = 900):
     cmd = [
         "timeout",
         "-k",
