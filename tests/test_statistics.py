@@ -22,6 +22,16 @@ def _per_context(values_ba, values_nwp, value):
     return pd.DataFrame(rows)
 
 
+def _neutral_tables(n: int):
+    """Spread, centre-of-mass and IoU tables of n targets with no BA - NWP difference."""
+    spread = _per_context(np.zeros(n), np.zeros(n), "auc")
+    com = _per_context(np.zeros(n), np.zeros(n), "center_of_mass").assign(iqr=1.0)
+    iou = pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early",
+                        "target_tr": np.arange(n), "threshold": 0.1, "iou": 0.3,
+                        "iou_random": 0.1, "iou_position": 0.2})  # fmt: skip
+    return spread, com, iou
+
+
 def test_spread_tests_give_the_block_test_and_the_papers_test():
     sp = spread_table(important_sets(_scores(), [0.1, 0.3, 0.5, 0.7, 0.9])).assign(model="m")
     blocks = StoryBlocks(np.zeros(20, int), 1)  # every target its own block
@@ -82,11 +92,8 @@ def test_observed_vs_null_compares_context_by_context():
     nwp = np.zeros(n)
     observed = _per_context(nwp + 1.0, nwp, "center_of_mass")
     null = _per_context(nwp + 4.0, nwp, "center_of_mass").assign(null="random_readout")
-    spread = _per_context(nwp, nwp, "auc")
+    spread, _, iou = _neutral_tables(n)
     com = observed.assign(iqr=1.0)
-    iou = pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early",
-                        "target_tr": np.arange(n), "threshold": 0.1, "iou": 0.3,
-                        "iou_random": 0.1, "iou_position": 0.2})  # fmt: skip
     blocks = StoryBlocks(np.zeros(n, int), 5)
     t = inference_table(spread, com, iou, None, blocks, 300, 0,
                         nulls={"center_of_mass": null}).set_index("comparison")  # fmt: skip
@@ -97,11 +104,7 @@ def test_observed_vs_null_compares_context_by_context():
 
 def test_linguistic_groups_compare_ba_only_with_nwp_only_shares():
     n = 40
-    spread = _per_context(np.zeros(n), np.zeros(n), "auc")
-    com = _per_context(np.zeros(n), np.zeros(n), "center_of_mass").assign(iqr=1.0)
-    iou = pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early",
-                        "target_tr": np.arange(n), "threshold": 0.1, "iou": 0.3,
-                        "iou_random": 0.1, "iou_position": 0.2})  # fmt: skip
+    spread, com, iou = _neutral_tables(n)
     ling = pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early",
                          "target_tr": np.arange(n), "threshold": 0.6, "group": "names",
                          "n_group_words": 3, "ba_only": 0.4, "both": 0.2})  # fmt: skip
@@ -114,11 +117,7 @@ def test_linguistic_groups_compare_ba_only_with_nwp_only_shares():
 
 def test_stability_is_compared_with_each_nulls_stability_pair_by_pair():
     n = 30
-    spread = _per_context(np.zeros(n), np.zeros(n), "auc")
-    com = _per_context(np.zeros(n), np.zeros(n), "center_of_mass").assign(iqr=1.0)
-    iou = pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early",
-                        "target_tr": np.arange(n), "threshold": 0.1, "iou": 0.3,
-                        "iou_random": 0.1, "iou_position": 0.2})  # fmt: skip
+    spread, com, iou = _neutral_tables(n)
     pairs = pd.DataFrame({"comparison": "subjects", "subject": "", "layer": 3,
                           "layer_group": "early", "a": "s1", "b": "s2", "spearman": 0.5,
                           "iou_random": 0.0, "iou_position": 0.1,

@@ -115,9 +115,14 @@ def important_sets(scores: pd.DataFrame, thresholds: list[float]) -> pd.DataFram
     return pd.DataFrame(rows, columns=IMPORTANT_SETS)
 
 
+def nwp_scores_by_target(scores: pd.DataFrame) -> dict[int, np.ndarray]:
+    """Each target's NWP word scores, in word order."""
+    return {k[-1]: g["score"].to_numpy() for k, g in contexts(scores[scores["task"] == "nwp"])}
+
+
 def ba_nwp_pairs(scores: pd.DataFrame) -> Iterator[tuple[tuple, np.ndarray, np.ndarray]]:
     """(BA context key, BA scores, NWP scores) over the same target span."""
-    nwp = {k[-1]: g["score"].to_numpy() for k, g in contexts(scores[scores["task"] == "nwp"])}
+    nwp = nwp_scores_by_target(scores)
     for key, g in contexts(scores[scores["task"] == "ba"]):
         yield key, g["score"].to_numpy(), nwp[key[-1]]
 
@@ -155,9 +160,10 @@ def iou_table(scores: pd.DataFrame, thresholds: list[float], seed: int) -> pd.Da
     """
     rng = np.random.default_rng(seed)
     partners = position_partners(scores, seed)
-    nwp_of = {k[-1]: g["score"].to_numpy() for k, g in contexts(scores[scores["task"] == "nwp"])}
+    nwp_of = nwp_scores_by_target(scores)
     rows = []
-    for key, ba, nwp in ba_nwp_pairs(scores):
+    for key, g in contexts(scores[scores["task"] == "ba"]):
+        ba, nwp = g["score"].to_numpy(), nwp_of[key[-1]]
         ba_p, nwp_p = rng.permutation(ba), rng.permutation(nwp)
         partner = partners[key[-1]]
         for t in thresholds:
@@ -206,7 +212,7 @@ def positions_table(scores: pd.DataFrame, threshold: float) -> tuple[pd.DataFram
     summary : DataFrame
         Per context: ``center_of_mass``, ``iqr`` (|score|-weighted), ``n_important``.
     """
-    hist_rows, summ_rows, reach_rows = [], [], []
+    hist_rows, summ_rows, reach = [], [], {}
     for key, g in contexts(scores):
         s, d = g["score"].to_numpy(), g["distance"].to_numpy()
         m = important_set(s, threshold)
@@ -219,20 +225,14 @@ def positions_table(scores: pd.DataFrame, threshold: float) -> tuple[pd.DataFram
             )
         )
         hist_rows.extend((key[0], key[3], int(x)) for x in d[m])
-        reach_rows.append((key[0], key[3], int(d.max())))
+        reach.setdefault((key[0], key[3]), []).append(int(d.max()))
     hist = pd.DataFrame(hist_rows, columns=POSITIONS[:3])
     hist = hist.groupby(["task", "layer_group", "distance"]).size().rename("count").reset_index()
     hist["share"] = hist["count"] / hist.groupby(["task", "layer_group"])["count"].transform("sum")
     # contexts whose span reaches each distance: short spans (a story's start) reach less far
-    reach = pd.DataFrame(reach_rows, columns=[*POSITIONS[:2], "max_distance"])
-    hist["n_contexts"] = [
-        int(
-            (
-                (reach["task"] == t) & (reach["layer_group"] == g) & (reach["max_distance"] >= d)
-            ).sum()
-        )
-        for t, g, d in zip(hist["task"], hist["layer_group"], hist["distance"], strict=True)
-    ]
+    far = {k: np.sort(v) for k, v in reach.items()}  # farthest distance of each context
+    keys = zip(hist["task"], hist["layer_group"], hist["distance"], strict=True)
+    hist["n_contexts"] = [int(far[t, g].size - np.searchsorted(far[t, g], d)) for t, g, d in keys]
     hist["rate"] = hist["count"] / hist["n_contexts"]
     summary = pd.DataFrame(summ_rows, columns=CENTER_OF_MASS[:-1])  # entropy merged later
     return hist, summary
@@ -287,8 +287,8 @@ def null_analysis_tables(
     for null, ba in null_scores.groupby("null", sort=True):
         combined = pd.concat([ba.drop(columns="null"), nwp], ignore_index=True)
         for name, t in analysis_tables(combined, thresholds, position_threshold, seed).items():
-            parts[name].append(t[t["task"] == "ba"] if "task" in t else t)
-            parts[name][-1] = parts[name][-1].assign(null=null)
+            ba_rows = t[t["task"] == "ba"] if "task" in t else t  # NWP rows are the observed
+            parts[name].append(ba_rows.assign(null=null))
     return {
         name: pd.concat(p, ignore_index=True) if p else empty_table([*cols, "null"])
         for (name, cols), p in zip(ANALYSIS_TABLES.items(), parts.values(), strict=True)

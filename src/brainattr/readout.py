@@ -187,7 +187,7 @@ class Readouts:
         self._repeat_y: dict[str, dict[int, torch.Tensor]] = {}
         self._weights: dict[tuple[str, int, int], tuple[torch.Tensor, torch.Tensor]] = {}
         runs, kept = ds.trs["run"].to_numpy(), ds.trs["kept"].to_numpy()
-        bolds = {}
+        bolds, shifted = {}, {}
         for (subject, layer), path in encoding_paths.items():
             e = read_encoding(path)
             if subject not in bolds:
@@ -204,13 +204,14 @@ class Readouts:
             e.update(roi_weights(feats, bolds[subject], runs, kept, n_delays, e, backend))
             self.encodings[(subject, layer)] = e
             if "shifted_bold" in self.nulls:
-                shifted = shift_within_runs(bolds[subject], runs, kept, null_shift_trs)
-                if subject not in self._null_y:
-                    y = prepare_responses(shifted, runs, kept)[:, e["roi"]]
+                if subject not in shifted:  # once per subject, for all its layers
+                    shifted[subject] = shift_within_runs(bolds[subject], runs, kept,
+                                                         null_shift_trs)  # fmt: skip
+                    y = prepare_responses(shifted[subject], runs, kept)[:, e["roi"]]
                     self._null_y[subject] = self._tensor(y)
                 self._null_encodings[("shifted_bold", subject, layer)] = {
                     **e,
-                    **roi_weights(feats, shifted, runs, kept, n_delays, e, backend),
+                    **roi_weights(feats, shifted[subject], runs, kept, n_delays, e, backend),
                 }
             if "random_readout" in self.nulls:
                 rng = np.random.default_rng([seed, self.keys.index((subject, layer))])
