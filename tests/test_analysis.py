@@ -131,11 +131,18 @@ def test_masking_summary_by_hand():
             "layer": [3] * 6 + [-1, -1, 3],
             "layer_group": ["early"] * 6 + ["final", "final", "early"],
             "relative": [0, -0.5, -0.1, 0, -0.3, 0.1, 0, 0.4, 0.05],
+            "ci_low": [0, -0.7, -0.2, 0, -0.4, 0.0, 0, 0.3, 0.0],
+            "ci_high": [0, -0.3, 0.0, 0, -0.2, 0.2, 0, 0.5, 0.1],
             "n_masked": 1,
             "n_targets": 5,
+            "n_seeds": 5,
         }
     )
-    s = masking_summary({"m": t}).set_index(["task", "layer_group", "mask"])["change_percent"]
+    summary = masking_summary({"m": t}).set_index(["task", "layer_group", "mask"])
+    # the group's interval spans its heads' intervals
+    assert summary.loc[("ba", "early", "ba_top"), "ci_low_percent"] == pytest.approx(-70.0)
+    assert summary.loc[("ba", "early", "ba_top"), "ci_high_percent"] == pytest.approx(-20.0)
+    s = summary["change_percent"]
     assert s[("ba", "early", "ba_top")] == pytest.approx(-40.0)  # mean of -50 and -30 %
     assert s[("ba", "early", "random")] == pytest.approx(0.0)
     assert s[("nwp", "final", "nwp_top")] == pytest.approx(40.0)

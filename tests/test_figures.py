@@ -31,18 +31,35 @@ def test_every_figure_renders(tmp_path):
             "n_layers": 12,
         }
     )
+    masks = ["none", "ba_top", "ba_matched", "nwp_top", "random", "nwp_top", "nwp_matched",
+             "random", "ba_top"]  # fmt: skip
     masking = pd.DataFrame(
         {
-            "task": ["ba"] * 4 + ["nwp"] * 3,
-            "mask": ["none", "ba_top", "nwp_top", "random", "nwp_top", "random", "ba_top"],
-            "subject": ["a"] * 4 + ["", "", "a"],
-            "layer": [3] * 4 + [-1, -1, 3],
-            "layer_group": ["early"] * 4 + ["final", "final", "early"],
-            "value": np.arange(7.0),
-            "delta": np.arange(7.0),
-            "relative": np.linspace(-1, 1, 7),
+            "task": ["ba"] * 5 + ["nwp"] * 4,
+            "mask": masks,
+            "subject": ["a"] * 5 + ["", "", "", "a"],
+            "layer": [3] * 5 + [-1, -1, -1, 3],
+            "layer_group": ["early"] * 5 + ["final"] * 3 + ["early"],
+            "value": np.arange(9.0),
+            "delta": np.arange(9.0),
+            "relative": np.linspace(-1, 1, 9),
+            "ci_low": np.linspace(-1, 1, 9) - 0.1,
+            "ci_high": np.linspace(-1, 1, 9) + 0.1,
             "n_targets": 3,
-            "n_masked": 1,
+            "n_masked": 1.5,
+            "n_seeds": 5,
+        }
+    )
+    per_target = pd.DataFrame(
+        {
+            "task": "ba",
+            "mask": ["ba_top", "ba_matched"] * 4,
+            "null": [""] * 4 + ["random_readout"] * 4,
+            "subject": "a",
+            "layer": 3,
+            "layer_group": "early",
+            "target_tr": [10, 10, 11, 11] * 2,
+            "relative": [0.3, 0.1, 0.2, 0.1, 0.2, 0.15, 0.1, 0.1],
         }
     )
     recovery = pd.DataFrame(
@@ -51,6 +68,9 @@ def test_every_figure_renders(tmp_path):
             "layer_group": ["early", "final"],
             "share_in_top": [0.3, 0.2],
             "base_rate": 0.05,
+            "effect": [0.25, 0.15],
+            "ci_low": [0.2, np.nan],
+            "ci_high": [0.3, np.nan],
             "model": "m",
         }
     )
@@ -88,9 +108,11 @@ def test_every_figure_renders(tmp_path):
         "b": lambda p, q: figures.iou_vs_threshold({"m": iou_table(scores, th, 0)}, "t", p, q),
         "c": lambda p, q: figures.spread({"m": sets}, tests, "t", p, q),
         "d": lambda p, q: figures.positions({"m": hist}, {"m": com}, 0.5, "t", p, q),
-        "e": lambda p, q: figures.masking({"m": masking}, "t", p, q),
+        "e": lambda p, q: figures.masking({"m": masking}, "t", p, q, {"m": per_target}),
         "f": lambda p, q: figures.recovery(recovery, "t", p, q),
-        "g": lambda p, q: figures.linguistic({"m": ling}, "t", p, q),
+        "g": lambda p, q: figures.linguistic(
+            {"m": ling}, "t", p, q, {"m": ling.assign(null="shifted_bold")}
+        ),
         "h": lambda p, q: figures.stability({"m": stab}, "t", p, q),
         "i": lambda p, q: figures.stability({"m": stab.iloc[:0]}, "t", p, q),
         "j": lambda p, q: figures.noise_ceiling({"m": nc}, "t", p, q),

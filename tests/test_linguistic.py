@@ -4,7 +4,7 @@ import pytest
 from scipy.io import savemat
 
 from brainattr.dataset import DatasetError
-from brainattr.linguistic import linguistic_table
+from brainattr.linguistic import linguistic_table, null_linguistic_table
 from brainattr.sources.hp import story_feature_groups
 
 from .conftest import shared_path
@@ -46,7 +46,7 @@ def test_real_story_features_groups():
     assert 0.95 < g["syntactic"].mean() < 0.97
 
 
-def test_linguistic_shares_by_hand():
+def _hand_scores():
     rows = []
     ba = [10.0, 0.0, 0.0, 1.0]  # top 50 %: word 0
     nwp = [0.0, 0.0, 10.0, 9.0]  # top 50 %: word 2 ... top 60 %: words 2, 3
@@ -57,7 +57,6 @@ def test_linguistic_shares_by_hand():
                  "target_tr": 7, "word_index": np.arange(4) + 10, "score": s}
             )
         )  # fmt: skip
-    scores = pd.concat(rows)
     groups = pd.DataFrame(
         {
             "word_index": np.arange(14),
@@ -65,9 +64,26 @@ def test_linguistic_shares_by_hand():
             "empty": np.zeros(14, bool),
         }
     )
+    return pd.concat(rows), groups
+
+
+def test_linguistic_shares_by_hand():
+    scores, groups = _hand_scores()
     t = linguistic_table(scores, groups, [0.6])
     g = t[t["group"] == "g"].iloc[0]
     assert g.n_group_words == 3
     # group words 10 (BA only), 12 and 13 (NWP only at 60 %: 10/19 < 0.6 -> both 12 and 13)
     assert (g.ba_only, g.both, g.nwp_only) == pytest.approx((1 / 3, 0, 2 / 3))
     assert np.isnan(t[t["group"] == "empty"].iloc[0].ba_only)
+
+
+def test_null_shares_use_the_nulls_ba_and_the_same_nwp():
+    scores, groups = _hand_scores()
+    ba = scores[scores["task"] == "ba"]
+    # the null's BA puts its mass on word 13, which NWP also finds important: "both"
+    null = ba.assign(score=[0.0, 0.0, 0.0, 10.0], null="random_readout")
+    t = null_linguistic_table(scores, null, groups, [0.6])
+    g = t[t["group"] == "g"].iloc[0]
+    assert g.null == "random_readout"
+    assert (g.ba_only, g.both, g.nwp_only) == pytest.approx((0, 1 / 3, 1 / 3))
+    assert null_linguistic_table(scores, null.iloc[:0], groups, [0.6]).empty

@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -48,3 +49,26 @@ def test_run_recovery_adds_rows_for_each_null(tmp_path):
     t = pd.read_csv(tmp_path / "r.tsv", sep="\t", keep_default_na=False)
     share = {(r.task, r.null): r.share_in_top for r in t.itertuples()}
     assert share == {("ba", ""): 1.0, ("nwp", ""): 1.0, ("ba", "shifted_bold"): 0.0}
+
+
+def test_per_target_enrichment_is_block_tested_and_compared_with_the_null():
+    """40 targets, two subjects: BA's important word is always the span's one driver word of
+    four (enrichment 1 - 1/4), the null's never is (-1/4): the brain data add +1."""
+    from brainattr.recovery import brain_minus_null
+    from brainattr.statistics import StoryBlocks
+
+    rows = []
+    for tr in range(40):
+        for s in ("a", "b"):
+            rows += [("ba", "gxi", s, 3, "early", tr, 0, i, 3 - i, w, float(i == 1))
+                     for i, w in enumerate(["the", "Marta", "went", "home"])]  # fmt: skip
+    from brainattr.tables import SCORES
+
+    scores = pd.DataFrame(rows, columns=SCORES)
+    blocks = StoryBlocks(np.zeros(40, int), 4)
+    row = recovery_table(scores, ["marta"], 0.1, blocks, 500, 0).iloc[0]
+    assert row["effect"] == pytest.approx(0.75) and row["ci_low"] == pytest.approx(0.75)
+    assert row["p"] < 0.01
+    null = scores.assign(score=np.tile([1.0, 0, 0, 0], 80))
+    gap = brain_minus_null(scores, null, ["marta"], 0.1, blocks, 500, 0)["early"]
+    assert gap[0] == pytest.approx(1.0) and gap[3] < 0.01

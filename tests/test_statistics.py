@@ -113,6 +113,12 @@ def test_linguistic_groups_compare_ba_only_with_nwp_only_shares():
     t = inference_table(spread, com, iou, None, blocks, 300, 0, linguistic=ling)
     row = t.set_index("comparison").loc["linguistic_names"]
     assert row["effect"] == pytest.approx(0.3) and row["threshold"] == 0.6
+    # against a null whose BA-only share is 0.25: the brain data add 0.15, context by context
+    null = ling.assign(ba_only=0.25, null="shifted_bold")
+    t = inference_table(spread, com, iou, None, blocks, 300, 0, {"linguistic": null},
+                        linguistic=ling)  # fmt: skip
+    row = t.set_index("comparison").loc["linguistic_names_vs_shifted_bold"]
+    assert row["effect"] == pytest.approx(0.15) and row["n_targets"] == n
 
 
 def test_stability_is_compared_with_each_nulls_stability_pair_by_pair():
@@ -128,3 +134,41 @@ def test_stability_is_compared_with_each_nulls_stability_pair_by_pair():
                         nulls={"stability": null}).set_index("comparison")  # fmt: skip
     row = t.loc["stability_vs_random_readout"]
     assert row["effect"] == pytest.approx(0.2) and row["n_contexts"] == n
+
+
+def test_masking_claims_are_per_target_and_against_each_null():
+    """Per-target relative loss changes with planted effects: BA top words +0.4 over matched,
+    the null's +0.2 (so +0.2 beyond it), NWP top +0.3 over matched, NWP loses 0.2 less when
+    BA's top words are masked than its own."""
+    rng = np.random.default_rng(0)
+    rows = []
+
+    def add(task, mask, null, subject, layer, group, tr, value):
+        rows.append({"task": task, "mask": mask, "null": null, "subject": subject,
+                     "layer": layer, "layer_group": group, "target_tr": tr,
+                     "relative": value + 0.01 * rng.standard_normal()})  # fmt: skip
+
+    for tr in range(60):
+        for null, top in (("", 0.5), ("random_readout", 0.3)):
+            for s in ("a", "b"):
+                for mask, v in (("none", 0), ("ba_top", top), ("ba_matched", 0.1),
+                                ("random", 0.05), ("nwp_top", 0.2)):  # fmt: skip
+                    add("ba", mask, null, s, 3, "early", tr, v)
+        for mask, v in (("none", 0), ("nwp_top", 0.4), ("nwp_matched", 0.1)):
+            add("nwp", mask, "", "", -1, "final", tr, v)
+        for s in ("a", "b"):
+            add("nwp", "ba_top", "", s, 3, "early", tr, 0.2)
+    spread, com, iou = _neutral_tables(60)
+    blocks = StoryBlocks(np.zeros(60, int), 3)
+    res = inference_table(spread, com, iou, None, blocks, 500, 0,
+                          masking=pd.DataFrame(rows)).set_index("comparison")  # fmt: skip
+    want = {"masking_ba_top_vs_ba_matched": 0.4, "masking_ba_top_vs_random": 0.45,
+            "masking_ba_top_vs_nwp_top": 0.3, "masking_nwp_top_vs_nwp_matched": 0.3,
+            "masking_nwp_loss_ba_top_vs_nwp_top": -0.2,
+            "masking_vs_random_readout": 0.2}  # fmt: skip
+    for comparison, effect in want.items():
+        row = res.loc[comparison]
+        assert row["effect"] == pytest.approx(effect, abs=0.01), comparison
+        assert row["ci_low"] <= row["effect"] <= row["ci_high"], comparison
+        assert not row["ci_low"] <= 0 <= row["ci_high"] and row["p"] < 0.01, comparison
+        assert row["n_targets"] == 60 and row["n_blocks"] == 20

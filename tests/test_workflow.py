@@ -52,6 +52,7 @@ def workflow_run(tmp_path_factory, tiny_model_dir) -> Path:
             "nulls": ["shifted_bold"],
             "null_shift_trs": 20,
         },
+        "analysis": {"mask_seeds": 2},
     }
     cfg = work / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
@@ -72,7 +73,8 @@ def test_every_stage_writes_its_outputs(workflow_run):
         for ext in ("png", "pdf"):
             assert path.with_suffix(f".{ext}").stat().st_size > 1000, path
     table = pd.read_csv(summary / "gxi/masking_table.tsv", sep="\t")
-    assert set(table["mask"]) == {"ba_top", "nwp_top", "random"} and set(table["model"]) == {
+    masks = {"ba_top", "ba_matched", "nwp_top", "nwp_matched", "random"}
+    assert set(table["mask"]) == masks and set(table["model"]) == {
         "tiny",
         "smollm2",
     }
@@ -81,7 +83,7 @@ def test_every_stage_writes_its_outputs(workflow_run):
     for model in ("tiny", "smollm2"):
         run = workflow_run / f"results/demo/{model}/ctx16/gxi"
         for table in ("important_sets", "iou", "spread", "positions", "center_of_mass", "masking",
-                      "linguistic", "stability"):  # fmt: skip
+                      "masking_targets", "linguistic", "null_linguistic", "stability"):  # fmt: skip
             assert len(pd.read_csv(run / f"analysis/{table}.tsv", sep="\t")) > 0
         stab = pd.read_csv(run / "analysis/stability.tsv", sep="\t")
         assert set(stab["comparison"]) == {"subjects", "repeats"}
@@ -99,7 +101,9 @@ def test_every_stage_writes_its_outputs(workflow_run):
         inference = pd.read_csv(run / "analysis/inference.tsv", sep="\t")
         expected = {"spread_auc", "center_of_mass", "iqr", "iou_vs_permutation",
                     "iou_vs_position", "stability_vs_permutation", "iou_vs_shifted_bold",
-                    "spread_vs_shifted_bold", "stability_vs_shifted_bold"}  # fmt: skip
+                    "spread_vs_shifted_bold", "stability_vs_shifted_bold",
+                    "masking_ba_top_vs_ba_matched", "masking_vs_shifted_bold",
+                    "linguistic_names_vs_shifted_bold"}  # fmt: skip
         assert expected <= set(inference["comparison"])
         assert inference["p"].between(0, 1).all() and (inference["n_blocks"] >= 1).all()
     for rule in ("features", "encoding", "attribution", "masking", "fig_iou"):
@@ -112,6 +116,8 @@ def test_ba_recovers_planted_driver_words(workflow_run):
     ba = t[(t["model"] == "smollm2") & (t["task"] == "ba") & t["null"].isna()]
     assert len(ba) == 3
     assert (ba["ratio"] >= 2.0).all(), ba
+    assert (ba["ci_low"] <= ba["effect"]).all() and (ba["effect"] <= ba["ci_high"]).all()
+    assert t.loc[t["null"] == "shifted_bold", "brain_p"].between(0, 1).all()
 
 
 def test_masking_ba_top_words_lowers_ba_more_than_random(workflow_run):

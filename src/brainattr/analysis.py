@@ -326,20 +326,20 @@ def masking_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     Returns
     -------
     table : DataFrame
-        ``model, task, layer_group, mask, change_percent`` (mean over subjects of
-        100 x relative change; for NWP, ``ba_top`` rows give the layer group whose BA-top
-        words were masked), ``n_masked``, ``n_targets``.
+        :data:`MASKING_SUMMARY`: ``change_percent`` is the mean over subjects and layers of
+        100 x relative change (NWP's ``ba_top`` rows: the layer group whose BA-top words were
+        masked); ``ci_*_percent`` span the group's per-head intervals (not the mean's).
     """
     rows = []
     for model, t in tables.items():
         t = t[t["mask"] != "none"]
         g = t.groupby(["task", "layer_group", "mask"], sort=False)
-        out = g.agg(
-            change_percent=("relative", "mean"),
-            n_masked=("n_masked", "first"),
-            n_targets=("n_targets", "first"),
-        ).reset_index()
-        out["change_percent"] *= 100
+        out = g.agg(change_percent=("relative", "mean"), ci_low_percent=("ci_low", "min"),
+                    ci_high_percent=("ci_high", "max"), n_masked=("n_masked", "mean"),
+                    n_targets=("n_targets", "first"), n_seeds=("n_seeds", "first"))  # fmt: skip
+        out = out.reset_index()
+        for c in ("change_percent", "ci_low_percent", "ci_high_percent"):
+            out[c] *= 100
         rows.append(out.assign(model=model))
     return pd.concat(rows, ignore_index=True)[MASKING_SUMMARY]
 

@@ -1,6 +1,6 @@
 """The paper's figures from the analysis tables (PNG + PDF; BA and NWP in fixed colours).
 
-Every figure's drawing lives in this one module (about 400 lines) so that colours, line
+Every figure's drawing lives in this one module (about 520 lines) so that colours, line
 styles and layer-group order are defined once; which figures exist, their inputs and
 captions are in :mod:`brainattr.figure_registry`. The plotting backend is chosen by the
 entry point (``brainattr.workflow.setup_script(plots=True)``), not on import.
@@ -222,46 +222,101 @@ def positions(
     _save(fig, png, pdf)
 
 
-def masking(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -> None:
-    """Masking: relative change of BA and NWP loss when a context's top words are replaced."""
+def _bars(ax, rows: pd.DataFrame, order: list[tuple[str, str, str]], x: str) -> None:
+    """Grouped bars of ``change_percent`` by ``x`` with the interval columns as whiskers."""
+    groups = [g for g in GROUPS if g in set(rows[x])] or sorted(set(rows[x]))
+    width = 0.8 / len(order)
+    for j, (mask, label, color) in enumerate(order):
+        sel = rows[rows["mask"] == mask].set_index(x).reindex(groups)
+        pos = np.arange(len(groups)) + (j - (len(order) - 1) / 2) * width
+        err = [sel["change_percent"] - sel["ci_low_percent"],
+               sel["ci_high_percent"] - sel["change_percent"]]  # fmt: skip
+        ax.bar(pos, sel["change_percent"], width, color=color, label=label, yerr=err, capsize=2,
+               error_kw={"lw": 0.8})  # fmt: skip
+    ax.set_xticks(np.arange(len(groups)), groups)
+    ax.axhline(0, color="k", lw=0.8)
+
+
+def masking(
+    tables: dict[str, pd.DataFrame],
+    title: str,
+    png: str,
+    pdf: str,
+    per_target: dict[str, pd.DataFrame] | None = None,
+) -> None:
+    """Masking: change in BA r and NWP loss when a context's top words are replaced, against
+    the distance-matched, random and cross-task controls; and, per target, BA's top-minus-matched
+    loss increase beside the brain-free nulls' (grey)."""
     models = list(tables)
-    fig, axes = plt.subplots(len(models), 2, figsize=(10, 3.4 * len(models)), squeeze=False)
-    for (ax_ba, ax_nwp), model in zip(axes, models, strict=True):
+    fig, axes = plt.subplots(len(models), 3, figsize=(15, 3.6 * len(models)), squeeze=False)
+    for (ax_ba, ax_null, ax_nwp), model in zip(axes, models, strict=True):
         t = tables[model]
         summary = masking_summary({model: t})
-        ba = summary[summary["task"] == "ba"]
-        g = ba.pivot(index="layer_group", columns="mask", values="change_percent")
-        g = g.reindex(
-            index=[x for x in GROUPS if x in g.index], columns=["ba_top", "random", "nwp_top"]
-        )
-        colors = [COLORS["ba"], COLORS["random"], COLORS["nwp"]]
-        g.columns = ["BA-top words", "random words", "NWP-top words"]
-        g.plot.bar(ax=ax_ba, color=colors, rot=0)
-        ax_ba.set(
-            ylabel="change in BA (%)",
-            xlabel="BA layer",
-            title=f"{model}: BA after masking {int(t['n_masked'].iloc[0])} word(s)/context",
-        )
-        ax_ba.axhline(0, color="k", lw=0.8, label="_nolegend_")
-        nwp = summary[summary["task"] == "nwp"].groupby("mask")["change_percent"].mean()
-        ax_nwp.bar(
-            ["NWP-top words", "random words", "BA-top words"],
-            [nwp[m] for m in ("nwp_top", "random", "ba_top")],
-            color=[COLORS["nwp"], COLORS["random"], COLORS["ba"]],
+        ba_order = [("ba_top", "BA-top words", COLORS["ba"]),
+                    ("ba_matched", "distance-matched", "#fdb863"),
+                    ("random", "random words", COLORS["random"]),
+                    ("nwp_top", "NWP-top words", COLORS["nwp"])]  # fmt: skip
+        _bars(ax_ba, summary[summary["task"] == "ba"], ba_order, "layer_group")
+        n_masked = t.loc[t["mask"] != "none", "n_masked"].mean()
+        ax_ba.set(ylabel="change in BA r (%)", xlabel="BA layer",
+                  title=f"{model}: BA after masking {n_masked:.1f} word(s)/context "
+                  f"({int(t['n_seeds'].max())} seeds)")  # fmt: skip
+        ax_ba.legend(fontsize=7)
+        nwp_order = [("nwp_top", "NWP-top words", COLORS["nwp"]),
+                     ("nwp_matched", "distance-matched", "#b2abd2"),
+                     ("random", "random words", COLORS["random"])]  # fmt: skip
+        nwp = summary[summary["task"] == "nwp"]
+        _bars(ax_nwp, nwp[nwp["layer_group"] == "final"], nwp_order, "layer_group")
+        cross = nwp[nwp["mask"] == "ba_top"]
+        ax_nwp.bar(np.arange(len(cross)) + 1, cross["change_percent"], 0.5, color=COLORS["ba"],
+                   label="BA-top words")  # fmt: skip
+        ax_nwp.set_xticks(
+            range(len(cross) + 1), ["NWP's own", *[f"BA {g}" for g in cross["layer_group"]]]
         )
         ax_nwp.set(
-            ylabel="change in NWP cross-entropy (%)",
-            xlabel="masked words",
-            title=f"{model}: NWP loss after masking",
+            ylabel="change in NWP cross-entropy (%)", title=f"{model}: NWP loss after masking"
         )
-        ax_nwp.axhline(0, color="k", lw=0.8)
-        ax_ba.legend(fontsize=7)
-    fig.suptitle(title, fontsize=10)
+        ax_nwp.legend(fontsize=7)
+        _masking_null_panel(ax_null, (per_target or {}).get(model), model)
+    fig.suptitle(f"{title}; whiskers: lowest to highest per-subject x layer block-bootstrap 95 % "
+                 "interval", fontsize=10)  # fmt: skip
     _save(fig, png, pdf)
 
 
-def linguistic(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -> None:
-    """Fig. 4: share of each annotation group's words important to BA only, both, NWP only."""
+def _masking_null_panel(ax, per_target: pd.DataFrame | None, model: str) -> None:
+    """Mean over targets of the relative BA loss increase, top words minus matched words, of
+    the fitted readouts and of each brain-free null."""
+    ax.set(ylabel="loss increase, top - matched (%)", xlabel="BA layer",
+           title=f"{model}: what masking shows beyond the architecture")  # fmt: skip
+    ax.axhline(0, color="k", lw=0.8)
+    if per_target is None or per_target.empty:
+        return
+    t = per_target[per_target["task"] == "ba"].assign(null=lambda d: d["null"].fillna(""))
+    wide = t.pivot_table(index=["null", "subject", "layer", "layer_group", "target_tr"],
+                         columns="mask", values="relative").reset_index()  # fmt: skip
+    wide["effect"] = 100 * (wide["ba_top"] - wide["ba_matched"])
+    readouts = sorted(set(wide["null"]))
+    width = 0.8 / len(readouts)
+    groups = [g for g in GROUPS if g in set(wide["layer_group"])]
+    for j, null in enumerate(readouts):
+        g = wide[wide["null"] == null].groupby("layer_group")["effect"].mean().reindex(groups)
+        pos = np.arange(len(groups)) + (j - (len(readouts) - 1) / 2) * width
+        style = {"color": COLORS["ba"]} if not null else {"color": "white",
+                 "edgecolor": COLORS["null"], "hatch": "//" if j % 2 else ".."}  # fmt: skip
+        ax.bar(pos, g.to_numpy(), width, label=null or "fitted readouts", **style)
+    ax.set_xticks(np.arange(len(groups)), groups)
+    ax.legend(fontsize=7)
+
+
+def linguistic(
+    tables: dict[str, pd.DataFrame],
+    title: str,
+    png: str,
+    pdf: str,
+    null_tables: dict[str, pd.DataFrame] | None = None,
+) -> None:
+    """Fig. 4: share of each annotation group's words important to BA only, both, NWP only;
+    the brain-free nulls' BA-only share as grey ticks."""
     models = list(tables)
     groups = list(dict.fromkeys(next(iter(tables.values()))["group"]))
     fig, axes = plt.subplots(
@@ -276,6 +331,11 @@ def linguistic(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) 
             x = np.arange(len(g))
             for k, (col, label, color) in enumerate(cats):
                 ax.bar(x + (k - 1) * 0.27, 100 * g[col], width=0.27, color=color, label=label)
+            nulls = (null_tables or {}).get(model)
+            for null, n in [] if nulls is None else nulls[nulls["group"] == group].groupby("null"):
+                share = n.groupby("threshold")["ba_only"].mean().reindex(g.index)
+                ax.plot(x - 0.27, 100 * share.to_numpy(), ls="none", marker="_", ms=14, mew=2,
+                        color=COLORS["null"], label=f"BA only, null: {null}")  # fmt: skip
             ax.set_xticks(x, [f"{th:.0%}" for th in g.index])
             ax.set(
                 xlabel="important-set threshold",
@@ -448,11 +508,12 @@ def run_context_control(
 
 
 def recovery(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
-    """Demo: share of planted driver words in the top sets vs their base rate; the brain-free
-    nulls' BA (column ``null``, where present) in grey beside the fitted readouts'."""
+    """Demo: share of planted driver words in the top sets vs their base rate (whiskers: the
+    per-target block-bootstrap 95 % interval of the enrichment); the brain-free nulls' BA
+    (column ``null``, where present) in grey beside the fitted readouts'."""
     n_bars = len(table)
     fig, ax = plt.subplots(figsize=(max(6, 0.55 * n_bars), 4.6))
-    labels, vals, colors = [], [], []
+    labels, vals, colors, errs = [], [], [], []
     base = None
     order = {g: i for i, g in enumerate((*GROUPS, "final"))}
     table = table.assign(null=table["null"].fillna("") if "null" in table else "")
@@ -463,8 +524,10 @@ def recovery(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
             labels.append(f"{model} {r.task.upper()} {r.layer_group}{null}")
             vals.append(100 * r.share_in_top)
             colors.append(COLORS["null"] if r.null else COLORS[r.task])
+            errs.append(100 * np.array([r.effect - r.ci_low, r.ci_high - r.effect]))
             base = 100 * r.base_rate
-    ax.bar(range(len(vals)), vals, color=colors)
+    ax.bar(range(len(vals)), vals, color=colors, yerr=np.nan_to_num(np.array(errs).T),
+           capsize=2, error_kw={"lw": 0.8})  # fmt: skip
     if base is not None:
         ax.axhline(base, color=COLORS["random"], ls="--", label=f"base rate {base:.1f}%")
         ax.axhline(2 * base, color="k", ls=":", label="2 x base rate")

@@ -62,6 +62,30 @@ def span_trs(context_words: int, words_per_tr: float, n_delays: int) -> int:
 DEFAULT_BLOCK_SPANS = 3.0
 
 
+def bootstrap_counts(blocks: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """How often each target is drawn when whole blocks are resampled with replacement.
+
+    Parameters
+    ----------
+    blocks : array of int, shape (n_targets,)
+        From :func:`target_blocks`.
+    n_resamples : int
+    seed : int or Generator
+
+    Returns
+    -------
+    counts : array of float, shape (n_resamples, n_targets)
+        A statistic's bootstrap value is its weighted value with these weights.
+    """
+    _, inv = np.unique(np.asarray(blocks), return_inverse=True)
+    k = int(inv.max()) + 1 if inv.size else 0
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, k, size=(n_resamples, k))
+    drawn = np.zeros((n_resamples, k))
+    np.add.at(drawn, (np.arange(n_resamples)[:, None], pick), 1.0)
+    return drawn[:, inv]
+
+
 @dataclass(frozen=True)
 class BlockResult:
     effect: float  # mean over targets of the difference
@@ -101,12 +125,11 @@ def block_test(
     labels, inv = np.unique(blocks, return_inverse=True)
     k = labels.size
     sums = np.bincount(inv, weights=diff, minlength=k)
-    sizes = np.bincount(inv, minlength=k).astype(float)
     observed = sums.sum() / n
     rng = np.random.default_rng(seed)
     # bootstrap: resample blocks with replacement; the mean over the resampled targets
-    pick = rng.integers(0, k, size=(n_resamples, k))
-    boot = sums[pick].sum(1) / sizes[pick].sum(1)
+    counts = bootstrap_counts(inv, n_resamples, rng)
+    boot = counts @ diff / counts.sum(1)
     lo, hi = np.percentile(boot, [2.5, 97.5])
     # sign flips of whole blocks: exact when the patterns are few
     if 2**k <= n_resamples:

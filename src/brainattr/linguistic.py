@@ -15,7 +15,14 @@ import pandas as pd
 
 from brainattr.analysis import ba_nwp_pairs, important_set
 from brainattr.dataset import read_dataset, read_word_groups
-from brainattr.tables import LINGUISTIC
+from brainattr.tables import (
+    LINGUISTIC,
+    NULL_SCORES,
+    SCORES,
+    empty_table,
+    read_table,
+    write_table,
+)
 from brainattr.tables import LINGUISTIC_CATEGORIES as CATEGORIES
 
 
@@ -64,11 +71,36 @@ def linguistic_table(
     )
 
 
+def null_linguistic_table(
+    scores: pd.DataFrame, nulls: pd.DataFrame, groups: pd.DataFrame, thresholds: list[float]
+) -> pd.DataFrame:
+    """:func:`linguistic_table` of each brain-free null's BA (``nulls``: the null score table)
+    against the same NWP contexts, with a ``null`` column."""
+    nwp = scores[scores["task"] == "nwp"]
+    tables = [
+        linguistic_table(pd.concat([nwp, t.drop(columns="null")]), groups, thresholds).assign(
+            null=null
+        )
+        for null, t in nulls.groupby("null", sort=True)
+    ]
+    return pd.concat(tables, ignore_index=True) if tables else empty_table([*LINGUISTIC, "null"])
+
+
 def run_linguistic(
-    dataset_dir: str | Path, scores_path: str | Path, thresholds: list[float], out_path: str | Path
+    dataset_dir: str | Path,
+    scores_path: str | Path,
+    thresholds: list[float],
+    out_path: str | Path,
+    null_scores_path: str | Path | None = None,
+    out_null_path: str | Path | None = None,
 ) -> None:
-    """Workflow stage ``linguistic``: group shares of the important words as a TSV table."""
+    """Workflow stage ``linguistic``: group shares of the important words as a TSV table and,
+    from ``null_scores_path``, those of the brain-free nulls' BA (``out_null_path``)."""
     ds = read_dataset(dataset_dir)
     groups = read_word_groups(dataset_dir, len(ds.words))
-    scores = pd.read_parquet(scores_path)
-    linguistic_table(scores, groups, thresholds).to_csv(out_path, sep="\t", index=False)
+    scores = read_table(scores_path, SCORES)
+    write_table(linguistic_table(scores, groups, thresholds), out_path, LINGUISTIC)
+    if null_scores_path is not None and out_null_path is not None:
+        nulls = read_table(null_scores_path, NULL_SCORES)
+        table = null_linguistic_table(scores, nulls, groups, thresholds)
+        write_table(table, out_null_path, [*LINGUISTIC, "null"])

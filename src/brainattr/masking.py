@@ -1,17 +1,28 @@
-"""Masking: replace a context's most important words and measure what BA and NWP lose.
+"""Stage ``masking``: replace a context's most important words and measure what BA and NWP lose.
 
-For each target, the top ``mask_fraction`` of the span's words (at least one) by a task's
-|score| are replaced with words drawn (seeded) from the stimulus vocabulary; the BA
-prediction is recomputed through the same four windows and the fixed ridge, and the NWP
-cross-entropy through the same span. Controls: the same number of random span words
-(``random``), and cross-task masks (BA-top words scored on NWP, NWP-top words on BA).
-Each span position gets one replacement word per target, shared by every mask, so the
-masks differ only in *which* words are replaced.
+For each target and each of ``n_seeds`` replacement seeds, the variants of
+:func:`brainattr.masks.target_variants` (top words of each task and head, their
+distance-matched controls, uniform random words) replace ``n_masked`` span words
+(``mask_fraction`` of the span, at least one) with story words drawn by frequency. The BA
+prediction of every head is recomputed through the target's delay windows and its frozen ridge
+(a window that holds no masked word keeps its unmasked state), and the NWP cross-entropy
+through the same span. Variants that mask the same words share one forward pass.
+
+Two tables (:data:`brainattr.tables.MASKING_TARGETS`, :data:`brainattr.tables.MASKING`):
+
+- per target: each head's BA loss (mean squared error over ROI voxels, the loss the
+  attribution explains) and the NWP cross-entropy, averaged over seeds, with ``n_masked``;
+  the brain-free nulls' heads (column ``null``) mask their own top words. The statistics stage
+  tests these per target with dependence-aware intervals;
+- per head (fitted readouts): BA as the paper measures it, the mean over ROI voxels of r
+  across targets (averaged over seeds), its change and relative change, with a block-bootstrap
+  95 % interval of the relative change (blocks of targets as in
+  :class:`brainattr.statistics.StoryBlocks`); NWP's mean cross-entropy likewise.
 """
 
 from __future__ import annotations
 
-import math
+from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
@@ -21,26 +32,272 @@ import torch
 from brainattr.attribution.core import next_word_cross_entropy
 from brainattr.attribution.nwp import nwp_inputs
 from brainattr.dataset import read_dataset
-from brainattr.design import pearson_r
+from brainattr.inference import bootstrap_counts
+from brainattr.masks import masked_words, n_masked_words, replacement_words, target_variants
 from brainattr.models import load_model, pad_batch
 from brainattr.progress import Progress
-from brainattr.readout import Readouts, ba_predictions
-from brainattr.tables import MASKING, SCORES, read_table, write_table
+from brainattr.readout import Readouts, readout
+from brainattr.statistics import StoryBlocks
+from brainattr.tables import (
+    MASKING,
+    MASKING_TARGETS,
+    NULL_SCORES,
+    SCORES,
+    read_table,
+    write_table,
+)
 from brainattr.targets import read_targets
-from brainattr.windows import StoryWindows, pooled_states
+from brainattr.windows import StoryWindows, batches, pooled_states
+
+BA_MASKS = ["none", "ba_top", "ba_matched", "nwp_top", "nwp_matched", "random"]
+NWP_MASKS = ["none", "nwp_top", "nwp_matched", "random", "ba_top"]
+NWP_KEY = ("", "", -1)
+_Tokens = namedtuple("_Tokens", "n_tokens")  # what batches() reads of a pass
 
 
-def top_words(scores: np.ndarray, n: int) -> np.ndarray:
-    """Span positions of the ``n`` largest |scores| (ties by position)."""
-    return np.argsort(-np.abs(scores), kind="stable")[:n]
+def resampled_r(pred: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Mean over seeds and voxels of Pearson r across targets, under target resampling.
+
+    Parameters
+    ----------
+    pred : array (n_seeds, n_targets, n_voxels)
+    y : array (n_targets, n_voxels)
+    counts : array (n_resamples, n_targets)
+        How often each target is drawn (:func:`brainattr.inference.bootstrap_counts`); a row of
+        ones gives the plain r.
+
+    Returns
+    -------
+    r : array (n_resamples,)
+    """
+    counts = np.asarray(counts, dtype=float)
+    n = counts.sum(1, keepdims=True)
+    my, syy = counts @ y / n, counts @ (y * y) / n
+    vy = syy - my**2
+    out = np.zeros(len(counts))
+    for x in pred:
+        mx, sxx, sxy = counts @ x / n, counts @ (x * x) / n, counts @ (x * y) / n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = (sxy - mx * my) / np.sqrt((sxx - mx**2) * vy)
+        out += np.nanmean(np.where(np.isfinite(r), r, np.nan), axis=1)
+    return out / len(pred)
 
 
-def masked_words(words: list[str], positions: np.ndarray, replacements: list[str]) -> list[str]:
-    """A copy of ``words`` with ``words[p] = replacements[p]`` for p in ``positions``."""
-    out = list(words)
-    for p in positions:
-        out[int(p)] = replacements[int(p)]
+def _masked_states(lm, windows, tgt, base, texts, layers, batch_tokens):
+    """Delay-window states of each masked text; a window holding no masked word keeps the
+    unmasked state from ``base`` = (windows, states (n_present, n_layers, hidden)).
+
+    ``texts``: {key: (story words with the mask applied, masked absolute word positions)}.
+    Returns {key: (windows, states)}.
+    """
+    base_windows, base_states = base
+    todo, where = [], {}
+    for key, (words, absolute) in texts.items():
+        for d, w in enumerate(base_windows):
+            if w is not None and any(w.start <= a < w.stop for a in absolute):
+                where[(key, d)] = len(todo)
+                todo.append(windows.window(lm, tgt.delay_trs[d], words))
+    computed: list[torch.Tensor] = [base_states[0]] * len(todo)
+    for batch in batches(todo, batch_tokens):
+        states = pooled_states(lm, [todo[i] for i in batch], layers)
+        for j, i in enumerate(batch):
+            computed[i] = states[j]
+    out = {}
+    present = [d for d, w in enumerate(base_windows) if w is not None]
+    for key in texts:
+        wins = [todo[where[(key, d)]] if (key, d) in where else w
+                for d, w in enumerate(base_windows)]  # fmt: skip
+        rows = [computed[where[(key, d)]] if (key, d) in where else base_states[k]
+                for k, d in enumerate(present)]  # fmt: skip
+        out[key] = (wins, torch.stack(rows))
     return out
+
+
+def _cross_entropies(lm, texts: list[list[str]], tgt, batch_tokens: int) -> list[float]:
+    """NWP cross-entropy of the target's next word after each text's span."""
+    inputs = [nwp_inputs(lm, words, tgt) for words in texts]
+    out = [0.0] * len(inputs)
+    for batch in batches([_Tokens(int(ids.shape[0])) for ids, _ in inputs], batch_tokens):
+        embeds, mask = pad_batch([lm.embed(inputs[i][0]) for i in batch])
+        logits = lm.model(inputs_embeds=embeds, attention_mask=mask, use_cache=False).logits
+        for j, i in enumerate(batch):
+            ids, tw = inputs[i]
+            ce = next_word_cross_entropy(logits[j, : ids.shape[0]], ids, tw, tgt.next_word)
+            out[i] = float(ce)
+    return out
+
+
+def _target_plan(tgt, words, heads_of, by_ctx, nwp_scores, settings):
+    """Variants of one target over every seed, and the masked texts they need."""
+    span = words[tgt.span_start : tgt.span_stop]
+    n_masked = n_masked_words(settings["mask_fraction"], len(span))
+    plan, texts = [], {}
+    for i in range(int(settings["n_seeds"])):
+        # one generator per (seed, replacement seed, target): a target's masks do not depend
+        # on which other targets the job holds
+        rng = np.random.default_rng([settings["seed"], i, tgt.tr])
+        repl = replacement_words(words, span, rng)
+        ba = {k: by_ctx[(*k, tgt.tr)] for k in heads_of}
+        for v in target_variants(ba, nwp_scores, n_masked, rng):
+            plan.append((i, v))
+            key = (i, v.positions)
+            if key not in texts:
+                new = masked_words(span, np.array(v.positions, dtype=int), repl)
+                full = words[: tgt.span_start] + new + words[tgt.span_stop :]
+                texts[key] = (full, [tgt.span_start + p for p in v.positions])
+    return n_masked, plan, texts
+
+
+def _needs_nwp(v) -> bool:
+    """NWP is scored on its own masks, the random control and the fitted heads' BA-top words."""
+    return v.mask != "ba_matched" and (v.key is None or (v.mask == "ba_top" and not v.key[0]))
+
+
+def _score_contexts(dataset_dir, lm, context_words, scores, nulls, targets, encoding_paths,
+                    features_path, settings):  # fmt: skip
+    """Run every variant of every target (:class:`_Results`, and the encodings' delays)."""
+    ds = read_dataset(dataset_dir)
+    null_names = sorted(nulls["null"].unique()) if nulls is not None else []
+    layers = sorted(scores.loc[scores["task"] == "ba", "layer"].unique().tolist())
+    readouts = Readouts(
+        {k: v for k, v in encoding_paths.items() if k[1] in layers}, features_path, dataset_dir,
+        ds, lm.embedding.weight.dtype, lm.device, nulls=null_names,
+        null_shift_trs=settings["null_shift_trs"], seed=settings["seed"],
+    )  # fmt: skip
+    windows = StoryWindows.of_dataset(ds, context_words)
+    words = windows.words
+    ba = scores[scores["task"] == "ba"].assign(null="")
+    ba = pd.concat([ba, nulls]) if nulls is not None else ba
+    by_ctx = {k: g.sort_values("word_index")["score"].to_numpy()
+              for k, g in ba.groupby(["null", "subject", "layer", "target_tr"])}  # fmt: skip
+    nwp_of = {t: g.sort_values("word_index")["score"].to_numpy()
+              for t, g in scores[scores["task"] == "nwp"].groupby("target_tr")}  # fmt: skip
+    out = _Results(int(settings["n_seeds"]), len(targets))
+    with torch.no_grad(), Progress(len(targets), "masking", "target") as bar:
+        for ti, tgt in enumerate(targets):
+            heads = {(h.null, h.subject, h.layer): h for h in readouts.heads(tgt)}
+            n_masked, plan, texts = _target_plan(tgt, words, heads, by_ctx, nwp_of[tgt.tr],
+                                                 settings)  # fmt: skip
+            base_windows = windows.delay_windows(lm, tgt.delay_trs)
+            base = (base_windows, pooled_states(lm, [w for w in base_windows if w], layers))
+            states = _masked_states(lm, windows, tgt, base, texts, layers,
+                                    settings["batch_tokens"])  # fmt: skip
+            states[None] = base
+            ce_keys = [None, *dict.fromkeys((i, v.positions) for i, v in plan if _needs_nwp(v))]
+            ce = _cross_entropies(lm, [words if k is None else texts[k][0] for k in ce_keys], tgt,
+                                  settings["batch_tokens"])  # fmt: skip
+            ce_of = dict(zip(ce_keys, ce, strict=True))
+            for key, head in heads.items():
+                out.ba("none", 0, key, tgt.tr, ti, 0, _predict(states[None], head, layers), head)
+            out.rows.append(("nwp", "none", *NWP_KEY, tgt.tr, 0, 0, ce_of[None]))
+            for i, v in plan:
+                text = states[(i, v.positions)]
+                for key in [v.key] if v.mask in ("ba_top", "ba_matched") else heads:
+                    pred = _predict(text, heads[key], layers)
+                    out.ba(v.mask, i, key, tgt.tr, ti, n_masked, pred, heads[key])
+                if _needs_nwp(v):
+                    key = NWP_KEY if v.key is None else v.key
+                    ce = ce_of[(i, v.positions)]
+                    out.rows.append(("nwp", v.mask, *key, tgt.tr, i, n_masked, ce))
+            bar.update()
+    return out, readouts.n_delays
+
+
+def _predict(text: tuple, head, layers: list[int]) -> np.ndarray:
+    """A head's prediction (n_roi,) from a text's (delay windows, states)."""
+    wins, states = text
+    return readout(wins, states[:, layers.index(head.layer)], head).double().cpu().numpy()
+
+
+class _Results:
+    """Per-(target, seed) loss rows, and for r the fitted heads' predictions
+    {(mask, head key): (n_seeds, n_targets, n_roi)} and BOLD {key: (n_targets, n_roi)}."""
+
+    def __init__(self, n_seeds: int, n_targets: int):
+        self.n_seeds, self.n_targets = n_seeds, n_targets
+        self.rows: list[tuple] = []
+        self.preds: dict[tuple, np.ndarray] = {}
+        self.truth: dict[tuple, np.ndarray] = {}
+
+    def ba(self, mask, seed, key, tr, ti, n_masked, pred, head) -> None:
+        y = head.y.double().cpu().numpy()
+        self.rows.append(("ba", mask, *key, tr, seed, n_masked, float(np.mean((pred - y) ** 2))))
+        if not key[0]:  # r only for the fitted readouts
+            size = (1 if mask == "none" else self.n_seeds, self.n_targets, y.size)
+            self.preds.setdefault((mask, key), np.zeros(size))[seed, ti] = pred
+            self.truth.setdefault(key, np.zeros((self.n_targets, y.size)))[ti] = y
+
+
+def per_target_table(rows: list[tuple], group_of: dict[int, str]) -> pd.DataFrame:
+    """Per-(target, seed) loss rows averaged over seeds, with each context's ``relative``
+    change from its unmasked loss (:data:`brainattr.tables.MASKING_TARGETS`)."""
+    raw = pd.DataFrame(rows, columns=[*MASKING_TARGETS[:6], "seed", "n_masked", "loss"])
+    keys = MASKING_TARGETS[:6]
+    t = raw.groupby(keys, sort=False).agg(
+        n_masked=("n_masked", "max"), n_seeds=("seed", "nunique"), loss=("loss", "mean")
+    )
+    t = t.reset_index()
+    t["layer_group"] = ["final" if lay == -1 else group_of[lay] for lay in t["layer"]]
+    none = t[t["mask"] == "none"]
+    ba_base = none.set_index(["null", "subject", "layer", "target_tr"])["loss"]
+    nwp_base = none[none["task"] == "nwp"].set_index("target_tr")["loss"]
+    ref = np.where(
+        t["task"] == "nwp",
+        nwp_base.reindex(t["target_tr"]).to_numpy(),
+        ba_base.reindex(
+            pd.MultiIndex.from_frame(t[["null", "subject", "layer", "target_tr"]])
+        ).to_numpy(),
+    )
+    t["relative"] = t["loss"] / ref - 1
+    return t[MASKING_TARGETS]
+
+
+def head_table(
+    preds: dict[tuple, np.ndarray],
+    truth: dict[tuple, np.ndarray],
+    per_target: pd.DataFrame,
+    target_trs: list[int],
+    counts: np.ndarray,
+    group_of: dict[int, str],
+) -> pd.DataFrame:
+    """Per fitted head and mask: BA r (:func:`resampled_r`), its change and relative change
+    with the block-bootstrap 95 % interval of the relative change; NWP's mean cross-entropy
+    likewise (:data:`brainattr.tables.MASKING`)."""
+    ones = np.ones((1, len(target_trs)))
+    fitted = per_target[per_target["null"] == ""]
+    masked = fitted.groupby(["task", "mask", "subject", "layer"])["n_masked"].mean()
+    seeds = fitted.groupby(["task", "mask", "subject", "layer"])["n_seeds"].max()
+    rows = []
+
+    def add(task, mask, subject, layer, group, value, base, boot, base_boot):
+        rel = (boot - base_boot) / np.abs(base_boot)
+        lo, hi = np.percentile(rel, [2.5, 97.5]) if mask != "none" else (0.0, 0.0)
+        k = (task, mask, subject, layer)
+        rows.append((task, mask, subject, layer, group, value, value - base,
+                     (value - base) / abs(base), lo, hi, len(target_trs), masked[k],
+                     seeds[k]))  # fmt: skip
+
+    for key in sorted(truth):
+        y, none = truth[key], preds[("none", key)]
+        base, base_boot = resampled_r(none, y, ones)[0], resampled_r(none, y, counts)
+        for mask in BA_MASKS:
+            p = preds[(mask, key)]
+            add("ba", mask, key[1], key[2], group_of[key[2]], resampled_r(p, y, ones)[0], base,
+                resampled_r(p, y, counts), base_boot)  # fmt: skip
+    col = {t: j for j, t in enumerate(target_trs)}
+    nwp = fitted[fitted["task"] == "nwp"]
+
+    def mean_ce(g):
+        ce = np.zeros(len(target_trs))
+        ce[[col[t] for t in g["target_tr"]]] = g["loss"].to_numpy()
+        return counts @ ce / counts.sum(1), float(ce.mean())
+
+    base_boot, base = mean_ce(nwp[nwp["mask"] == "none"])
+    for (mask, subject, layer), g in nwp.groupby(["mask", "subject", "layer"], sort=False):
+        boot, value = mean_ce(g)
+        group = "final" if layer == -1 else group_of[layer]
+        add("nwp", mask, subject, layer, group, value, base, boot, base_boot)
+    return pd.DataFrame(rows, columns=MASKING)
 
 
 def run_masking(
@@ -51,110 +308,34 @@ def run_masking(
     targets_path: str | Path,
     encoding_paths: dict[tuple[str, int], str],
     features_path: str | Path,
-    mask_fraction: float,
-    seed: int,
+    settings: dict,
     out_path: str | Path,
-    device: str = "auto",
+    out_targets_path: str | Path,
+    null_scores_path: str | Path | None = None,
 ) -> None:
-    """Workflow stage ``masking``: write the tidy masking table (see module docstring).
+    """Workflow stage ``masking``: both tables of the module docstring.
 
-    Columns: ``task`` (ba: mean r over ROI voxels across targets; nwp: mean
-    cross-entropy), ``mask`` (none, ba_top, nwp_top, random), ``subject``, ``layer``,
-    ``layer_group``, ``value``, ``delta`` (value - unmasked), ``relative`` (delta / |unmasked|),
-    ``n_targets``, ``n_masked`` (words per context).
+    ``settings``: ``mask_fraction``, ``n_seeds`` (replacement seeds), ``seed``, ``device``,
+    ``batch_tokens``, ``block_spans`` and ``n_resamples`` (the interval), ``null_shift_trs``;
+    the heads of each null in ``null_scores_path`` mask their own top words.
     """
-    ds = read_dataset(dataset_dir)
     scores = read_table(scores_path, SCORES)
+    nulls = read_table(null_scores_path, NULL_SCORES) if null_scores_path else None
+    if nulls is not None and nulls.empty:
+        nulls = None
     targets = read_targets(targets_path)
-    lm = load_model(model_spec, device)
-    layers_used = sorted(scores.loc[scores["task"] == "ba", "layer"].unique().tolist())
-    paths = {k: v for k, v in encoding_paths.items() if k[1] in layers_used}
-    readouts = Readouts(paths, features_path, dataset_dir, ds, lm.embedding.weight.dtype, lm.device)
+    lm = load_model(model_spec, settings["device"])
+    results, n_delays = _score_contexts(
+        dataset_dir, lm, context_words, scores, nulls, targets, encoding_paths,
+        features_path, settings,
+    )  # fmt: skip
     group_of = dict(zip(scores["layer"], scores["layer_group"], strict=False))
-    windows = StoryWindows.of_dataset(ds, context_words)
-    words = windows.words
-    vocab = sorted(set(words))
-    rng = np.random.default_rng(seed)
-    by_ctx = {
-        k: g.sort_values("word_index")["score"].to_numpy()
-        for k, g in scores.groupby(["task", "subject", "layer", "target_tr"])
-    }
-    masks = ["none", "ba_top", "nwp_top", "random"]
-    head_keys = readouts.keys
-    layers = sorted({k[1] for k in head_keys})
-    pred: dict[tuple, list[np.ndarray]] = {(m, k): [] for m in masks for k in head_keys}
-    truth: dict[tuple, list[np.ndarray]] = {k: [] for k in head_keys}
-    nwp_key = ("", -1)
-    ce: dict[tuple, list[float]] = {(m, nwp_key): [] for m in ("none", "nwp_top", "random")}
-    ce.update({("ba_top", k): [] for k in head_keys})
-    n_masked = 0
-    with torch.no_grad(), Progress(len(targets), "masking", "target") as bar:
-        for tgt in targets:
-            t = tgt.tr
-            n_span = tgt.span_stop - tgt.span_start
-            n_masked = max(1, math.ceil(mask_fraction * n_span - 1e-9))
-            replacements = rng.choice(vocab, n_span).tolist()
-            # variant name, the heads it is scored on, masked span positions
-            variants = [
-                ("none", nwp_key, np.array([], dtype=int)),
-                ("nwp_top", nwp_key, top_words(by_ctx[("nwp", "", -1, t)], n_masked)),
-                ("random", nwp_key, rng.choice(n_span, n_masked, replace=False)),
-            ] + [
-                ("ba_top", k, top_words(by_ctx[("ba", k[0], k[1], t)], n_masked)) for k in head_keys
-            ]
-            texts = []
-            for _, _, pos in variants:
-                span = masked_words(words[tgt.span_start : tgt.span_stop], pos, replacements)
-                texts.append(words[: tgt.span_start] + span + words[tgt.span_stop :])
-            # one batched BA pass and one batched NWP pass over every variant
-            wins = [windows.delay_windows(lm, tgt.delay_trs, ws) for ws in texts]
-            flat = [w for ws in wins for w in ws if w is not None]
-            states = pooled_states(lm, flat, layers)
-            heads = readouts.heads(tgt)
-            offset = 0
-            for (m, key, _), ws in zip(variants, wins, strict=True):
-                n_present = sum(w is not None for w in ws)
-                chosen = [
-                    h for k, h in zip(head_keys, heads, strict=True) if key == nwp_key or k == key
-                ]
-                preds = ba_predictions(
-                    lm, ws, chosen, layers, states=states[offset : offset + n_present]
-                )
-                offset += n_present
-                for h, p in zip(chosen, preds, strict=True):
-                    pred[(m, (h.subject, h.layer))].append(p.double().cpu().numpy())
-            inputs = [nwp_inputs(lm, ws, tgt) for ws in texts]
-            batch, mask = pad_batch([lm.embed(ids) for ids, _ in inputs])
-            logits = lm.model(inputs_embeds=batch, attention_mask=mask, use_cache=False).logits
-            for j, ((m, key, _), (ids, tw)) in enumerate(zip(variants, inputs, strict=True)):
-                ce[(m, key)].append(
-                    float(
-                        next_word_cross_entropy(logits[j, : ids.shape[0]], ids, tw, tgt.next_word)
-                    )
-                )
-            for k, h in zip(head_keys, heads, strict=True):
-                truth[k].append(h.y.double().cpu().numpy())
-            bar.update()
-    rows = []
-    for k in head_keys:
-        y = np.stack(truth[k])
-        base = float(pearson_r(np.stack(pred[("none", k)]), y).mean())
-        for m in masks:
-            v = float(pearson_r(np.stack(pred[(m, k)]), y).mean())
-            rows.append(("ba", m, k[0], k[1], group_of[k[1]], v, v - base))
-    base_ce = float(np.mean(ce[("none", nwp_key)]))
-    for (m, k), vals in ce.items():
-        v = float(np.mean(vals))
-        rows.append(
-            ("nwp", m, k[0], k[1], "final" if k[1] == -1 else group_of[k[1]], v, v - base_ce)
-        )
-    out = pd.DataFrame(rows, columns=MASKING[:7])
-    base_of = out[out["mask"] == "none"].set_index(["task", "subject", "layer"])["value"]
-    ref = [
-        base_of.get((t, s, lay), base_ce)
-        for t, s, lay in zip(out["task"], out["subject"], out["layer"], strict=True)
-    ]
-    out["relative"] = out["delta"] / np.abs(ref)
-    out["n_targets"] = len(targets)
-    out["n_masked"] = n_masked
-    write_table(out, out_path, MASKING)
+    per_target = per_target_table(results.rows, group_of)
+    write_table(per_target, out_targets_path, MASKING_TARGETS)
+    blocks = StoryBlocks.of_dataset(dataset_dir, context_words, n_delays,
+                                    settings["block_spans"])  # fmt: skip
+    target_trs = [t.tr for t in targets]
+    counts = bootstrap_counts(blocks.labels(np.array(target_trs)), settings["n_resamples"],
+                              settings["seed"])  # fmt: skip
+    table = head_table(results.preds, results.truth, per_target, target_trs, counts, group_of)
+    write_table(table, out_path, MASKING)

@@ -1,15 +1,14 @@
 """Stage ``inference``: every comparison the workflow reports, made per target with
 dependence-aware intervals (:mod:`brainattr.inference`), beside the paper's context-level test.
 
-One row per claim: a BA - NWP difference (spread AUC, centre of mass, IQR) per layer group, or
-an observed value against a chance baseline (IoU against the within-context permutation and
-against the position-keeping baseline, per layer group and threshold; stability between
-subjects against its permutation baseline; and each BA value against each brain-free null's,
-``<table>_vs_<null>``). Each row gives the per-target ``effect`` (mean
-over targets of BA averaged over subjects, minus the other side), its block-bootstrap 95 %
-interval, the block sign-flip ``p``, ``q`` (Benjamini-Hochberg within the comparison), and the
-paper's paired t-test over contexts as if independent (``t_paper``, ``p_paper``,
-``q_paper``), kept so the paper's numbers can be compared.
+One row per claim: BA - NWP (spread AUC, centre of mass, IQR) per layer group; an observed value
+against a chance baseline (IoU and stability against permutation and position-keeping
+baselines; linguistic BA-only against NWP-only shares); masking (top words against matched,
+random and cross-task controls); and each BA value against each brain-free null's
+(``<table>_vs_<null>``). Each row: the per-target ``effect`` (BA averaged over subjects first),
+its block-bootstrap 95 % interval, block sign-flip ``p``, ``q`` (Benjamini-Hochberg within the
+comparison), and the paper's paired t-test over contexts as if independent (``t_paper``,
+``p_paper``, ``q_paper``), kept so the paper's numbers can be compared.
 """
 
 from __future__ import annotations
@@ -30,10 +29,12 @@ from brainattr.inference import (
     target_blocks,
 )
 from brainattr.tables import (
+    BA_CONTEXT,
     CENTER_OF_MASS,
     INFERENCE,
     IOU,
     LINGUISTIC,
+    MASKING_TARGETS,
     SPREAD,
     SPREAD_TESTS,
     STABILITY,
@@ -163,6 +164,40 @@ def observed_vs_null(
                                 n_resamples, seed, by)  # fmt: skip
 
 
+def _masks_wide(table: pd.DataFrame, task: str) -> pd.DataFrame:
+    """Per-target relative loss change, one column per mask, one row per context."""
+    keys = ["null", "subject", "layer", "layer_group", "target_tr"]
+    t = table[(table["task"] == task) & (table["mask"] != "none")]
+    return t.pivot_table(index=keys, columns="mask", values="relative").reset_index()
+
+
+def masking_comparisons(table, blocks, n_resamples, seed) -> list[dict]:
+    """Masking claims from the per-target table (:data:`brainattr.tables.MASKING_TARGETS`),
+    as relative changes of each context's loss: BA's top words against the distance-matched
+    control, the uniform random control and NWP's top words; NWP's top words against their
+    matched control; NWP's loss when BA's top words are masked against its own top words; and
+    BA's top-minus-matched effect against each brain-free null's (``masking_vs_<null>``)."""
+    ba = _masks_wide(table, "ba")
+    ba["top_minus_matched"] = ba["ba_top"] - ba["ba_matched"]
+    fitted = ba[ba["null"] == ""]
+    rows = []
+    for other in ("ba_matched", "random", "nwp_top"):
+        rows += baseline_differences(fitted, "ba_top", other, f"masking_ba_top_vs_{other}",
+                                     blocks, n_resamples, seed, by=("layer_group",))  # fmt: skip
+    nwp = _masks_wide(table, "nwp")
+    own = nwp[nwp["layer"] == -1]
+    rows += baseline_differences(own, "nwp_top", "nwp_matched", "masking_nwp_top_vs_nwp_matched",
+                                 blocks, n_resamples, seed, by=("layer_group",))  # fmt: skip
+    cross = nwp[nwp["layer"] != -1][["subject", "layer", "layer_group", "target_tr", "ba_top"]]
+    cross = cross.merge(own[["target_tr", "nwp_top"]], on="target_tr")
+    rows += baseline_differences(cross, "ba_top", "nwp_top", "masking_nwp_loss_ba_top_vs_nwp_top",
+                                 blocks, n_resamples, seed, by=("layer_group",))  # fmt: skip
+    for null, t in ba[ba["null"] != ""].groupby("null", sort=True):
+        rows += observed_vs_null(fitted, t, "top_minus_matched", f"masking_vs_{null}", blocks,
+                                 n_resamples, seed)  # fmt: skip
+    return rows
+
+
 def inference_table(
     spread: pd.DataFrame,
     center_of_mass: pd.DataFrame,
@@ -173,8 +208,10 @@ def inference_table(
     seed: int = 0,
     nulls: dict[str, pd.DataFrame] | None = None,
     linguistic: pd.DataFrame | None = None,
+    masking: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Every claim of one model and method (see the module docstring); ``linguistic`` adds,
+    """Every claim of one model and method (see the module docstring); ``masking`` (the
+    per-target masking table) adds :func:`masking_comparisons`; ``linguistic`` adds,
     per annotation group and threshold, the share of the group's span words important to BA
     only minus the share important to NWP only (``linguistic_<group>``); ``nulls`` holds the
     null analysis tables (``spread``, ``center_of_mass``, ``iou``, each with a ``null``
@@ -197,6 +234,14 @@ def inference_table(
         for group, t in linguistic.groupby("group", sort=True):
             rows += baseline_differences(t, "ba_only", "nwp_only", f"linguistic_{group}",
                                          blocks, n_resamples, seed)  # fmt: skip
+            null_shares = (nulls or {}).get("linguistic")
+            for null, n in [] if null_shares is None else null_shares.groupby("null"):
+                rows += observed_vs_null(t, n[n["group"] == group], "ba_only",
+                                         f"linguistic_{group}_vs_{null}", blocks, n_resamples,
+                                         seed, ("layer_group", "threshold"),
+                                         (*BA_CONTEXT, "threshold"))  # fmt: skip
+    if masking is not None:
+        rows += masking_comparisons(masking, blocks, n_resamples, seed)
     observed_tables = {"spread": spread, "center_of_mass": center_of_mass, "iou": iou}
     if stability is not None:
         observed_tables["stability"] = stability[stability["comparison"] == "subjects"]
@@ -234,9 +279,9 @@ def run_inference(
 ) -> None:
     """Workflow stage ``inference``: ``paths`` holds the analysis tables ``spread``,
     ``center_of_mass``, ``iou``, optionally ``stability`` and the nulls' ``null_spread``,
-    ``null_center_of_mass``, ``null_iou``, ``null_stability``, and ``linguistic`` where the
-    dataset has word groups; ``settings`` is the config's ``analysis.inference``
-    (``block_spans``, ``n_resamples``)."""
+    ``null_center_of_mass``, ``null_iou``, ``null_stability``, ``masking`` (the per-target
+    masking table), and ``linguistic`` where the dataset has word groups; ``settings`` is the
+    config's ``analysis.inference`` (``block_spans``, ``n_resamples``)."""
     blocks = StoryBlocks.of_dataset(dataset_dir, context_words, n_delays, settings["block_spans"])
     stability = read_table(paths["stability"], STABILITY) if paths.get("stability") else None
     linguistic = read_table(paths["linguistic"], LINGUISTIC) if paths.get("linguistic") else None
@@ -255,10 +300,12 @@ def run_inference(
                 ("center_of_mass", CENTER_OF_MASS),
                 ("iou", IOU),
                 ("stability", STABILITY),
+                ("linguistic", LINGUISTIC),
             )
             if paths.get(f"null_{name}")
         },
         linguistic,
+        read_table(paths["masking"], MASKING_TARGETS) if paths.get("masking") else None,
     )
     write_table(table, out_path, INFERENCE)
 

@@ -10,7 +10,8 @@ so a table's layout is defined once. The README's "On-disk format" describes the
   target, word).
 - ``targets.tsv`` (stage attribution): :data:`TARGETS`, one row per target, every field of
   :class:`brainattr.targets.Target`.
-- ``masking.tsv`` (stage masking), the analysis tables, ``masking_table.tsv``: below.
+- ``masking.tsv``, ``masking_targets.tsv`` (stage masking), the analysis tables,
+  ``masking_table.tsv``: below.
 """
 
 from __future__ import annotations
@@ -50,8 +51,25 @@ MASKING = [
     "value",
     "delta",
     "relative",
+    "ci_low",  # block-bootstrap 95 % interval of ``relative``
+    "ci_high",
     "n_targets",
+    "n_masked",  # mean words masked per target
+    "n_seeds",
+]
+# per target (stage masking): BA loss (MSE over ROI voxels) or NWP cross-entropy, seed-averaged
+MASKING_TARGETS = [
+    "task",
+    "mask",
+    "null",
+    "subject",
+    "layer",
+    "target_tr",
+    "layer_group",
     "n_masked",
+    "n_seeds",
+    "loss",
+    "relative",
 ]
 IMPORTANT_SETS = [*CONTEXT, "threshold", "n_important", "n_words", "words"]
 IOU = [*BA_CONTEXT, "threshold", "iou", "iou_random", "iou_position"]
@@ -105,8 +123,11 @@ MASKING_SUMMARY = [
     "layer_group",
     "mask",
     "change_percent",
+    "ci_low_percent",  # lowest and highest 95 % interval of the group's subjects x layers
+    "ci_high_percent",
     "n_masked",
     "n_targets",
+    "n_seeds",
 ]
 LINGUISTIC_CATEGORIES = ["ba_only", "both", "nwp_only"]
 LINGUISTIC = [*BA_CONTEXT, "threshold", "group", "n_group_words", *LINGUISTIC_CATEGORIES]
@@ -133,6 +154,8 @@ NOISE_CEILING = [
     "ba_repeated",
     "ba_normalized",
 ]
+# one row per context of the demo recovery (brainattr.recovery.context_recovery)
+RECOVERY_CONTEXT = [*CONTEXT, "hits", "n_top", "drivers", "n_words"]
 RECOVERY = [
     "task",
     "layer_group",
@@ -142,6 +165,16 @@ RECOVERY = [
     "ratio",
     "n_top_words",
     "n_contexts",
+    # per target: driver share of the important set minus the span's (block test)
+    "effect",
+    "ci_low",
+    "ci_high",
+    "p",
+    # per target: the fitted readouts' enrichment minus this null's (null rows only)
+    "brain_effect",
+    "brain_ci_low",
+    "brain_ci_high",
+    "brain_p",
 ]
 
 
@@ -160,10 +193,21 @@ def check_columns(table: pd.DataFrame, columns: list[str], where: str | Path) ->
     return table[columns]
 
 
+# labels where "" means "none" (NWP has no subject, the fitted readouts no null); TSV
+# writes "" and pandas reads it back as NaN
+EMPTY_LABELS = ("subject", "null")
+
+
 def read_table(path: str | Path, columns: list[str]) -> pd.DataFrame:
     """A TSV or Parquet table of this module, checked to hold ``columns``."""
     path = Path(path)
-    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, sep="\t")
+    if path.suffix == ".parquet":
+        table = pd.read_parquet(path)
+    else:
+        table = pd.read_csv(path, sep="\t")
+        for c in EMPTY_LABELS:
+            if c in table:
+                table[c] = table[c].astype(object).where(table[c].notna(), "")
     return check_columns(table, columns, path)
 
 

@@ -33,8 +33,10 @@ rule linguistic:
     input:
         data=lambda wc: dataset_files(wc.dataset),
         scores=f"{ATTR}/attribution/scores.parquet",
+        null_scores=f"{ATTR}/attribution/null_scores.parquet",
     output:
-        f"{ATTR}/analysis/linguistic.tsv",
+        table=f"{ATTR}/analysis/linguistic.tsv",
+        null_table=f"{ATTR}/analysis/null_linguistic.tsv",
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         thresholds=config["analysis"]["linguistic_thresholds"],
@@ -136,8 +138,14 @@ rule inference:
         null_spread=f"{ATTR}/analysis/null_spread.tsv",
         null_center_of_mass=f"{ATTR}/analysis/null_center_of_mass.tsv",
         null_iou=f"{ATTR}/analysis/null_iou.tsv",
+        masking=f"{ATTR}/analysis/masking_targets.tsv",
         linguistic=lambda wc: (
             [f"{ATTR}/analysis/linguistic.tsv".format(**wc)]
+            if "word_groups" in dataset_provides(config, wc.dataset)
+            else []
+        ),
+        null_linguistic=lambda wc: (
+            [f"{ATTR}/analysis/null_linguistic.tsv".format(**wc)]
             if "word_groups" in dataset_provides(config, wc.dataset)
             else []
         ),
@@ -171,17 +179,26 @@ rule masking:
                 "features": f"{RUN}/features.h5".format(**wc),
                 "scores": f"{ATTR}/attribution/scores.parquet".format(**wc),
                 "targets": f"{ATTR}/attribution/targets.tsv".format(**wc),
+                "null_scores": f"{ATTR}/attribution/null_scores.parquet".format(**wc),
                 **encoding_files(wc),
             }
         ),
     output:
-        f"{ATTR}/analysis/masking.tsv",
+        table=f"{ATTR}/analysis/masking.tsv",
+        targets=f"{ATTR}/analysis/masking_targets.tsv",
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         model=lambda wc: model_spec(wc.model),
-        mask_fraction=config["analysis"]["mask_fraction"],
-        seed=config["seed"],
-        device=config["device"],
+        settings={
+            "mask_fraction": config["analysis"]["mask_fraction"],
+            "n_seeds": config["analysis"]["mask_seeds"],
+            "seed": config["seed"],
+            "device": config["device"],
+            "batch_tokens": config["features"]["batch_tokens"],
+            "block_spans": config["analysis"]["inference"]["block_spans"],
+            "n_resamples": config["analysis"]["inference"]["n_resamples"],
+            "null_shift_trs": config["attribution"]["null_shift_trs"],
+        },
     threads: 2
     resources:
         mem_mb=mem_mb(16000),
@@ -236,6 +253,9 @@ rule demo_recovery:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         models=MODELS,
         threshold=config["analysis"]["recovery_threshold"],
+        n_delays=N_DELAYS,
+        inference=config["analysis"]["inference"],
+        seed=config["seed"],
     threads: 1
     resources:
         mem_mb=mem_mb(4000),

@@ -8,4 +8,8 @@ run_recovery(
     snakemake.params.threshold,
     snakemake.output[0],
     dict(zip(snakemake.params.models, snakemake.input.null_scores, strict=True)),
+    context_words=int(snakemake.wildcards.context),
+    n_delays=snakemake.params.n_delays,
+    inference=snakemake.params.inference,
+    seed=snakemake.params.seed,
 )

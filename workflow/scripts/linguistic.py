@@ -6,5 +6,7 @@ run_linguistic(
     snakemake.params.dataset_dir,
     snakemake.input.scores,
     snakemake.params.thresholds,
-    snakemake.output[0],
+    snakemake.output.table,
+    null_scores_path=snakemake.input.null_scores,
+    out_null_path=snakemake.output.null_table,
 )

@@ -11,8 +11,8 @@ run_masking(
     snakemake.input.targets,
     encoding_inputs(snakemake.input),
     snakemake.input.features,
-    snakemake.params.mask_fraction,
-    snakemake.params.seed,
-    snakemake.output[0],
-    device=snakemake.params.device,
+    snakemake.params.settings,
+    snakemake.output.table,
+    snakemake.output.targets,
+    null_scores_path=snakemake.input.get("null_scores"),
 )
