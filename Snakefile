@@ -67,6 +67,7 @@ include: "workflow/rules/encoding.smk"
 include: "workflow/rules/attribution.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/paper.smk"
 
 
 rule all:

@@ -1,6 +1,7 @@
 import inspect
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -55,8 +56,9 @@ def test_draw_figure_reads_per_model_and_shared_inputs(tmp_path):
     iou_table(scores, [0.5], 0).to_csv(iou, sep="\t", index=False)
     empty = tmp_path / "none.tsv"
     pd.DataFrame(columns=["null", "threshold", "iou", "layer_group"]).to_csv(empty, sep="\t")
-    draw_figure("iou", ["m1"], {"tables": [str(iou)], "nulls": [str(empty)]}, str(png), str(pdf),
-                "t")  # fmt: skip
+    reference = Path(__file__).resolve().parents[1] / "resources/paper_reference.tsv"
+    draw_figure("iou", ["m1"], {"tables": [str(iou)], "nulls": [str(empty)],
+                                "reference": str(reference)}, str(png), str(pdf), "t")  # fmt: skip
     with pytest.raises(ValueError, match="unknown figure 'fig9'; registered: ba_per_layer"):
         draw_figure("fig9", [], {}, str(png), str(pdf), "t")
 

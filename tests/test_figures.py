@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -103,16 +105,34 @@ def test_every_figure_renders(tmp_path):
     import nibabel as nib
 
     img = nib.Nifti1Image(np.random.default_rng(0).normal(size=(8, 9, 7, 3)), np.eye(4) * 4)
+    from brainattr.paper_check import read_reference
+
+    reference = read_reference(
+        Path(__file__).resolve().parents[1] / "resources/paper_reference.tsv"
+    )
+    verdicts = pd.DataFrame({"dataset": "demo", "context_words": 32, "method": "gxi",
+                             "model": ["m", "m", "n", "n"], "id": ["iou_10", "spread_late"] * 2,
+                             "ours": [0.1, np.nan, 0.2, 1.0], "paper": ["~0.16", "BA > NWP"] * 2,
+                             "verdict": ["not comparable", "not comparable", "reproduced",
+                                         "not reproduced"]})  # fmt: skip
     calls = {
         "a": lambda p, q: figures.ba_per_layer({"m": layers}, "t", p, q),
-        "b": lambda p, q: figures.iou_vs_threshold({"m": iou_table(scores, th, 0)}, "t", p, q),
+        "b": lambda p, q: figures.iou_vs_threshold(
+            {"m": iou_table(scores, th, 0)}, "t", p, q, reference=reference
+        ),
         "c": lambda p, q: figures.spread({"m": sets}, tests, "t", p, q),
         "d": lambda p, q: figures.positions({"m": hist}, {"m": com}, 0.5, "t", p, q),
-        "e": lambda p, q: figures.masking({"m": masking}, "t", p, q, {"m": per_target}),
+        "e": lambda p, q: figures.masking(
+            {"m": masking}, "t", p, q, {"m": per_target}, reference=reference
+        ),
         "f": lambda p, q: figures.recovery(recovery, "t", p, q),
         "g": lambda p, q: figures.linguistic(
-            {"m": ling}, "t", p, q, {"m": ling.assign(null="shifted_bold")}
+            {"m": ling}, "t", p, q, {"m": ling.assign(null="shifted_bold")}, reference
         ),
+        "g2": lambda p, q: figures.linguistic(
+            {"m": ling.assign(group="semantic")}, "t", p, q, reference=reference
+        ),
+        "p": lambda p, q: figures.paper_check(verdicts, "t", p, q),
         "h": lambda p, q: figures.stability({"m": stab}, "t", p, q),
         "i": lambda p, q: figures.stability({"m": stab.iloc[:0]}, "t", p, q),
         "j": lambda p, q: figures.noise_ceiling({"m": nc}, "t", p, q),

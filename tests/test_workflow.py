@@ -110,6 +110,15 @@ def test_every_stage_writes_its_outputs(workflow_run):
         assert any((workflow_run / "results/benchmarks" / rule).iterdir())
 
 
+def test_paper_check_is_honest_about_a_simulated_dataset(workflow_run):
+    t = pd.read_csv(workflow_run / "results/paper_check.tsv", sep="\t")
+    assert set(t["model"]) == {"tiny", "smollm2"} and t["id"].nunique() == 14
+    assert set(t["verdict"]) <= {"reproduced", "not reproduced", "not comparable"}
+    values = t[t["id"].str.startswith(("iou", "masking", "linguistic"))]
+    assert (values["verdict"] == "not comparable").all()  # demo, L = 16, models not the paper's
+    assert (workflow_run / "results/figures/paper_check.png").stat().st_size > 1000
+
+
 def test_ba_recovers_planted_driver_words(workflow_run):
     t = pd.read_csv(workflow_run / "results/demo/ctx16/gxi/demo_recovery.tsv", sep="\t")
     assert set(t["null"].dropna()) == {"shifted_bold"}  # the null's rows beside BA's

@@ -24,7 +24,8 @@ class Input:
     """One input role of a figure: a table per model, or one table for all models.
 
     ``level`` is the results folder it lives in: ``run`` (dataset x model x L), ``attr``
-    (... x method), ``summary`` (dataset x L, all models) or ``asummary`` (... x method).
+    (... x method), ``summary`` (dataset x L, all models), ``asummary`` (... x method), or
+    ``resource`` (the workflow's ``resources/`` folder).
     """
 
     level: str
@@ -46,6 +47,10 @@ class FigureSpec:
     params: dict[str, str] = field(default_factory=dict)  # argument -> config analysis key
 
 
+# the paper's reported findings, drawn on the matching figures (brainattr.paper_check)
+PAPER_REFERENCE = Input("resource", "paper_reference.tsv", per_model=False)
+
+
 def _attr(path: str) -> Input:
     return Input("attr", f"analysis/{path}")
 
@@ -57,7 +62,8 @@ FIGURES: dict[str, FigureSpec] = {
                    "BA per layer", {"tables": Input("run", "layers.tsv")}, per_method=False),
         FigureSpec("iou", "fig2_iou", "iou_vs_threshold", "BA/NWP overlap",
                    "Fig. 2: BA/NWP overlap", {"tables": _attr("iou.tsv"),
-                                              "nulls": _attr("null_iou.tsv")}),
+                                              "nulls": _attr("null_iou.tsv"),
+                                              "reference": PAPER_REFERENCE}),
         FigureSpec("spread", "fig3_spread", "spread", "Spread of important words",
                    "Fig. 3: spread", {"sets": _attr("important_sets.tsv"),
                                       "tests": Input("asummary", "spread_tests.tsv", False),
@@ -65,7 +71,8 @@ FIGURES: dict[str, FigureSpec] = {
         FigureSpec("linguistic", "fig4_linguistic", "linguistic",
                    "Linguistic groups of important words", "Fig. 4: linguistic groups",
                    {"tables": _attr("linguistic.tsv"),
-                    "null_tables": _attr("null_linguistic.tsv")}, needs="word_groups"),
+                    "null_tables": _attr("null_linguistic.tsv"),
+                    "reference": PAPER_REFERENCE}, needs="word_groups"),
         FigureSpec("positions", "fig5_positions", "positions", "Positions of important words",
                    "Fig. 5: positions", {"hists": _attr("positions.tsv"),
                                          "com": _attr("center_of_mass.tsv"),
@@ -74,7 +81,8 @@ FIGURES: dict[str, FigureSpec] = {
                    params={"threshold": "position_threshold"}),
         FigureSpec("masking", "masking", "masking", "Masking the top words",
                    "Masking with controls", {"tables": _attr("masking.tsv"),
-                                             "per_target": _attr("masking_targets.tsv")}),
+                                             "per_target": _attr("masking_targets.tsv"),
+                                             "reference": PAPER_REFERENCE}),
         FigureSpec("noise_ceiling", "noise_ceiling", "noise_ceiling", "Noise ceiling",
                    "Noise ceiling", {"tables": Input("run", "analysis/noise_ceiling.tsv")},
                    per_method=False, subcategory="Beyond the paper", needs="repeats"),

@@ -17,7 +17,7 @@ import pandas as pd
 from brainattr.analysis import masking_summary
 
 COLORS = {"ba": "#d95f02", "nwp": "#7570b3", "random": "#8c8c8c", "both": "#4d4d4d",
-          "null": "#5a5a5a"}  # fmt: skip
+          "null": "#5a5a5a", "paper": "#e41a1c"}  # fmt: skip
 GROUP_STYLE = {"early": ":", "middle": "--", "late": "-"}
 GROUPS = ("early", "middle", "late")
 
@@ -76,15 +76,40 @@ def _null_lines(ax, nulls: pd.DataFrame | None, value: str, x: str, group: str |
                 lw=1.2, label=f"null: {null}" + (f" ({group})" if group else ""))  # fmt: skip
 
 
+def _paper_marks(ax, reference: pd.DataFrame | None, spans: dict[str, tuple[float, float]],
+                 scale: float) -> None:  # fmt: skip
+    """The paper's range of each finding id in ``spans`` (x from, x to), as a red band."""
+    if reference is None:
+        return
+    ref = reference.set_index("id")
+    for fid, (x0, x1) in spans.items():
+        if fid not in ref.index:
+            continue
+        r = ref.loc[fid]
+        lo, hi = float(r["paper_low"]) * scale, float(r["paper_high"]) * scale
+        if not np.isfinite(hi):  # one-sided ("more than doubles")
+            ax.hlines(lo, x0, x1, color=COLORS["paper"], ls="--",
+                      label=f"paper: {r['paper_value']}")  # fmt: skip
+        elif x0 == x1:
+            ax.errorbar([x0], [(lo + hi) / 2], yerr=[[(hi - lo) / 2], [(hi - lo) / 2]], fmt="*",
+                        color=COLORS["paper"], ms=8, capsize=3,
+                        label=f"paper: {r['paper_value']} at {x0:g} %")  # fmt: skip
+        else:
+            ax.fill_between([x0, x1], [lo, lo], [hi, hi], color=COLORS["paper"], alpha=0.15,
+                            label=f"paper: {r['paper_value']}")  # fmt: skip
+
+
 def iou_vs_threshold(
     tables: dict[str, pd.DataFrame],
     title: str,
     png: str,
     pdf: str,
     nulls: dict[str, pd.DataFrame] | None = None,
+    reference: pd.DataFrame | None = None,
 ) -> None:
     """Fig. 2: BA/NWP IoU of important sets vs threshold, per model, with the chance baselines
-    (within-context permutation, position-keeping) and the brain-free nulls' IoU."""
+    (within-context permutation, position-keeping), the brain-free nulls' IoU and the paper's
+    reported values (``reference``: ``resources/paper_reference.tsv``)."""
     fig, axes = plt.subplots(1, len(tables), figsize=(4.5 * len(tables), 3.6), squeeze=False)
     for ax, (model, t) in zip(axes[0], tables.items(), strict=True):
         _null_lines(ax, (nulls or {}).get(model), "iou", "threshold", None)
@@ -107,6 +132,8 @@ def iou_vs_threshold(
             pos = t.groupby("threshold")["iou_position"].mean()
             ax.plot(pos.index * 100, pos.values, color=COLORS["random"], lw=2, ls="-.",
                     label="position-keeping baseline")  # fmt: skip
+        _paper_marks(ax, reference, {"iou_low_thresholds": (0, 10), "iou_10": (10, 10),
+                                     "iou_98": (98, 98)}, scale=1)  # fmt: skip
         ax.set(
             xlabel="cumulative attribution mass threshold (%)",
             ylabel="IoU (BA, NWP)",
@@ -243,10 +270,12 @@ def masking(
     png: str,
     pdf: str,
     per_target: dict[str, pd.DataFrame] | None = None,
+    reference: pd.DataFrame | None = None,
 ) -> None:
     """Masking: change in BA r and NWP loss when a context's top words are replaced, against
-    the distance-matched, random and cross-task controls; and, per target, BA's top-minus-matched
-    loss increase beside the brain-free nulls' (grey)."""
+    the distance-matched, random and cross-task controls (the paper's values from ``reference``
+    in red); and, per target, BA's top-minus-matched loss increase beside the brain-free nulls'
+    (grey)."""
     models = list(tables)
     fig, axes = plt.subplots(len(models), 3, figsize=(15, 3.6 * len(models)), squeeze=False)
     for (ax_ba, ax_null, ax_nwp), model in zip(axes, models, strict=True):
@@ -257,6 +286,7 @@ def masking(
                     ("random", "random words", COLORS["random"]),
                     ("nwp_top", "NWP-top words", COLORS["nwp"])]  # fmt: skip
         _bars(ax_ba, summary[summary["task"] == "ba"], ba_order, "layer_group")
+        _paper_marks(ax_ba, reference, {"masking_ba_top": (-0.4, 2.4)}, scale=100)
         n_masked = t.loc[t["mask"] != "none", "n_masked"].mean()
         ax_ba.set(ylabel="change in BA r (%)", xlabel="BA layer",
                   title=f"{model}: BA after masking {n_masked:.1f} word(s)/context "
@@ -267,6 +297,7 @@ def masking(
                      ("random", "random words", COLORS["random"])]  # fmt: skip
         nwp = summary[summary["task"] == "nwp"]
         _bars(ax_nwp, nwp[nwp["layer_group"] == "final"], nwp_order, "layer_group")
+        _paper_marks(ax_nwp, reference, {"masking_nwp_top": (-0.4, 0.4)}, scale=100)
         cross = nwp[nwp["mask"] == "ba_top"]
         ax_nwp.bar(np.arange(len(cross)) + 1, cross["change_percent"], 0.5, color=COLORS["ba"],
                    label="BA-top words")  # fmt: skip
@@ -314,9 +345,11 @@ def linguistic(
     png: str,
     pdf: str,
     null_tables: dict[str, pd.DataFrame] | None = None,
+    reference: pd.DataFrame | None = None,
 ) -> None:
     """Fig. 4: share of each annotation group's words important to BA only, both, NWP only;
-    the brain-free nulls' BA-only share as grey ticks."""
+    the brain-free nulls' BA-only share as grey ticks; for HP's semantic group the paper's
+    shares at 60 % (BA ~33 %, NWP ~20 % of the group's words in each set) as red ranges."""
     models = list(tables)
     groups = list(dict.fromkeys(next(iter(tables.values()))["group"]))
     fig, axes = plt.subplots(
@@ -534,4 +567,35 @@ def recovery(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
     ax.set_xticks(range(len(vals)), labels, fontsize=7, rotation=35, ha="right")
     ax.set(ylabel="planted driver words in top set (%)", title=title)
     ax.legend(fontsize=8)
+    _save(fig, png, pdf)
+
+
+VERDICT_COLORS = {"reproduced": "#1b9e77", "not reproduced": "#d95f02",
+                  "not comparable": "#d9d9d9"}  # fmt: skip
+
+
+def paper_check(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
+    """One page of verdicts: a row per paper finding, a column per run (dataset, L, method,
+    model); each cell coloured by its verdict and labelled with our value."""
+    runs = table[["dataset", "context_words", "method", "model"]].drop_duplicates()
+    ids = list(dict.fromkeys(table["id"]))
+    cell = table.set_index(["id", "dataset", "context_words", "method", "model"])
+    fig, ax = plt.subplots(figsize=(3 + 1.5 * len(runs), 0.9 + 0.42 * len(ids)))
+    for j, run in enumerate(runs.itertuples(index=False)):
+        for i, fid in enumerate(ids):
+            r = cell.loc[(fid, *run)]
+            ax.add_patch(plt.Rectangle((j, i), 1, 1, color=VERDICT_COLORS[r["verdict"]], ec="w"))
+            text = "n/a" if not np.isfinite(r["ours"]) else f"{r['ours']:.3g}"
+            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=7)
+    paper = table.drop_duplicates("id").set_index("id")["paper"]
+    ax.set_yticks(np.arange(len(ids)) + 0.5, [f"{fid}  (paper: {paper[fid]})" for fid in ids],
+                  fontsize=7)  # fmt: skip
+    ax.set_xticks(np.arange(len(runs)) + 0.5,
+                  [f"{r.dataset} L={r.context_words}\n{r.method} {r.model}"
+                   for r in runs.itertuples(index=False)], fontsize=7)  # fmt: skip
+    ax.set(xlim=(0, len(runs)), ylim=(len(ids), 0))
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in VERDICT_COLORS.values()]
+    ax.legend(handles, list(VERDICT_COLORS), fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.01, 1))  # fmt: skip
+    ax.set_title(f"{title}: which of the paper's findings this run reproduces", fontsize=10)
     _save(fig, png, pdf)

@@ -154,6 +154,41 @@ NOISE_CEILING = [
     "ba_repeated",
     "ba_normalized",
 ]
+# the paper's findings (resources/paper_reference.tsv) and a run's verdicts on them
+PAPER_REFERENCE = [
+    "id",
+    "figure",
+    "quantity",
+    "kind",  # value | direction
+    "layer_group",
+    "paper_value",  # as the paper states it
+    "paper_low",  # value: the range counted as agreement
+    "paper_high",
+    "expected_sign",  # direction: the sign of the effect the paper reports
+    "datasets",
+    "models",
+    "context_words",
+    "source",
+    "second_hand",
+]
+PAPER_CHECK = [
+    "dataset",
+    "context_words",
+    "method",
+    "model",
+    "id",
+    "figure",
+    "quantity",
+    "layer_group",
+    "ours",
+    "ci_low",
+    "ci_high",
+    "q",
+    "paper",
+    "null",  # the brain-free nulls' value of the same quantity
+    "verdict",
+    "reason",
+]
 # one row per context of the demo recovery (brainattr.recovery.context_recovery)
 RECOVERY_CONTEXT = [*CONTEXT, "hits", "n_top", "drivers", "n_words"]
 RECOVERY = [

@@ -97,7 +97,8 @@ def figures_of(dataset):
 
 
 # results folder of each registered figure input level (brainattr.figure_registry.Input)
-LEVELS = {"run": RUN, "attr": ATTR, "summary": SUMMARY, "asummary": ASUMMARY}
+LEVELS = {"run": RUN, "attr": ATTR, "summary": SUMMARY, "asummary": ASUMMARY,
+          "resource": "resources"}
 
 
 def figure_inputs(spec):
@@ -122,4 +123,15 @@ def all_outputs():
         if len(CONTEXTS) > 1:
             out += expand("results/{dataset}/{method}/figures/context_control.{ext}", dataset=d,
                           method=METHODS, ext=["png", "pdf"])
+    out += ["results/paper_check.tsv", "results/figures/paper_check.png"]
+    return out
+
+
+def paper_tables(wc):
+    """Each table paper_check reads, one path per model (linguistic where the dataset has groups)."""
+    names = ["iou", "null_iou", "spread", "null_spread", "positions", "null_positions"]
+    if "word_groups" in dataset_provides(config, wc.dataset):
+        names += ["linguistic", "null_linguistic"]
+    out = {n: expand(f"{ATTR}/analysis/{n}.tsv", model=MODELS, **wc) for n in names}
+    out["masking"] = expand(f"{ATTR}/analysis/masking.tsv", model=MODELS, **wc)
     return out
