@@ -59,6 +59,22 @@ def test_local_dataset_needs_path():
         validate_config(bad, SCHEMA)
 
 
+def test_tr_assignment_defaults_per_source_and_local_datasets_set_their_own():
+    from brainattr.sources import tr_assignment
+
+    cfg = validate_config({**MINIMAL, "datasets": {"hp": {"source": "hp_toneva"},
+                                                   "m": {"source": "mrh"}}}, SCHEMA)  # fmt: skip
+    assert tr_assignment(cfg["datasets"]["hp"]) == "toneva"
+    assert tr_assignment(cfg["datasets"]["m"]) == "window"
+    assert tr_assignment({"source": "hp_cmu", "tr_assignment": "window"}) == "window"
+    bad = {
+        **MINIMAL,
+        "datasets": {"d": {"source": "local", "path": "x", "tr_assignment": "toneva"}},
+    }
+    with pytest.raises(ConfigError, match=r"datasets\.d\.tr_assignment .* own dataset.json"):
+        validate_config(bad, SCHEMA)
+
+
 def test_delays_without_gaps():
     bad = {**MINIMAL, "features": {"delays": [1, 3]}}
     with pytest.raises(ConfigError, match="delays"):

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -150,3 +152,39 @@ def test_context_floor_stops_at_a_story_start(tmp_path):
     assert not stories.runs_continue and chapter.runs_continue
     np.testing.assert_array_equal(stories.context_floor, [0, 0, 0, 0, 3, 3, 3, 3])
     np.testing.assert_array_equal(chapter.context_floor, np.zeros(8))
+
+
+def test_tr_conventions_on_hps_real_timings():
+    """On HP's real timings, "toneva" assigns every word as the Toneva lab's HP code does
+    (``np.where(time_words[i] > time)[0][-1]``) and "window" moves exactly the words whose onset
+    is a TR onset (a quarter of them) one TR later."""
+    from brainattr.dataset import assign_words_to_trs
+
+    folder = shared_path("data", "hp")
+    time = np.load(folder / "time_fmri.npy").ravel()
+    runs = np.load(folder / "runs_fmri.npy").ravel()
+    words = np.load(folder / "time_words_fmri.npy").ravel()
+    literal = np.array([np.where(w > time)[0][-1] for w in words])
+    # every word lies within the TRs of one run; the run is that of its (literal) TR
+    word_runs = runs[literal]
+    toneva = assign_words_to_trs(words, word_runs, time, runs, 2.0, "toneva")
+    np.testing.assert_array_equal(toneva, literal)
+    window = assign_words_to_trs(words, word_runs, time, runs, 2.0, "window")
+    at_onset = np.isin(np.round(words, 6), np.round(time, 6))
+    assert 0.2 < at_onset.mean() < 0.3
+    np.testing.assert_array_equal(window[at_onset], literal[at_onset] + 1)
+    np.testing.assert_array_equal(window[~at_onset], literal[~at_onset])
+
+
+def test_tr_assignment_is_read_from_dataset_json(tmp_path):
+    words, trs = _tables()  # words at 2.0, 2.5, ..., 4.5 s; TR onsets 0, 2, 4, 6
+    bold = np.zeros((4, 2))
+    write_dataset(tmp_path, "toy", 2.0, words, trs, {"s1": bold}, {}, {"tr_assignment": "toneva"})
+    ds = read_dataset(tmp_path)
+    # the words at 2.0 and 4.0 s (TR onsets) belong to the TR before
+    assert ds.tr_assignment == "toneva"
+    np.testing.assert_array_equal(ds.word_tr, [0, 1, 1, 1, 1, 2])
+    info = json.loads((tmp_path / "dataset.json").read_text())
+    (tmp_path / "dataset.json").write_text(json.dumps({**info, "tr_assignment": "nearest"}))
+    with pytest.raises(DatasetError, match="tr_assignment 'nearest'; allowed: window, toneva"):
+        read_dataset(tmp_path)

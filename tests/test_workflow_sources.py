@@ -118,6 +118,8 @@ def test_every_source_reaches_encoding(sources_run):
     for name, kept in expected_kept.items():
         ds = read_dataset(data / name)
         assert ds.trs["kept"].sum() == kept, name
+        # each source's word -> TR convention (tr_assignment: auto), written at preparation
+        assert ds.tr_assignment == ("toneva" if name.startswith("hp") else "window"), name
         assert (data / "downloads" / name / "recorded_manifest.tsv").is_file() or name in ("lebel",)
 
 

@@ -112,6 +112,11 @@ def _check_semantics(config: dict[str, Any]) -> None:
                 f"datasets.{name}.subjects applies to downloaded sources {list(DOWNLOADED)}; "
                 f"source '{spec['source']}' takes its subjects from its dataset.json or demo"
             )
+        if spec["source"] not in DOWNLOADED and spec.get("tr_assignment", "auto") != "auto":
+            raise ConfigError(
+                f"datasets.{name}.tr_assignment applies to downloaded sources {list(DOWNLOADED)}; "
+                f"a '{spec['source']}' dataset sets tr_assignment in its own dataset.json"
+            )
     delays = config["features"]["delays"]
     if sorted(delays) != list(range(1, len(delays) + 1)):
         raise ConfigError(

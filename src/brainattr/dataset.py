@@ -109,7 +109,21 @@ class Dataset:
             self.trs["onset"].to_numpy(),
             self.trs["run"].to_numpy(),
             self.tr,
+            self.tr_assignment,
         )
+
+    @property
+    def tr_assignment(self) -> str:
+        """Word -> TR convention (:data:`TR_ASSIGNMENTS`; ``dataset.json`` key
+        ``tr_assignment``, "window" when absent)."""
+        return str(self.meta.get("tr_assignment", "window"))
+
+
+# word -> TR conventions (dataset.json key tr_assignment): "window", a word belongs to the TR
+# whose window [onset, onset + tr) holds its onset; "toneva", to the last TR whose onset lies
+# strictly before it, i.e. (onset, onset + tr] (the Toneva lab's HP code,
+# ``np.where(time_words[i] > time)[0][-1]``): a word at a TR onset goes to the previous TR
+TR_ASSIGNMENTS = ("window", "toneva")
 
 
 def assign_words_to_trs(
@@ -118,8 +132,10 @@ def assign_words_to_trs(
     tr_onsets: np.ndarray,
     tr_runs: np.ndarray,
     tr: float,
+    convention: str = "window",
 ) -> np.ndarray:
-    """Assign each word to the TR whose acquisition window [onset, onset + tr) holds its onset.
+    """Assign each word to a TR by ``convention`` (:data:`TR_ASSIGNMENTS`): the TR whose
+    window [onset, onset + tr) holds its onset, or (``toneva``) (onset, onset + tr].
 
     Parameters
     ----------
@@ -129,12 +145,17 @@ def assign_words_to_trs(
         Sorted within each run.
     tr_runs : array of shape (n_trs,)
     tr : float
+    convention : str
 
     Returns
     -------
     word_tr : array of int, shape (n_words,)
         TR index, or -1 for a word outside every TR of its run.
     """
+    if convention not in TR_ASSIGNMENTS:
+        raise ValueError(f"tr_assignment {convention!r}; allowed: {', '.join(TR_ASSIGNMENTS)}")
+    # tolerance: onsets are often written with a few decimals
+    eps = 1e-6 if convention == "window" else -1e-6
     word_onsets = np.asarray(word_onsets, dtype=float)
     tr_onsets = np.asarray(tr_onsets, dtype=float)
     out = np.full(word_onsets.shape, -1, dtype=np.int64)
@@ -144,9 +165,8 @@ def assign_words_to_trs(
         if tr_idx.size == 0:
             continue
         onsets = tr_onsets[tr_idx]
-        # tolerance: onsets are often written with a few decimals
-        pos = np.searchsorted(onsets, word_onsets[w_idx] + 1e-6, side="right") - 1
-        ok = (pos >= 0) & (word_onsets[w_idx] < onsets[np.clip(pos, 0, None)] + tr - 1e-6)
+        pos = np.searchsorted(onsets, word_onsets[w_idx] + eps, side="right") - 1
+        ok = (pos >= 0) & (word_onsets[w_idx] < onsets[np.clip(pos, 0, None)] + tr - eps)
         out[w_idx[ok]] = tr_idx[pos[ok]]
     return out
 
@@ -382,6 +402,9 @@ def read_dataset(folder: str | Path) -> Dataset:
     meta = {k: v for k, v in info.items() if k not in ("name", "tr", "subjects")}
     if not isinstance(meta.get("runs_continue", False), bool):
         raise DatasetError(f"{folder}/dataset.json: runs_continue must be true or false")
+    if meta.get("tr_assignment", "window") not in TR_ASSIGNMENTS:
+        raise DatasetError(f"{folder}/dataset.json: tr_assignment {meta['tr_assignment']!r}; "
+                           f"allowed: {', '.join(TR_ASSIGNMENTS)}")  # fmt: skip
     return Dataset(info["name"], float(info["tr"]), words, trs, list(info["subjects"]), meta)
 
 

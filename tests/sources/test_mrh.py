@@ -37,6 +37,7 @@ def test_trimmed_lengths_and_story_order(mrh_prepared):
     assert raw == mrh.RAW_TRS
     assert ds.tr == pytest.approx(2.0045)
     assert ds.meta["licence"] == "CC BY 4.0"
+    assert ds.tr_assignment == "window"  # prepare() writes the source's convention
 
 
 def test_word_times_follow_the_sound_onset(mrh_prepared):

@@ -13,10 +13,11 @@ replaces the host of every file: the file is then fetched from ``<base_url>/<pat
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import ModuleType
 
-from brainattr.dataset import DatasetError
+from brainattr.dataset import DATASET_JSON, DatasetError
 from brainattr.download import CorruptDownload, RecordedManifest, RemoteFile, check_signature, fetch
 
 DOWNLOADED = ("hp_cmu", "hp_toneva", "mrh", "lebel")
@@ -54,10 +55,30 @@ def download_file(spec: dict, path: str, download_dir: str | Path) -> Path:
     return fetch(remote_file(spec, path), download_dir)
 
 
+# each source's word -> TR convention under tr_assignment: auto (brainattr.dataset.TR_ASSIGNMENTS):
+# HP follows the Toneva lab's HP code, whose data and ROIs the paper uses
+DEFAULT_TR_ASSIGNMENT = {"hp_cmu": "toneva", "hp_toneva": "toneva"}
+
+
+def tr_assignment(spec: dict) -> str:
+    """The word -> TR convention of a dataset's config entry (``tr_assignment``, ``auto`` =
+    the source's default, "window" unless :data:`DEFAULT_TR_ASSIGNMENT` says otherwise)."""
+    value = spec.get("tr_assignment", "auto")
+    return DEFAULT_TR_ASSIGNMENT.get(spec["source"], "window") if value == "auto" else value
+
+
 def prepare(spec: dict, download_dir: str | Path, out_dir: str | Path, name: str) -> None:
-    """Write the common-format dataset from the downloaded files (checked first)."""
+    """Write the common-format dataset from the downloaded files (checked first), with the
+    word -> TR convention of :func:`tr_assignment` in its ``dataset.json``."""
     check_present(spec, download_dir)
-    source_module(spec["source"]).prepare(spec, Path(download_dir), Path(out_dir), name)
+    out_dir = Path(out_dir)
+    source_module(spec["source"]).prepare(spec, Path(download_dir), out_dir, name)
+    info_path = out_dir / DATASET_JSON
+    info = json.loads(info_path.read_text())
+    info["tr_assignment"] = tr_assignment(spec)
+    tmp = info_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(info, indent=2))
+    tmp.replace(info_path)
 
 
 def check_present(spec: dict, download_dir: str | Path) -> None:
