@@ -90,7 +90,8 @@ def test_every_figure_renders(tmp_path):
     stab = stability_table(scores, scores.iloc[:0].assign(repeat=0), 0.5, 0)
     nc = pd.DataFrame(
         {"subject": ["a", "b"] * 2, "layer": [3, 3, 9, 9], "noise_ceiling": 0.8,
-         "ba_repeated": [0.1, 0.2, 0.3, 0.2], "ba_normalized": [0.125, 0.25, 0.375, 0.25]}
+         "ba_repeated": [0.1, 0.2, 0.3, 0.2], "ba_normalized": [0.125, 0.25, 0.375, 0.25],
+         "ceiling": ["repeats", "repeats", "intersubject", "intersubject"]}
     )  # fmt: skip
     com_by_ctx = {("m", 8): com, ("m", 16): com}
 

@@ -79,7 +79,9 @@ def test_every_stage_writes_its_outputs(workflow_run):
         "smollm2",
     }
     nc = workflow_run / "results/demo/smollm2/ctx16/analysis/noise_ceiling.tsv"
-    assert len(pd.read_csv(nc, sep="\t")) == 2 * 3  # subjects x layers
+    nc = pd.read_csv(nc, sep="\t")
+    # subjects x layers, from the repeats and between the two subjects
+    assert nc.groupby("ceiling").size().to_dict() == {"intersubject": 2 * 3, "repeats": 2 * 3}
     for model in ("tiny", "smollm2"):
         run = workflow_run / f"results/demo/{model}/ctx16/gxi"
         for table in ("important_sets", "iou", "spread", "positions", "center_of_mass", "masking",

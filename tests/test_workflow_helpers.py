@@ -24,19 +24,24 @@ def _local(tmp_path, **parts):
 def test_dataset_provides_by_source(tmp_path):
     cfg = {
         "datasets": {
-            "d0": {"source": "demo", "demo": {"n_repeats": 0}},
-            "d2": {"source": "demo", "demo": {"n_repeats": 2}},
+            "d0": {"source": "demo", "demo": {"n_repeats": 0, "n_subjects": 1}},
+            "d2": {"source": "demo", "demo": {"n_repeats": 2, "n_subjects": 1}},
+            "d3": {"source": "demo", "demo": {"n_repeats": 0, "n_subjects": 3}},
             "hp": {"source": "hp_toneva"},
+            "hp8": {"source": "hp_toneva", "subjects": ["F", "H"]},
             "cmu": {"source": "hp_cmu"},
             "mrh": {"source": "mrh"},
             "gone": {"source": "local", "path": str(tmp_path / "nothing")},
         }
     }
+    # a noise ceiling needs repeats or, between subjects, two or more subjects
     assert dataset_provides(cfg, "d0") == {"word_groups", "voxel_coords"}
-    assert dataset_provides(cfg, "d2") == {"word_groups", "voxel_coords", "repeats"}
+    assert dataset_provides(cfg, "d2") == {"word_groups", "voxel_coords", "repeats", "ceiling"}
+    assert dataset_provides(cfg, "d3") == {"word_groups", "voxel_coords", "subjects", "ceiling"}
     assert dataset_provides(cfg, "hp") == {"word_groups"}
+    assert dataset_provides(cfg, "hp8") == {"word_groups", "subjects", "ceiling"}
     assert dataset_provides(cfg, "cmu") == {"word_groups", "voxel_coords"}
-    assert dataset_provides(cfg, "mrh") == {"repeats"}
+    assert dataset_provides(cfg, "mrh") == {"repeats", "ceiling"}
     assert dataset_provides(cfg, "gone") == set()
 
 
@@ -48,7 +53,7 @@ def test_dataset_provides_reads_a_local_folder(tmp_path):
         voxel_ijk=np.zeros((3, 3), int),
         affine=np.eye(4),
     )
-    assert dataset_provides(full, "mine") == {"word_groups", "repeats", "voxel_coords"}
+    assert dataset_provides(full, "mine") == {"word_groups", "repeats", "voxel_coords", "ceiling"}
 
 
 def test_progress_writes_a_bar_to_stderr(capsys):

@@ -91,6 +91,40 @@ def fit_ridge_cv(
     return coef.reshape(x.shape[1], -1), bk.to_numpy(model.best_alphas_).ravel()
 
 
+def kernel_ridge_cv_predict(
+    kernel: np.ndarray,
+    y: np.ndarray,
+    train: np.ndarray,
+    alphas: list[float],
+    inner_folds: int,
+    backend: str = "numpy",
+) -> np.ndarray:
+    """Kernel ridge on a precomputed linear kernel, one alpha per target by contiguous K-fold
+    CV on the ``train`` rows; predictions of the other rows (no intercept: centred data).
+
+    Parameters
+    ----------
+    kernel : array (n_samples, n_samples)
+        X X^T of the (centred) features; the features themselves need not fit in memory.
+    y : array (n_samples, n_targets)
+    train : bool array (n_samples,)
+    alphas, inner_folds, backend : as :func:`fit_ridge_cv`
+
+    Returns
+    -------
+    prediction : array (n_test, n_targets) of the rows where ``train`` is False
+    """
+    from himalaya.backend import set_backend
+    from himalaya.kernel_ridge import KernelRidgeCV
+
+    bk = set_backend(resolve_backend(backend), on_error="raise")
+    model = KernelRidgeCV(alphas=np.asarray(alphas, dtype=np.float64), kernel="precomputed",
+                          cv=KFold(n_splits=inner_folds, shuffle=False))  # fmt: skip
+    k = bk.asarray(kernel, dtype=bk.float64)
+    model.fit(k[train][:, train], bk.asarray(y[train], dtype=bk.float64))
+    return bk.to_numpy(model.predict(k[~train][:, train]))
+
+
 def solve_ridge(x: np.ndarray, y: np.ndarray, alphas: np.ndarray, backend: str = "numpy"):
     """Ridge with a given alpha per target, by the solver RidgeCV/KernelRidgeCV refit with.
 

@@ -85,7 +85,7 @@ FIGURES: dict[str, FigureSpec] = {
                                              "reference": PAPER_REFERENCE}),
         FigureSpec("noise_ceiling", "noise_ceiling", "noise_ceiling", "Noise ceiling",
                    "Noise ceiling", {"tables": Input("run", "analysis/noise_ceiling.tsv")},
-                   per_method=False, subcategory="Beyond the paper", needs="repeats"),
+                   per_method=False, subcategory="Beyond the paper", needs="ceiling"),
         FigureSpec("stability", "stability", "stability", "Attribution stability",
                    "Attribution stability", {"tables": _attr("stability.tsv"),
                                              "nulls": _attr("null_stability.tsv")},

@@ -1,6 +1,6 @@
 """The paper's figures from the analysis tables (PNG + PDF; BA and NWP in fixed colours).
 
-Every figure's drawing lives in this one module (about 520 lines) so that colours, line
+Every figure's drawing lives in this one module (about 600 lines) so that colours, line
 styles and layer-group order are defined once; which figures exist, their inputs and
 captions are in :mod:`brainattr.figure_registry`. The plotting backend is chosen by the
 entry point (``brainattr.workflow.setup_script(plots=True)``), not on import.
@@ -383,19 +383,26 @@ def linguistic(
 
 
 def noise_ceiling(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str) -> None:
-    """BA on the repeated run, its noise ceiling, and BA as a share of the ceiling, per layer."""
+    """BA against its noise ceiling per layer: from the repeats (BA on the repeated run) and
+    between subjects (BA on all held-out TRs; dotted), and BA as a share of each ceiling."""
     fig, (ax, ax_n) = plt.subplots(1, 2, figsize=(10, 3.6))
-    for model, t in tables.items():
-        g = t.groupby("layer")[["ba_repeated", "noise_ceiling", "ba_normalized"]]
-        m, e = g.mean(), g.agg(_sem)
-        line = ax.errorbar(m.index, m["ba_repeated"], yerr=e["ba_repeated"], marker="o", ms=4,
-                           capsize=2, label=f"{model}: BA")  # fmt: skip
-        ax.plot(m.index, m["noise_ceiling"], ls="--", color=line[0].get_color(),
-                label=f"{model}: noise ceiling")  # fmt: skip
-        ax_n.errorbar(m.index, 100 * m["ba_normalized"], yerr=100 * e["ba_normalized"],
-                      marker="o", ms=4, capsize=2, label=model)  # fmt: skip
+    styles = {"repeats": ("-", "--"), "intersubject": (":", "-.")}
+    for model, table in tables.items():
+        kinds = table["ceiling"] if "ceiling" in table else pd.Series("repeats", table.index)
+        for kind, t in table.groupby(kinds, sort=False):
+            g = t.groupby("layer")[["ba_repeated", "noise_ceiling", "ba_normalized"]]
+            m, e = g.mean(), g.agg(_sem)
+            ba_style, ceiling_style = styles.get(kind, ("-", "--"))
+            line = ax.errorbar(m.index, m["ba_repeated"], yerr=e["ba_repeated"], marker="o",
+                               ms=4, capsize=2, ls=ba_style,
+                               label=f"{model}: BA ({kind})")  # fmt: skip
+            ax.plot(m.index, m["noise_ceiling"], ls=ceiling_style, color=line[0].get_color(),
+                    label=f"{model}: {kind} ceiling")  # fmt: skip
+            ax_n.errorbar(m.index, 100 * m["ba_normalized"], yerr=100 * e["ba_normalized"],
+                          marker="o", ms=4, capsize=2, ls=ba_style,
+                          label=f"{model} ({kind})")  # fmt: skip
     ax.set(xlabel="layer", ylabel="Pearson r (ROI voxels with a ceiling)",
-           title="BA on the repeated run and its noise ceiling")  # fmt: skip
+           title="BA and its noise ceilings")  # fmt: skip
     ax_n.set(xlabel="layer", ylabel="BA / noise ceiling (%)", title="Normalised BA")
     for a in (ax, ax_n):
         a.legend(fontsize=7)

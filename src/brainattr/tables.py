@@ -151,8 +151,9 @@ NOISE_CEILING = [
     "n_roi_voxels",
     "n_reliable",
     "noise_ceiling",
-    "ba_repeated",
+    "ba_repeated",  # BA on the TRs the ceiling covers: the repeated run, or all (intersubject)
     "ba_normalized",
+    "ceiling",  # repeats | intersubject
 ]
 # the paper's findings (resources/paper_reference.tsv) and a run's verdicts on them
 PAPER_REFERENCE = [

@@ -91,23 +91,30 @@ def encoding_inputs(named_input) -> dict[tuple[str, int], str]:
 
 def dataset_provides(config: dict, dataset: str) -> set[str]:
     """Optional parts of a dataset that analyses need: ``word_groups`` (linguistic groups),
-    ``repeats`` (noise ceiling, stability across repeats), ``voxel_coords`` (brain maps).
+    ``repeats`` (stability across repeats), ``voxel_coords`` (brain maps), ``ceiling`` (a noise
+    ceiling: repeats, or two or more subjects for the inter-subject ceiling).
 
     Known from the source for generated and downloaded datasets; read from the folder for a
     local one (nothing when the folder does not exist yet).
     """
-    spec = config["datasets"][dataset]
+    out = _provides(config["datasets"][dataset])
+    return out | ({"ceiling"} if out & {"repeats", "subjects"} else set())
+
+
+def _provides(spec: dict) -> set[str]:
+    """:func:`dataset_provides` before ``ceiling``; ``subjects``: two or more subjects."""
     source = spec["source"]
     if source == "demo":
-        return {"word_groups", "voxel_coords"} | (
-            {"repeats"} if spec["demo"]["n_repeats"] else set()
-        )
+        demo = spec["demo"]
+        out = {"word_groups", "voxel_coords"} | ({"repeats"} if demo["n_repeats"] else set())
+        return out | ({"subjects"} if demo["n_subjects"] >= 2 else set())
+    several = {"subjects"} if len(spec.get("subjects", [])) >= 2 else set()
     if source in ("mrh", "lebel"):
-        return {"repeats"}
+        return {"repeats"} | several
     if source == "hp_cmu":
-        return {"word_groups", "voxel_coords"}
+        return {"word_groups", "voxel_coords"} | several
     if source == "hp_toneva":
-        return {"word_groups"}
+        return {"word_groups"} | several
     folder = Path(spec["path"])
     from brainattr.dataset import RESPONSES_H5, WORD_GROUPS_TSV
 
@@ -116,6 +123,7 @@ def dataset_provides(config: dict, dataset: str) -> set[str]:
         import h5py
 
         with h5py.File(folder / RESPONSES_H5, "r") as f:
+            out |= {"subjects"} if len(f) >= 2 else set()
             for g in f.values():
                 out |= {"repeats"} if "repeats" in g else set()
                 out |= {"voxel_coords"} if "voxel_ijk" in g and "affine" in g.attrs else set()

@@ -61,6 +61,7 @@ rule noise_ceiling:
         f"{RUN}/analysis/noise_ceiling.tsv",
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
+        encoding={k: config["encoding"][k] for k in ("alphas", "inner_folds", "backend")},
     threads: 1
     resources:
         mem_mb=mem_mb(16000),

@@ -3,5 +3,8 @@ from brainattr.workflow import encoding_inputs, setup_script
 
 setup_script(snakemake.log[0])
 run_noise_ceiling(
-    snakemake.params.dataset_dir, encoding_inputs(snakemake.input), snakemake.output[0]
+    snakemake.params.dataset_dir,
+    encoding_inputs(snakemake.input),
+    snakemake.output[0],
+    snakemake.params.encoding,
 )
