@@ -3,9 +3,8 @@ import pytest
 
 from brainattr.attribution.stage import AttributionSettings, run_attribution
 from brainattr.dataset import read_dataset
-from brainattr.design import pearson_r
 from brainattr.inference import bootstrap_counts
-from brainattr.masking import _masked_states, resampled_r, run_masking
+from brainattr.masking import _masked_states, run_masking
 from brainattr.models import load_model
 from brainattr.tables import MASKING, MASKING_TARGETS, read_table
 from brainattr.targets import read_targets
@@ -13,18 +12,6 @@ from brainattr.windows import StoryWindows, pooled_states
 
 SETTINGS = {"mask_fraction": 0.2, "n_seeds": 2, "seed": 0, "device": "cpu", "batch_tokens": 512,
             "block_spans": 1.0, "n_resamples": 200, "null_shift_trs": 20}  # fmt: skip
-
-
-def test_resampled_r_is_pearson_r_and_weights_duplicate_targets():
-    rng = np.random.default_rng(0)
-    pred, y = rng.standard_normal((2, 30, 5)), rng.standard_normal((30, 5))
-    plain = resampled_r(pred, y, np.ones((1, 30)))[0]
-    assert plain == pytest.approx(np.mean([pearson_r(p, y).mean() for p in pred]))
-    counts = np.ones((1, 30))
-    counts[0, :10] = 2
-    dup = np.concatenate([np.arange(30), np.arange(10)])
-    want = np.mean([pearson_r(p[dup], y[dup]).mean() for p in pred])
-    assert resampled_r(pred, y, counts)[0] == pytest.approx(want)
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +39,18 @@ def test_masking_tables(attributed, tiny_spec, tiny_run):
     table, per_target = _mask(root, tiny_spec, tiny_run, paths, "a")
     targets = read_targets(paths["targets.tsv"])
     # every fitted head has every BA mask; NWP its own masks and each head's BA-top words
-    ba = table[table["task"] == "ba"]
+    ba = table[(table["task"] == "ba") & (table["subject"] != "mean")]
     assert set(ba["mask"]) == {"none", "ba_top", "ba_matched", "nwp_top", "nwp_matched", "random"}
-    assert len(ba) == 6 * ba[["subject", "layer"]].drop_duplicates().shape[0]
+    n_heads = ba[["subject", "layer"]].drop_duplicates().shape[0]
+    assert len(ba) == 6 * n_heads
+    # pooled rows: each BA layer group and all layers, for every mask but none
+    pooled = table[(table["task"] == "ba") & (table["subject"] == "mean")]
+    groups = set(ba["layer_group"]) | {"all"}
+    assert len(pooled) == 5 * len(groups) and set(pooled["layer_group"]) == groups
+    one = ba[(ba["mask"] == "ba_top")]
+    if len(one) == 1:  # one head: the pooled change is that head's
+        row = pooled[(pooled["mask"] == "ba_top") & (pooled["layer_group"] == "all")].iloc[0]
+        assert row["relative"] == pytest.approx(one["relative"].iloc[0])
     none = table[table["mask"] == "none"]
     np.testing.assert_allclose(none[["delta", "relative"]].to_numpy(), 0)
     masked = table[table["mask"] != "none"]

@@ -38,7 +38,7 @@ def test_replacements_follow_token_frequency_and_never_repeat_the_word():
 
 
 def test_replacement_of_a_one_word_story_fails_clearly():
-    with pytest.raises(ValueError, match="one word type"):
+    with pytest.raises(ValueError, match="all this one word"):
         replacement_words(["a"] * 5, ["a"], np.random.default_rng(0))
 
 

@@ -86,8 +86,8 @@ def _tables(n=40):
                          "ba_only": 0.2, "both": 0.13, "nwp_only": 0.07})  # fmt: skip
     masking = pd.DataFrame({"task": ["ba", "ba", "nwp", "nwp"],
                             "mask": ["none", "ba_top", "none", "nwp_top"],
-                            "subject": ["a", "a", "", ""], "layer": [3, 3, -1, -1],
-                            "layer_group": ["early", "early", "final", "final"],
+                            "subject": ["a", "mean", "", ""], "layer": [3, -1, -1, -1],
+                            "layer_group": ["early", "all", "final", "final"],
                             "relative": [0, -0.95, 0, 1.4], "ci_low": [0, -1.1, 0, 1.2],
                             "ci_high": [0, -0.8, 0, 1.6], "n_masked": 1.0, "n_targets": n,
                             "n_seeds": 5})  # fmt: skip

@@ -154,7 +154,7 @@ def test_masking_claims_are_per_target_and_against_each_null():
                 for mask, v in (("none", 0), ("ba_top", top), ("ba_matched", 0.1),
                                 ("random", 0.05), ("nwp_top", 0.2)):  # fmt: skip
                     add("ba", mask, null, s, 3, "early", tr, v)
-        for mask, v in (("none", 0), ("nwp_top", 0.4), ("nwp_matched", 0.1)):
+        for mask, v in (("none", 0), ("nwp_top", 0.4), ("nwp_matched", 0.1), ("random", 0.05)):
             add("nwp", mask, "", "", -1, "final", tr, v)
         for s in ("a", "b"):
             add("nwp", "ba_top", "", s, 3, "early", tr, 0.2)
@@ -164,6 +164,7 @@ def test_masking_claims_are_per_target_and_against_each_null():
                           masking=pd.DataFrame(rows)).set_index("comparison")  # fmt: skip
     want = {"masking_ba_top_vs_ba_matched": 0.4, "masking_ba_top_vs_random": 0.45,
             "masking_ba_top_vs_nwp_top": 0.3, "masking_nwp_top_vs_nwp_matched": 0.3,
+            "masking_nwp_top_vs_random": 0.35,
             "masking_nwp_loss_ba_top_vs_nwp_top": -0.2,
             "masking_vs_random_readout": 0.2}  # fmt: skip
     for comparison, effect in want.items():

@@ -317,7 +317,7 @@ def run_analyses(
 
 
 def masking_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The masking table of every model: mean relative change per task, layer group and mask.
+    """The masking table of every model: relative change per task, layer group and mask.
 
     Parameters
     ----------
@@ -326,21 +326,21 @@ def masking_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     Returns
     -------
     table : DataFrame
-        :data:`MASKING_SUMMARY`: ``change_percent`` is the mean over subjects and layers of
-        100 x relative change (NWP's ``ba_top`` rows: the layer group whose BA-top words were
-        masked); ``ci_*_percent`` span the group's per-head intervals (not the mean's).
+        :data:`MASKING_SUMMARY` from the pooled rows (``subject`` "mean": the relative change
+        of the mean over the group's subjects and layers, ``layer_group`` "all" over every BA
+        layer) and NWP's own masks; ``*_percent`` = 100 x relative change and its
+        block-bootstrap 95 % interval (NWP's ``ba_top`` rows: the BA layer group masked).
     """
     rows = []
     for model, t in tables.items():
-        t = t[t["mask"] != "none"]
-        g = t.groupby(["task", "layer_group", "mask"], sort=False)
-        out = g.agg(change_percent=("relative", "mean"), ci_low_percent=("ci_low", "min"),
-                    ci_high_percent=("ci_high", "max"), n_masked=("n_masked", "mean"),
-                    n_targets=("n_targets", "first"), n_seeds=("n_seeds", "first"))  # fmt: skip
-        out = out.reset_index()
-        for c in ("change_percent", "ci_low_percent", "ci_high_percent"):
-            out[c] *= 100
-        rows.append(out.assign(model=model))
+        keep = (t["subject"] == "mean") | ((t["task"] == "nwp") & (t["subject"] == ""))
+        t = t[keep & (t["mask"] != "none")]
+        out = pd.DataFrame({"model": model, "task": t["task"], "layer_group": t["layer_group"],
+                            "mask": t["mask"], "change_percent": 100 * t["relative"],
+                            "ci_low_percent": 100 * t["ci_low"],
+                            "ci_high_percent": 100 * t["ci_high"], "n_masked": t["n_masked"],
+                            "n_targets": t["n_targets"], "n_seeds": t["n_seeds"]})  # fmt: skip
+        rows.append(out)
     return pd.concat(rows, ignore_index=True)[MASKING_SUMMARY]
 
 

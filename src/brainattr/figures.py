@@ -309,8 +309,8 @@ def masking(
         )
         ax_nwp.legend(fontsize=7)
         _masking_null_panel(ax_null, (per_target or {}).get(model), model)
-    fig.suptitle(f"{title}; whiskers: lowest to highest per-subject x layer block-bootstrap 95 % "
-                 "interval", fontsize=10)  # fmt: skip
+    fig.suptitle(f"{title}; whiskers: block-bootstrap 95 % interval of the group's change",
+                 fontsize=10)  # fmt: skip
     _save(fig, png, pdf)
 
 

@@ -29,12 +29,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from brainattr.attribution.core import next_word_cross_entropy
+from brainattr.attribution.core import next_word_loss, next_word_positions
 from brainattr.attribution.nwp import nwp_inputs
 from brainattr.dataset import read_dataset
 from brainattr.inference import bootstrap_counts
+from brainattr.masking_tables import head_table, per_target_table
 from brainattr.masks import masked_words, n_masked_words, replacement_words, target_variants
-from brainattr.models import load_model, pad_batch
+from brainattr.models import hidden_states, lm_logits, load_model, pad_batch
 from brainattr.progress import Progress
 from brainattr.readout import Readouts, readout
 from brainattr.statistics import StoryBlocks
@@ -49,54 +50,31 @@ from brainattr.tables import (
 from brainattr.targets import read_targets
 from brainattr.windows import StoryWindows, batches, pooled_states
 
-BA_MASKS = ["none", "ba_top", "ba_matched", "nwp_top", "nwp_matched", "random"]
-NWP_MASKS = ["none", "nwp_top", "nwp_matched", "random", "ba_top"]
 NWP_KEY = ("", "", -1)
 _Tokens = namedtuple("_Tokens", "n_tokens")  # what batches() reads of a pass
 
 
-def resampled_r(pred: np.ndarray, y: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Mean over seeds and voxels of Pearson r across targets, under target resampling.
-
-    Parameters
-    ----------
-    pred : array (n_seeds, n_targets, n_voxels)
-    y : array (n_targets, n_voxels)
-    counts : array (n_resamples, n_targets)
-        How often each target is drawn (:func:`brainattr.inference.bootstrap_counts`); a row of
-        ones gives the plain r.
-
-    Returns
-    -------
-    r : array (n_resamples,)
-    """
-    counts = np.asarray(counts, dtype=float)
-    n = counts.sum(1, keepdims=True)
-    my, syy = counts @ y / n, counts @ (y * y) / n
-    vy = syy - my**2
-    out = np.zeros(len(counts))
-    for x in pred:
-        mx, sxx, sxy = counts @ x / n, counts @ (x * x) / n, counts @ (x * y) / n
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = (sxy - mx * my) / np.sqrt((sxx - mx**2) * vy)
-        out += np.nanmean(np.where(np.isfinite(r), r, np.nan), axis=1)
-    return out / len(pred)
-
-
 def _masked_states(lm, windows, tgt, base, texts, layers, batch_tokens):
     """Delay-window states of each masked text; a window holding no masked word keeps the
-    unmasked state from ``base`` = (windows, states (n_present, n_layers, hidden)).
+    unmasked state from ``base`` = (windows, states (n_present, n_layers, hidden)), and texts
+    of one seed that mask the same words inside a window share its pass (one seed's
+    replacements are shared by all its masks, so the window's text is the same).
 
-    ``texts``: {key: (story words with the mask applied, masked absolute word positions)}.
-    Returns {key: (windows, states)}.
+    ``texts``: {(seed, positions): (story words with the mask applied, masked absolute word
+    positions)}. Returns {key: (windows, states)}.
     """
     base_windows, base_states = base
-    todo, where = [], {}
+    todo, slot, where = [], {}, {}
     for key, (words, absolute) in texts.items():
         for d, w in enumerate(base_windows):
-            if w is not None and any(w.start <= a < w.stop for a in absolute):
-                where[(key, d)] = len(todo)
+            inside = () if w is None else tuple(a for a in absolute if w.start <= a < w.stop)
+            if not inside:
+                continue
+            pass_key = (key[0], d, inside)
+            if pass_key not in slot:
+                slot[pass_key] = len(todo)
                 todo.append(windows.window(lm, tgt.delay_trs[d], words))
+            where[(key, d)] = slot[pass_key]
     computed: list[torch.Tensor] = [base_states[0]] * len(todo)
     for batch in batches(todo, batch_tokens):
         states = pooled_states(lm, [todo[i] for i in batch], layers)
@@ -114,22 +92,31 @@ def _masked_states(lm, windows, tgt, base, texts, layers, batch_tokens):
 
 
 def _cross_entropies(lm, texts: list[list[str]], tgt, batch_tokens: int) -> list[float]:
-    """NWP cross-entropy of the target's next word after each text's span."""
+    """NWP cross-entropy of the target's next word after each text's span; the LM head is
+    applied only where the next word's tokens are predicted (vocabulary-sized logits at every
+    position of a batch would dominate memory)."""
     inputs = [nwp_inputs(lm, words, tgt) for words in texts]
     out = [0.0] * len(inputs)
     for batch in batches([_Tokens(int(ids.shape[0])) for ids, _ in inputs], batch_tokens):
         embeds, mask = pad_batch([lm.embed(inputs[i][0]) for i in batch])
-        logits = lm.model(inputs_embeds=embeds, attention_mask=mask, use_cache=False).logits
+        final = hidden_states(lm, embeds, mask)[-1]
         for j, i in enumerate(batch):
             ids, tw = inputs[i]
-            ce = next_word_cross_entropy(logits[j, : ids.shape[0]], ids, tw, tgt.next_word)
-            out[i] = float(ce)
+            pos = next_word_positions(tw, tgt.next_word)
+            logits = lm_logits(lm, final[j, pos - 1])
+            out[i] = float(next_word_loss(logits, ids.to(logits.device)[pos]))
     return out
 
 
 def _target_plan(tgt, words, heads_of, by_ctx, nwp_scores, settings):
     """Variants of one target over every seed, and the masked texts they need."""
     span = words[tgt.span_start : tgt.span_stop]
+    ba = {k: by_ctx[(*k, tgt.tr)] for k in heads_of}
+    # mask positions index the span: scores of another span would shift every mask
+    lengths = {len(nwp_scores), *(len(v) for v in ba.values())}
+    if lengths != {len(span)}:
+        raise ValueError(f"target TR {tgt.tr}: scores over {sorted(lengths)} words, but its "
+                         f"span in targets.tsv has {len(span)}; rerun attribution")  # fmt: skip
     n_masked = n_masked_words(settings["mask_fraction"], len(span))
     plan, texts = [], {}
     for i in range(int(settings["n_seeds"])):
@@ -137,7 +124,6 @@ def _target_plan(tgt, words, heads_of, by_ctx, nwp_scores, settings):
         # on which other targets the job holds
         rng = np.random.default_rng([settings["seed"], i, tgt.tr])
         repl = replacement_words(words, span, rng)
-        ba = {k: by_ctx[(*k, tgt.tr)] for k in heads_of}
         for v in target_variants(ba, nwp_scores, n_masked, rng):
             plan.append((i, v))
             key = (i, v.positions)
@@ -226,78 +212,6 @@ class _Results:
             size = (1 if mask == "none" else self.n_seeds, self.n_targets, y.size)
             self.preds.setdefault((mask, key), np.zeros(size))[seed, ti] = pred
             self.truth.setdefault(key, np.zeros((self.n_targets, y.size)))[ti] = y
-
-
-def per_target_table(rows: list[tuple], group_of: dict[int, str]) -> pd.DataFrame:
-    """Per-(target, seed) loss rows averaged over seeds, with each context's ``relative``
-    change from its unmasked loss (:data:`brainattr.tables.MASKING_TARGETS`)."""
-    raw = pd.DataFrame(rows, columns=[*MASKING_TARGETS[:6], "seed", "n_masked", "loss"])
-    keys = MASKING_TARGETS[:6]
-    t = raw.groupby(keys, sort=False).agg(
-        n_masked=("n_masked", "max"), n_seeds=("seed", "nunique"), loss=("loss", "mean")
-    )
-    t = t.reset_index()
-    t["layer_group"] = ["final" if lay == -1 else group_of[lay] for lay in t["layer"]]
-    none = t[t["mask"] == "none"]
-    ba_base = none.set_index(["null", "subject", "layer", "target_tr"])["loss"]
-    nwp_base = none[none["task"] == "nwp"].set_index("target_tr")["loss"]
-    ref = np.where(
-        t["task"] == "nwp",
-        nwp_base.reindex(t["target_tr"]).to_numpy(),
-        ba_base.reindex(
-            pd.MultiIndex.from_frame(t[["null", "subject", "layer", "target_tr"]])
-        ).to_numpy(),
-    )
-    t["relative"] = t["loss"] / ref - 1
-    return t[MASKING_TARGETS]
-
-
-def head_table(
-    preds: dict[tuple, np.ndarray],
-    truth: dict[tuple, np.ndarray],
-    per_target: pd.DataFrame,
-    target_trs: list[int],
-    counts: np.ndarray,
-    group_of: dict[int, str],
-) -> pd.DataFrame:
-    """Per fitted head and mask: BA r (:func:`resampled_r`), its change and relative change
-    with the block-bootstrap 95 % interval of the relative change; NWP's mean cross-entropy
-    likewise (:data:`brainattr.tables.MASKING`)."""
-    ones = np.ones((1, len(target_trs)))
-    fitted = per_target[per_target["null"] == ""]
-    masked = fitted.groupby(["task", "mask", "subject", "layer"])["n_masked"].mean()
-    seeds = fitted.groupby(["task", "mask", "subject", "layer"])["n_seeds"].max()
-    rows = []
-
-    def add(task, mask, subject, layer, group, value, base, boot, base_boot):
-        rel = (boot - base_boot) / np.abs(base_boot)
-        lo, hi = np.percentile(rel, [2.5, 97.5]) if mask != "none" else (0.0, 0.0)
-        k = (task, mask, subject, layer)
-        rows.append((task, mask, subject, layer, group, value, value - base,
-                     (value - base) / abs(base), lo, hi, len(target_trs), masked[k],
-                     seeds[k]))  # fmt: skip
-
-    for key in sorted(truth):
-        y, none = truth[key], preds[("none", key)]
-        base, base_boot = resampled_r(none, y, ones)[0], resampled_r(none, y, counts)
-        for mask in BA_MASKS:
-            p = preds[(mask, key)]
-            add("ba", mask, key[1], key[2], group_of[key[2]], resampled_r(p, y, ones)[0], base,
-                resampled_r(p, y, counts), base_boot)  # fmt: skip
-    col = {t: j for j, t in enumerate(target_trs)}
-    nwp = fitted[fitted["task"] == "nwp"]
-
-    def mean_ce(g):
-        ce = np.zeros(len(target_trs))
-        ce[[col[t] for t in g["target_tr"]]] = g["loss"].to_numpy()
-        return counts @ ce / counts.sum(1), float(ce.mean())
-
-    base_boot, base = mean_ce(nwp[nwp["mask"] == "none"])
-    for (mask, subject, layer), g in nwp.groupby(["mask", "subject", "layer"], sort=False):
-        boot, value = mean_ce(g)
-        group = "final" if layer == -1 else group_of[layer]
-        add("nwp", mask, subject, layer, group, value, base, boot, base_boot)
-    return pd.DataFrame(rows, columns=MASKING)
 
 
 def run_masking(

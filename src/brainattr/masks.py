@@ -10,16 +10,18 @@ task's word scores:
   control keeps the recency profile of the words it controls for;
 - **random**: ``n_masked`` positions uniformly over the span (the paper's control).
 
-Replacement words are drawn from the story's word *tokens* (:func:`replacement_words`), so a
-word is drawn as often as it occurs and frequent function words are not under-represented as
-they are when drawing from the vocabulary's types; a replacement never equals the word it
-replaces. One replacement per span position is drawn for each seed and shared by every mask,
-so masks of one seed differ only in *which* words they replace.
+Replacement words are drawn from the dataset's word *tokens*, every run
+(:func:`replacement_words`), so a word is drawn as often as it occurs and frequent function
+words are not under-represented as they are when drawing from the vocabulary's types; a
+replacement never equals the word it replaces (compared without case and surrounding
+punctuation). One replacement per span position is drawn for each seed and shared by every
+mask, so masks of one seed differ only in *which* words they replace.
 """
 
 from __future__ import annotations
 
 import math
+import string
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,7 +58,7 @@ def replacement_words(
         The words to replace.
     rng : Generator
     max_draws : int
-        Redraws for a replacement equal to its word; a story made of one word type raises.
+        Redraws for a replacement equal to its word (a story of almost one word raises).
 
     Returns
     -------
@@ -66,12 +68,19 @@ def replacement_words(
     out = list(tokens[rng.integers(0, len(tokens), len(span))])
     for i, word in enumerate(span):
         for _ in range(max_draws):
-            if out[i] != word:
+            if _form(out[i]) != _form(word):
                 break
             out[i] = tokens[rng.integers(0, len(tokens))]
         else:
-            raise ValueError(f"no replacement differs from {word!r}: the story has one word type")
+            raise ValueError(
+                f"no replacement differs from {word!r} in {max_draws} draws: the story's words "
+                "are (almost) all this one word"
+            )
     return out
+
+
+def _form(word: str) -> str:
+    return word.strip(string.punctuation).casefold()
 
 
 def distance_matched(

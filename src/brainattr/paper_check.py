@@ -163,14 +163,13 @@ def model_findings(ref, tables, spread_tests, blocks, n_resamples, seed) -> dict
     masking = tables.get("masking")
     if masking is not None:
         s = masking_summary({"m": masking})
-        ba = s[(s["task"] == "ba") & (s["mask"] == "ba_top")]
+        ba = s[(s["task"] == "ba") & (s["mask"] == "ba_top") & (s["layer_group"] == "all")]
         nwp = s[(s["task"] == "nwp") & (s["mask"] == "nwp_top")]
-        out["masking_ba_top"] = (ba["change_percent"].mean() / 100,
-                                 ba["ci_low_percent"].min() / 100,
-                                 ba["ci_high_percent"].max() / 100, np.nan, "")  # fmt: skip
-        out["masking_nwp_top"] = (nwp["change_percent"].mean() / 100,
-                                  nwp["ci_low_percent"].min() / 100,
-                                  nwp["ci_high_percent"].max() / 100, np.nan, "")  # fmt: skip
+        for fid, row in (("masking_ba_top", ba), ("masking_nwp_top", nwp)):
+            if len(row):
+                r = row.iloc[0]
+                out[fid] = (r["change_percent"] / 100, r["ci_low_percent"] / 100,
+                            r["ci_high_percent"] / 100, np.nan, "")  # fmt: skip
     return out
 
 

@@ -123,7 +123,7 @@ MASKING_SUMMARY = [
     "layer_group",
     "mask",
     "change_percent",
-    "ci_low_percent",  # lowest and highest 95 % interval of the group's subjects x layers
+    "ci_low_percent",  # block-bootstrap 95 % interval of the pooled relative change
     "ci_high_percent",
     "n_masked",
     "n_targets",
@@ -240,7 +240,8 @@ def read_table(path: str | Path, columns: list[str]) -> pd.DataFrame:
     if path.suffix == ".parquet":
         table = pd.read_parquet(path)
     else:
-        table = pd.read_csv(path, sep="\t")
+        # labels stay text: hp_cmu's subjects "1".."8" would otherwise come back as floats
+        table = pd.read_csv(path, sep="\t", dtype=dict.fromkeys(EMPTY_LABELS, str))
         for c in EMPTY_LABELS:
             if c in table:
                 table[c] = table[c].astype(object).where(table[c].notna(), "")
