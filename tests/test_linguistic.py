@@ -44,6 +44,13 @@ def test_real_story_features_groups():
     # shares of the 5176 slots with any non-zero value (checked on the real file)
     assert g["semantic"].mean() == pytest.approx(0.607, abs=1e-3)
     assert 0.95 < g["syntactic"].mean() < 0.97
+    # the selective groups (README, "Definitions"): content and function words partition the
+    # tagged words; the per-word annotations are sparse
+    assert not (g["content"] & g["function"]).any()
+    assert g["content"].mean() == pytest.approx(0.563, abs=1e-3)
+    assert g["function"].mean() == pytest.approx(0.378, abs=1e-3)
+    assert g["characters"].mean() == pytest.approx(0.119, abs=1e-3)
+    assert g["emotion_words"].mean() < 0.05 and g["story_verbs"].mean() < 0.05
 
 
 def _hand_scores():
@@ -74,6 +81,8 @@ def test_linguistic_shares_by_hand():
     assert g.n_group_words == 3
     # group words 10 (BA only), 12 and 13 (NWP only at 60 %: 10/19 < 0.6 -> both 12 and 13)
     assert (g.ba_only, g.both, g.nwp_only) == pytest.approx((1 / 3, 0, 2 / 3))
+    # enrichment: BA's set {10} is all group words (1 / (3/4)); NWP's {12, 13} too
+    assert (g.enrichment_ba, g.enrichment_nwp) == pytest.approx((4 / 3, 4 / 3))
     assert np.isnan(t[t["group"] == "empty"].iloc[0].ba_only)
 
 

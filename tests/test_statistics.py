@@ -109,10 +109,12 @@ def test_linguistic_groups_compare_ba_only_with_nwp_only_shares():
                          "target_tr": np.arange(n), "threshold": 0.6, "group": "names",
                          "n_group_words": 3, "ba_only": 0.4, "both": 0.2})  # fmt: skip
     ling["nwp_only"] = 0.1
+    ling["enrichment_ba"], ling["enrichment_nwp"] = 1.5, 1.0
     blocks = StoryBlocks(np.zeros(n, int), 4)
     t = inference_table(spread, com, iou, None, blocks, 300, 0, linguistic=ling)
     row = t.set_index("comparison").loc["linguistic_names"]
     assert row["effect"] == pytest.approx(0.3) and row["threshold"] == 0.6
+    assert t.set_index("comparison").loc["enrichment_names", "effect"] == pytest.approx(0.5)
     # against a null whose BA-only share is 0.25: the brain data add 0.15, context by context
     null = ling.assign(ba_only=0.25, null="shifted_bold")
     t = inference_table(spread, com, iou, None, blocks, 300, 0, {"linguistic": null},

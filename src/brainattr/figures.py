@@ -370,6 +370,16 @@ def linguistic(
                 ax.plot(x - 0.27, 100 * share.to_numpy(), ls="none", marker="_", ms=14, mew=2,
                         color=COLORS["null"], label=f"BA only, null: {null}")  # fmt: skip
             ax.set_xticks(x, [f"{th:.0%}" for th in g.index])
+            if "enrichment_ba" in t:
+                e = (
+                    t[t["group"] == group]
+                    .groupby("threshold")[["enrichment_ba", "enrichment_nwp"]]
+                    .mean()
+                )
+                note = ", ".join(f"{th:.0%} {r.enrichment_ba:.2f}/{r.enrichment_nwp:.2f}"
+                                 for th, r in e.iterrows())  # fmt: skip
+                ax.text(0.02, 0.97, f"enrichment BA / NWP: {note}", transform=ax.transAxes,
+                        fontsize=6, va="top")  # fmt: skip
             ax.set(
                 xlabel="important-set threshold",
                 ylabel=f"{group} words (%)",

@@ -3,7 +3,8 @@
 A dataset's ``word_groups.tsv`` marks the words that carry each annotation group (HP's,
 parsed from ``story_features.mat`` by :func:`brainattr.sources.hp.story_feature_groups`;
 the demo's; a user's own). The table gives, per BA context and threshold, the share of the
-group's span words that are BA-only, both, or NWP-only important.
+group's span words that are BA-only, both, or NWP-only important (the paper's measure), and
+each task's enrichment, which does not grow with the size of the important sets.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ def linguistic_table(
     Returns
     -------
     table : DataFrame
-        ``subject, layer, layer_group, target_tr, threshold, group, n_group_words`` and the
-        shares ``ba_only, both, nwp_only`` (NaN when the span has no word of the group).
+        ``subject, layer, layer_group, target_tr, threshold, group, n_group_words``, the
+        shares ``ba_only, both, nwp_only`` and ``enrichment_ba``, ``enrichment_nwp`` (the
+        group's share among the task's important words / its share of the span words; 1 =
+        no preference), NaN when the span has no word of the group.
     """
     names = [c for c in groups.columns if c != "word_index"]
     member = groups[names].to_numpy(bool)
@@ -58,13 +61,19 @@ def linguistic_table(
     for key, ba, nwp in ba_nwp_pairs(scores):
         in_group = member[spans[key[-1]]]
         n = in_group.sum(axis=0)
+        base = n / max(len(in_group), 1)  # the group's share of the span
         for t in thresholds:
             a, b = important_set(ba, t), important_set(nwp, t)
             cats = {"ba_only": a & ~b, "both": a & b, "nwp_only": ~a & b}
             counts = {c: (m[:, None] & in_group).sum(axis=0) for c, m in cats.items()}
+            # enrichment: the group's share among a task's important words / its span share
+            with np.errstate(invalid="ignore", divide="ignore"):
+                enrich = [(m[:, None] & in_group).sum(axis=0) / max(m.sum(), 1) / base
+                          for m in (a, b)]  # fmt: skip
             for j, group in enumerate(names):
                 shares = [counts[c][j] / n[j] if n[j] else np.nan for c in CATEGORIES]
-                rows.append((*key[1:], t, group, int(n[j]), *shares))
+                ratios = [e[j] if n[j] else np.nan for e in enrich]
+                rows.append((*key[1:], t, group, int(n[j]), *shares, *ratios))
     return pd.DataFrame(
         rows,
         columns=LINGUISTIC,

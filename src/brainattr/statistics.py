@@ -9,7 +9,7 @@ random and cross-task controls); and each BA value against each brain-free null'
 its block-bootstrap 95 % interval, block sign-flip ``p``, ``q`` (Benjamini-Hochberg within the
 comparison), and the paper's paired t-test over contexts as if independent (``t_paper``,
 ``p_paper``, ``q_paper``), kept so the paper's numbers can be compared. Every claim's test is
-here (about 355 lines) so that each family's BH correction is defined in one place.
+here (about 360 lines) so that each family's BH correction is defined in one place.
 """
 
 from __future__ import annotations
@@ -234,8 +234,12 @@ def inference_table(
                                      blocks, n_resamples, seed, by=("layer_group",))  # fmt: skip
     if linguistic is not None:
         for group, t in linguistic.groupby("group", sort=True):
-            rows += baseline_differences(t, "ba_only", "nwp_only", f"linguistic_{group}",
-                                         blocks, n_resamples, seed)  # fmt: skip
+            for a, b, name in (
+                ("ba_only", "nwp_only", "linguistic"),
+                ("enrichment_ba", "enrichment_nwp", "enrichment"),
+            ):
+                rows += baseline_differences(t, a, b, f"{name}_{group}", blocks, n_resamples,
+                                             seed)  # fmt: skip
             null_shares = (nulls or {}).get("linguistic")
             for null, n in [] if null_shares is None else null_shares.groupby("null"):
                 n = n[n["group"] == group]  # the claim's own gap, BA-only - NWP-only, per null

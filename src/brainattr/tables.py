@@ -130,7 +130,8 @@ MASKING_SUMMARY = [
     "n_seeds",
 ]
 LINGUISTIC_CATEGORIES = ["ba_only", "both", "nwp_only"]
-LINGUISTIC = [*BA_CONTEXT, "threshold", "group", "n_group_words", *LINGUISTIC_CATEGORIES]
+LINGUISTIC = [*BA_CONTEXT, "threshold", "group", "n_group_words", *LINGUISTIC_CATEGORIES,
+              "enrichment_ba", "enrichment_nwp"]  # fmt: skip
 STABILITY = [
     "comparison",
     "subject",

@@ -103,7 +103,9 @@ def _assert_word_groups_follow_story_features(folder, mat_path):
     ).any(axis=1)
     np.testing.assert_array_equal(groups["semantic"], semantic)
     np.testing.assert_array_equal(groups["syntactic"], syntactic)
-    assert list(groups.columns) == ["word_index", "semantic", "syntactic", "discourse"]
+    paper = ["semantic", "syntactic", "discourse"]
+    selective = ["content", "function", "characters", "emotion_words", "story_verbs"]
+    assert list(groups.columns) == ["word_index", *paper, *selective]
 
 
 def test_toneva_bundle_prepared(tmp_path):
