@@ -153,3 +153,35 @@ def test_every_paper_architecture_gives_one_hidden_state_convention(arch):
     (grad,) = torch.autograd.grad(full[2].square().sum(), x)
     gxi = (grad * x).sum(-1)
     assert torch.isfinite(gxi).all() and (gxi.abs() > 0).all()
+
+
+def test_bos_follows_the_tokenizer_and_is_never_a_word(tiny_model_dir, tmp_path):
+    """SmolLM2's tokenizer adds no BOS; saved with add_bos_token it does, and ``auto`` follows.
+    The BOS token then starts every encoded sequence, owned by no word."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from brainattr.models import BOS_WORD, ModelSpecError, bos_token, load_model
+    from brainattr.windows import absolute_words, pooling_weights
+
+    plain = AutoTokenizer.from_pretrained(tiny_model_dir)
+    assert bos_token(plain, "auto", "m") is None and bos_token(plain, False, "m") is None
+    assert bos_token(plain, True, "m") == plain.bos_token_id
+    plain.add_bos_token = True
+    plain.save_pretrained(tmp_path)  # the tiny model's weights with a BOS-adding tokenizer
+    for f in tiny_model_dir.iterdir():
+        if not (tmp_path / f.name).exists():
+            (tmp_path / f.name).symlink_to(f)
+    lm = load_model({"source": "local", "path": str(tmp_path), "layers": [1]}, "cpu")
+    assert lm.bos_id == plain.bos_token_id
+    ids, tw = lm.encode_words(["the", "fog"])
+    no_bos = dataclasses.replace(lm, bos_id=None, _cache={})
+    ids0, tw0 = no_bos.encode_words(["the", "fog"])
+    assert ids[0] == lm.bos_id and tw[0] == BOS_WORD
+    assert ids[1:].tolist() == ids0.tolist() and tw[1:].tolist() == tw0.tolist()
+    assert pooling_weights(tw, 0)[0] == 0  # read, never pooled
+    assert absolute_words(tw, 10).tolist() == [BOS_WORD, *(tw0 + 10).tolist()]
+    with pytest.raises(ModelSpecError, match="bos: true, but its tokenizer has no BOS token"):
+        bos_token(SimpleNamespace(bos_token_id=None), True, "m")

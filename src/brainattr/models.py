@@ -114,14 +114,42 @@ def read_snapshot(path: str | Path) -> dict:
     return snapshot
 
 
+# token_word of the BOS token: below every word position, so pooling and scoring skip it
+BOS_WORD = -1
+
+
+def tokenizer_adds_bos(tokenizer) -> bool:
+    """Whether the tokenizer starts a sequence with its BOS token by default (as in training)."""
+    bos = getattr(tokenizer, "bos_token_id", None)
+    if bos is None:
+        return False
+    ids = tokenizer("a", add_special_tokens=True)["input_ids"]
+    return bool(ids) and ids[0] == bos
+
+
+def bos_token(tokenizer, setting: str | bool, where: str) -> int | None:
+    """The BOS id a model's sequences start with: ``models.<name>.bos`` ``auto`` (as its
+    tokenizer does by default), ``true`` or ``false``."""
+    if setting == "auto":
+        return tokenizer.bos_token_id if tokenizer_adds_bos(tokenizer) else None
+    if setting is True or setting == "true":
+        if getattr(tokenizer, "bos_token_id", None) is None:
+            raise ModelSpecError(f"{where}: bos: true, but its tokenizer has no BOS token; "
+                                 "set models.<name>.bos to auto or false")  # fmt: skip
+        return tokenizer.bos_token_id
+    return None
+
+
 @dataclass
 class LoadedModel:
-    """A frozen causal language model with its tokenizer and a per-word token cache."""
+    """A frozen causal language model with its tokenizer and a per-word token cache;
+    ``bos_id``: the BOS token that starts every sequence (None: the model takes none)."""
 
     model: torch.nn.Module
     tokenizer: object
     device: torch.device
     n_layers: int
+    bos_id: int | None = None
     _cache: dict[str, list[int]] = field(default_factory=dict)
 
     @property
@@ -141,14 +169,17 @@ class LoadedModel:
     def encode_words(self, words: list[str]) -> tuple[torch.Tensor, np.ndarray]:
         """Token ids of a word sequence and the position of each token's word.
 
+        A model that takes a BOS token gets it first, owned by :data:`BOS_WORD` (no word): it
+        is read by every pass but pooled into no state and scored as no word.
+
         Returns
         -------
         ids : LongTensor of shape (n_tokens,)
         token_word : array of int, shape (n_tokens,)
-            Index into ``words`` of each token.
+            Index into ``words`` of each token (:data:`BOS_WORD` for the BOS token).
         """
-        ids: list[int] = []
-        owner: list[int] = []
+        ids: list[int] = [] if self.bos_id is None else [self.bos_id]
+        owner: list[int] = [] if self.bos_id is None else [BOS_WORD]
         for i, w in enumerate(words):
             t = self.word_tokens(w)
             ids.extend(t)
@@ -183,13 +214,14 @@ def load_model(spec: dict, device: str = "auto") -> LoadedModel:
     # Frozen weights: backward passes compute input gradients only.
     model.requires_grad_(False)
     n_layers = int(model.config.num_hidden_layers)
+    bos_id = bos_token(tokenizer, spec.get("bos", "auto"), str(where))
     for layer in spec["layers"]:
         if layer > n_layers:
             raise ModelSpecError(
                 f"layer {layer} requested but {where} has {n_layers} layers "
                 "(config key models.<name>.layers; valid: 1..n_layers)"
             )
-    return LoadedModel(model, tokenizer, dev, n_layers)
+    return LoadedModel(model, tokenizer, dev, n_layers, bos_id)
 
 
 def pad_batch(

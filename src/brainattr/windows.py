@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from brainattr.dataset import Dataset, tr_word_ranges
-from brainattr.models import LoadedModel, hidden_states, pad_batch
+from brainattr.models import BOS_WORD, LoadedModel, hidden_states, pad_batch
 
 
 def window_range(
@@ -29,6 +29,12 @@ def window_range(
     return max(floor, first_word - context_words), stop_word
 
 
+def absolute_words(token_word: np.ndarray, start: int) -> np.ndarray:
+    """Story word of each token of a pass that starts at word ``start``; the BOS token keeps
+    :data:`brainattr.models.BOS_WORD`, so it is never scored as a word."""
+    return np.where(token_word == BOS_WORD, BOS_WORD, token_word + start)
+
+
 def pooling_weights(
     token_word: np.ndarray, first_pooled: int, stop_pooled: int | None = None
 ) -> np.ndarray:
@@ -37,7 +43,7 @@ def pooling_weights(
     Parameters
     ----------
     token_word : array of int, shape (n_tokens,)
-        Word position of each token in its window.
+        Word position of each token in its window (the BOS token, -1, is never pooled).
     first_pooled : int
         Window position of the first word pooled (the TR's first word).
     stop_pooled : int, optional
@@ -73,8 +79,8 @@ class Window:
 
     @property
     def token_word_abs(self) -> np.ndarray:
-        """Absolute story word of each token, shape (n_tokens,)."""
-        return self.start + self.token_word
+        """Absolute story word of each token, shape (n_tokens,) (BOS stays ``BOS_WORD``)."""
+        return absolute_words(self.token_word, self.start)
 
 
 class Chunk:

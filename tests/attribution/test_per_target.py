@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -11,13 +13,15 @@ from .toy import CONTEXT, WORD_TR, WORDS, story_windows, target_6
 
 def _naive_ba(lm, target, layer, weights, intercept, y, scale=1.0):
     """The literal loss for one target and one subject, built from scratch; its gradient at
-    the embeddings scaled by ``scale``, times the unscaled embeddings, summed per word."""
+    the embeddings scaled by ``scale``, times the unscaled embeddings, summed per word (a BOS
+    token, where the model takes one, starts each window and belongs to no word)."""
     emb = lm.model.get_input_embeddings()
     first, stop = tr_word_ranges(WORD_TR, 8)
     leaves, owners, preds = [], [], []
     for s in target.delay_trs:
         start = max(0, first[s] - CONTEXT)
-        ids, owner = [], []
+        ids = [] if lm.bos_id is None else [lm.bos_id]
+        owner = [] if lm.bos_id is None else [-1]
         for i in range(start, stop[s]):
             t = lm.tokenizer(" " + WORDS[i], add_special_tokens=False)["input_ids"]
             ids += t
@@ -34,11 +38,16 @@ def _naive_ba(lm, target, layer, weights, intercept, y, scale=1.0):
     grads = torch.autograd.grad(loss, leaves)
     scores = np.zeros(len(WORDS))
     for x, g, owner in zip(leaves, grads, owners, strict=True):
-        np.add.at(scores, owner, (x / scale * g).sum(-1)[0].detach().numpy())
+        word = owner >= 0
+        np.add.at(scores, owner[word], (x / scale * g).sum(-1)[0].detach().numpy()[word])
     return scores[target.span_start : target.span_stop]
 
 
-def test_ba_gxi_equals_naive_autograd(tiny_lm):
+@pytest.mark.parametrize("bos", [False, True])
+def test_ba_gxi_equals_naive_autograd(tiny_lm, bos):
+    """Also with a BOS token at the start of every window: read, never pooled, never scored."""
+    if bos:
+        tiny_lm = dataclasses.replace(tiny_lm, bos_id=tiny_lm.tokenizer.bos_token_id, _cache={})
     rng = np.random.default_rng(0)
     h = tiny_lm.embedding.weight.shape[1]
     heads = []

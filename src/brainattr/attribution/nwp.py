@@ -25,7 +25,7 @@ from brainattr.attribution.core import (
 )
 from brainattr.models import LoadedModel, hidden_states, lm_logits, pad_batch
 from brainattr.targets import Target
-from brainattr.windows import batches
+from brainattr.windows import absolute_words, batches
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def nwp_inputs(
 ) -> tuple[torch.Tensor, np.ndarray]:
     """Token ids of span + next word, and each token's absolute word index."""
     ids, tw = lm.encode_words(words[target.span_start : target.next_word + 1])
-    return ids, tw + target.span_start
+    return ids, absolute_words(tw, target.span_start)
 
 
 def nwp_loss(
