@@ -146,9 +146,10 @@ def test_masking_claims_are_per_target_and_against_each_null():
     rows = []
 
     def add(task, mask, null, subject, layer, group, tr, value):
+        value += 0.01 * rng.standard_normal()  # NWP: a loss change in nats, BA: relative
         rows.append({"task": task, "mask": mask, "null": null, "subject": subject,
                      "layer": layer, "layer_group": group, "target_tr": tr,
-                     "relative": value + 0.01 * rng.standard_normal()})  # fmt: skip
+                     "relative": value, "loss": 2.0 + value})  # fmt: skip
 
     for tr in range(60):
         for null, top in (("", 0.5), ("random_readout", 0.3)):

@@ -9,7 +9,7 @@ random and cross-task controls); and each BA value against each brain-free null'
 its block-bootstrap 95 % interval, block sign-flip ``p``, ``q`` (Benjamini-Hochberg within the
 comparison), and the paper's paired t-test over contexts as if independent (``t_paper``,
 ``p_paper``, ``q_paper``), kept so the paper's numbers can be compared. Every claim's test is
-here (about 360 lines) so that each family's BH correction is defined in one place.
+here (about 365 lines) so that each family's BH correction is defined in one place.
 """
 
 from __future__ import annotations
@@ -166,19 +166,24 @@ def observed_vs_null(
 
 
 def _masks_wide(table: pd.DataFrame, task: str) -> pd.DataFrame:
-    """Per-target relative loss change, one column per mask, one row per context."""
-    t = table[(table["task"] == task) & (table["mask"] != "none")]
-    return t.pivot_table(
-        index=["null", *BA_CONTEXT], columns="mask", values="relative"
-    ).reset_index()
+    """Per-target loss change, one column per mask, one row per context: BA relative to the
+    unmasked MSE; NWP in nats (cross-entropy minus the unmasked one), since a relative change of
+    a cross-entropy near 0 is unbounded."""
+    keys = ["null", *BA_CONTEXT]
+    t = table[table["task"] == task]
+    value = t["relative"]
+    if task == "nwp":
+        none = t[t["mask"] == "none"].set_index("target_tr")["loss"]
+        value = t["loss"] - none.reindex(t["target_tr"]).to_numpy()
+    t = t.assign(change=value)[t["mask"] != "none"]
+    return t.pivot_table(index=keys, columns="mask", values="change").reset_index()
 
 
 def masking_comparisons(table, blocks, n_resamples, seed) -> list[dict]:
     """Masking claims from the per-target table (:data:`brainattr.tables.MASKING_TARGETS`),
-    as relative changes of each context's loss: BA's top words against the distance-matched
-    control, the uniform random control and NWP's top words; NWP's top words against their
-    matched control; NWP's loss when BA's top words are masked against its own top words; and
-    BA's top-minus-matched effect against each brain-free null's (``masking_vs_<null>``)."""
+    each context's loss change (:func:`_masks_wide`): BA's top words against the matched,
+    random and NWP-top masks; NWP's top words against matched and random; NWP's loss when BA's
+    top words are masked against its own; BA's top-minus-matched effect against each null's."""
     ba = _masks_wide(table, "ba")
     ba["top_minus_matched"] = ba["ba_top"] - ba["ba_matched"]
     fitted = ba[ba["null"] == ""]
