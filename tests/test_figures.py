@@ -147,3 +147,34 @@ def test_every_figure_renders(tmp_path):
         png, pdf = tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"
         draw(png, pdf)
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and pdf.read_bytes()[:4] == b"%PDF"
+
+
+def test_the_papers_values_are_drawn_where_they_apply(tmp_path, monkeypatch):
+    """Fig. 4 marks the paper's semantic shares at 60 % (HP's semantic group only); the red
+    marks carry the paper's values as legend labels."""
+    import matplotlib.pyplot as plt
+
+    from brainattr import figures
+    from brainattr.paper_check import read_reference
+
+    root = Path(__file__).resolve().parents[1]
+    reference = read_reference(root / "resources/paper_reference.tsv")
+    calls = []
+    monkeypatch.setattr(figures, "_paper_marks", lambda ax, ref, spans, scale: calls.append(spans))
+    ling = pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early", "target_tr": 1,
+                         "threshold": [0.1, 0.6], "group": "semantic", "n_group_words": 3,
+                         "ba_only": 0.2, "both": 0.1, "nwp_only": 0.1, "enrichment_ba": 1.2,
+                         "enrichment_nwp": 0.9})  # fmt: skip
+    figures.linguistic({"m": ling}, "t", str(tmp_path / "a.png"), str(tmp_path / "a.pdf"),
+                       reference=reference)  # fmt: skip
+    figures.linguistic({"m": ling.assign(group="names")}, "t", str(tmp_path / "b.png"),
+                       str(tmp_path / "b.pdf"), reference=reference)  # fmt: skip
+    assert len(calls) == 1
+    assert list(calls[0]) == ["linguistic_semantic_ba", "linguistic_semantic_nwp"]
+    np.testing.assert_allclose(calls[0]["linguistic_semantic_nwp"], (1.14, 1.4))
+    monkeypatch.undo()
+    fig, ax = plt.subplots()
+    figures._paper_marks(ax, reference, {"iou_10": (10, 10), "masking_nwp_top": (0, 1)}, 1)
+    labels = ax.get_legend_handles_labels()[1]
+    assert sorted(labels) == ["paper: more than doubles (> +100 %)", "paper: ~0.16 at 10 %"]
+    plt.close(fig)

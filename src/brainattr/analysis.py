@@ -333,7 +333,8 @@ def masking_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """
     rows = []
     for model, t in tables.items():
-        keep = (t["subject"] == "mean") | ((t["task"] == "nwp") & (t["subject"] == ""))
+        subject = t["subject"].fillna("")  # "" (NWP) reads back as NaN from a plain TSV read
+        keep = (subject == "mean") | ((t["task"] == "nwp") & (subject == ""))
         t = t[keep & (t["mask"] != "none")]
         out = pd.DataFrame({"model": model, "task": t["task"], "layer_group": t["layer_group"],
                             "mask": t["mask"], "change_percent": 100 * t["relative"],

@@ -62,6 +62,7 @@ def ba_per_layer(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str
 
 
 NULL_STYLE = {"random_readout": (0, (1, 1)), "shifted_bold": (0, (4, 2))}
+NULL_MARKER = {"random_readout": "_", "shifted_bold": "x"}
 
 
 def _null_lines(ax, nulls: pd.DataFrame | None, value: str, x: str, group: str | None) -> None:
@@ -289,8 +290,8 @@ def masking(
         _paper_marks(ax_ba, reference, {"masking_ba_top": (-0.4, 2.4)}, scale=100)
         n_masked = t.loc[t["mask"] != "none", "n_masked"].mean()
         ax_ba.set(ylabel="change in BA r (%)", xlabel="BA layer",
-                  title=f"{model}: BA after masking {n_masked:.1f} word(s)/context "
-                  f"({int(t['n_seeds'].max())} seeds)")  # fmt: skip
+                  title=f"{model}: BA, {n_masked:.1f} word(s) masked, "
+                  f"{int(t['n_seeds'].max())} seeds")  # fmt: skip
         ax_ba.legend(fontsize=7)
         nwp_order = [("nwp_top", "NWP-top words", COLORS["nwp"]),
                      ("nwp_matched", "distance-matched", "#b2abd2"),
@@ -298,7 +299,8 @@ def masking(
         nwp = summary[summary["task"] == "nwp"]
         _bars(ax_nwp, nwp[nwp["layer_group"] == "final"], nwp_order, "layer_group")
         _paper_marks(ax_nwp, reference, {"masking_nwp_top": (-0.4, 0.4)}, scale=100)
-        cross = nwp[nwp["mask"] == "ba_top"]
+        cross = nwp[nwp["mask"] == "ba_top"].set_index("layer_group")
+        cross = cross.reindex([g for g in GROUPS if g in cross.index]).reset_index()
         ax_nwp.bar(np.arange(len(cross)) + 1, cross["change_percent"], 0.5, color=COLORS["ba"],
                    label="BA-top words")  # fmt: skip
         ax_nwp.set_xticks(
@@ -318,7 +320,7 @@ def _masking_null_panel(ax, per_target: pd.DataFrame | None, model: str) -> None
     """Mean over targets of the relative BA loss increase, top words minus matched words, of
     the fitted readouts and of each brain-free null."""
     ax.set(ylabel="loss increase, top - matched (%)", xlabel="BA layer",
-           title=f"{model}: what masking shows beyond the architecture")  # fmt: skip
+           title="beyond the architecture (per target)")  # fmt: skip
     ax.axhline(0, color="k", lw=0.8)
     if per_target is None or per_target.empty:
         return
@@ -367,25 +369,25 @@ def linguistic(
             nulls = (null_tables or {}).get(model)
             for null, n in [] if nulls is None else nulls[nulls["group"] == group].groupby("null"):
                 share = n.groupby("threshold")["ba_only"].mean().reindex(g.index)
-                ax.plot(x - 0.27, 100 * share.to_numpy(), ls="none", marker="_", ms=14, mew=2,
-                        color=COLORS["null"], label=f"BA only, null: {null}")  # fmt: skip
-            ax.set_xticks(x, [f"{th:.0%}" for th in g.index])
-            if "enrichment_ba" in t:
-                e = (
-                    t[t["group"] == group]
-                    .groupby("threshold")[["enrichment_ba", "enrichment_nwp"]]
-                    .mean()
-                )
-                note = ", ".join(f"{th:.0%} {r.enrichment_ba:.2f}/{r.enrichment_nwp:.2f}"
-                                 for th, r in e.iterrows())  # fmt: skip
-                ax.text(0.02, 0.97, f"enrichment BA / NWP: {note}", transform=ax.transAxes,
-                        fontsize=6, va="top")  # fmt: skip
-            ax.set(
-                xlabel="important-set threshold",
-                ylabel=f"{group} words (%)",
-                title=f"{model}: {group}",
-            )
-            ax.legend(fontsize=7)
+                ax.plot(x - 0.27, 100 * share.to_numpy(), ls="none", mew=2, ms=9,
+                        marker=NULL_MARKER.get(null, "_"), color=COLORS["null"],
+                        label=f"BA only, null: {null}")  # fmt: skip
+            labels = [f"{th:.0%}" for th in g.index]
+            if "enrichment_ba" in t:  # each task's enrichment under its threshold
+                cols = ["enrichment_ba", "enrichment_nwp"]
+                e = t[t["group"] == group].groupby("threshold")[cols].mean()
+                labels = [f"{th:.0%}\n{r.enrichment_ba:.2f} / {r.enrichment_nwp:.2f}"
+                          for th, r in e.reindex(g.index).iterrows()]  # fmt: skip
+            ax.set_xticks(x, labels, fontsize=7)
+            th = list(np.round(g.index, 6))
+            if group == "semantic" and 0.6 in th:  # the paper's shares of HP's semantic words
+                at = th.index(0.6)
+                _paper_marks(ax, reference, {"linguistic_semantic_ba": (at - 0.4, at - 0.14),
+                                             "linguistic_semantic_nwp": (at + 0.14, at + 0.4)},
+                             scale=100)  # fmt: skip
+            ax.set(xlabel="threshold (below: enrichment BA / NWP)", ylabel=f"{group} words (%)",
+                   title=f"{model}: {group}")  # fmt: skip
+        row[0].legend(fontsize=6)
     fig.suptitle(
         f"{title} (BA: all selected layers; shares of the span's group words)", fontsize=10
     )
