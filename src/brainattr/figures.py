@@ -599,7 +599,7 @@ def paper_check(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
     runs = table[["dataset", "context_words", "method", "model"]].drop_duplicates()
     ids = list(dict.fromkeys(table["id"]))
     cell = table.set_index(["id", "dataset", "context_words", "method", "model"])
-    fig, ax = plt.subplots(figsize=(3 + 1.5 * len(runs), 0.9 + 0.42 * len(ids)))
+    fig, ax = plt.subplots(figsize=(7 + 1.1 * len(runs), 1.4 + 0.42 * len(ids)))
     for j, run in enumerate(runs.itertuples(index=False)):
         for i, fid in enumerate(ids):
             r = cell.loc[(fid, *run)]
@@ -610,11 +610,11 @@ def paper_check(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
     ax.set_yticks(np.arange(len(ids)) + 0.5, [f"{fid}  (paper: {paper[fid]})" for fid in ids],
                   fontsize=7)  # fmt: skip
     ax.set_xticks(np.arange(len(runs)) + 0.5,
-                  [f"{r.dataset} L={r.context_words}\n{r.method} {r.model}"
-                   for r in runs.itertuples(index=False)], fontsize=7)  # fmt: skip
+                  [f"{r.dataset}\nL = {r.context_words}\n{r.method}\n{r.model}"
+                   for r in runs.itertuples(index=False)], fontsize=6)  # fmt: skip
     ax.set(xlim=(0, len(runs)), ylim=(len(ids), 0))
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in VERDICT_COLORS.values()]
     ax.legend(handles, list(VERDICT_COLORS), fontsize=7, loc="upper left",
               bbox_to_anchor=(1.01, 1))  # fmt: skip
-    ax.set_title(f"{title}: which of the paper's findings this run reproduces", fontsize=10)
+    fig.suptitle(f"{title}: which of the paper's findings this run reproduces", fontsize=10)
     _save(fig, png, pdf)
