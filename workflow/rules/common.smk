@@ -97,8 +97,10 @@ def figures_of(dataset):
 
 
 # results folder of each registered figure input level (brainattr.figure_registry.Input)
+# files shipped with the workflow resolve against it, not the working directory (--directory)
+RESOURCES = str(Path(workflow.basedir) / "resources")
 LEVELS = {"run": RUN, "attr": ATTR, "summary": SUMMARY, "asummary": ASUMMARY,
-          "resource": "resources"}
+          "resource": RESOURCES}
 
 
 def figure_inputs(spec):

@@ -6,7 +6,7 @@ rule paper_check:
         unpack(
             lambda wc: {
                 "data": dataset_files(wc.dataset),
-                "reference": "resources/paper_reference.tsv",
+                "reference": f"{RESOURCES}/paper_reference.tsv",
                 "spread_tests": f"{ASUMMARY}/spread_tests.tsv".format(**wc),
                 **paper_tables(wc),
             }
