@@ -19,8 +19,6 @@ from brainattr.tables import (
     DISPERSION,
     IMPORTANT_SETS,
     IOU,
-    MASKING,
-    MASKING_SUMMARY,
     NULL_SCORES,
     POSITIONS,
     SCORES,
@@ -314,38 +312,3 @@ def run_analyses(
         tables = null_analysis_tables(scores, nulls, thresholds, position_threshold, seed)
         for name, t in tables.items():
             write_table(t, out[f"null_{name}"], [*ANALYSIS_TABLES[name], "null"])
-
-
-def masking_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """The masking table of every model: relative change per task, layer group and mask.
-
-    Parameters
-    ----------
-    tables : {model: masking table written by :func:`brainattr.masking.run_masking`}
-
-    Returns
-    -------
-    table : DataFrame
-        :data:`MASKING_SUMMARY` from the pooled rows (``subject`` "mean": the relative change
-        of the mean over the group's subjects and layers, ``layer_group`` "all" over every BA
-        layer) and NWP's own masks; ``*_percent`` = 100 x relative change and its
-        block-bootstrap 95 % interval (NWP's ``ba_top`` rows: the BA layer group masked).
-    """
-    rows = []
-    for model, t in tables.items():
-        subject = t["subject"].fillna("")  # "" (NWP) reads back as NaN from a plain TSV read
-        keep = (subject == "mean") | ((t["task"] == "nwp") & (subject == ""))
-        t = t[keep & (t["mask"] != "none")]
-        out = pd.DataFrame({"model": model, "task": t["task"], "layer_group": t["layer_group"],
-                            "mask": t["mask"], "change_percent": 100 * t["relative"],
-                            "ci_low_percent": 100 * t["ci_low"],
-                            "ci_high_percent": 100 * t["ci_high"], "n_masked": t["n_masked"],
-                            "n_targets": t["n_targets"], "n_seeds": t["n_seeds"]})  # fmt: skip
-        rows.append(out)
-    return pd.concat(rows, ignore_index=True)[MASKING_SUMMARY]
-
-
-def run_masking_summary(paths: dict[str, str], out_path: str | Path) -> None:
-    """Workflow stage ``masking_table``: one table of every model's masking results."""
-    tables = {m: read_table(p, MASKING) for m, p in paths.items()}
-    write_table(masking_summary(tables), out_path, MASKING_SUMMARY)

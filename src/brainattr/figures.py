@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from brainattr.analysis import masking_summary
+from brainattr.masking_tables import masking_summary
 
 COLORS = {"ba": "#d95f02", "nwp": "#7570b3", "random": "#8c8c8c", "both": "#4d4d4d",
           "null": "#5a5a5a", "paper": "#e41a1c"}  # fmt: skip

@@ -2,16 +2,19 @@
 
 :func:`per_target_table` averages each context's per-seed loss over seeds and relates it to its
 unmasked loss; :func:`head_table` gives BA's r per fitted head and mask with a block-bootstrap
-interval (:func:`resampled_r`), and the pooled rows per layer group. The stage that runs the
-model is :mod:`brainattr.masking`.
+interval (:func:`resampled_r`), and the pooled rows per layer group; :func:`masking_summary`
+gathers every model's pooled rows (stage ``masking_table``, the figure, the paper check). The
+stage that runs the model is :mod:`brainattr.masking`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from brainattr.tables import MASKING, MASKING_TARGETS
+from brainattr.tables import MASKING, MASKING_SUMMARY, MASKING_TARGETS, read_table, write_table
 
 BA_MASKS = ["none", "ba_top", "ba_matched", "nwp_top", "nwp_matched", "random"]
 
@@ -133,3 +136,38 @@ def head_table(
         add(task, mask, "mean", -1, group, value, boot, base, base_boot,
             np.mean([masked[k] for k in members]), max(seeds[k] for k in members))  # fmt: skip
     return pd.DataFrame(rows, columns=MASKING)
+
+
+def masking_summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The masking table of every model: relative change per task, layer group and mask.
+
+    Parameters
+    ----------
+    tables : {model: masking table written by :func:`brainattr.masking.run_masking`}
+
+    Returns
+    -------
+    table : DataFrame
+        :data:`MASKING_SUMMARY` from the pooled rows (``subject`` "mean": the relative change
+        of the mean over the group's subjects and layers, ``layer_group`` "all" over every BA
+        layer) and NWP's own masks; ``*_percent`` = 100 x relative change and its
+        block-bootstrap 95 % interval (NWP's ``ba_top`` rows: the BA layer group masked).
+    """
+    rows = []
+    for model, t in tables.items():
+        subject = t["subject"].fillna("")  # "" (NWP) reads back as NaN from a plain TSV read
+        keep = (subject == "mean") | ((t["task"] == "nwp") & (subject == ""))
+        t = t[keep & (t["mask"] != "none")]
+        out = pd.DataFrame({"model": model, "task": t["task"], "layer_group": t["layer_group"],
+                            "mask": t["mask"], "change_percent": 100 * t["relative"],
+                            "ci_low_percent": 100 * t["ci_low"],
+                            "ci_high_percent": 100 * t["ci_high"], "n_masked": t["n_masked"],
+                            "n_targets": t["n_targets"], "n_seeds": t["n_seeds"]})  # fmt: skip
+        rows.append(out)
+    return pd.concat(rows, ignore_index=True)[MASKING_SUMMARY]
+
+
+def run_masking_summary(paths: dict[str, str], out_path: str | Path) -> None:
+    """Workflow stage ``masking_table``: one table of every model's masking results."""
+    tables = {m: read_table(p, MASKING) for m, p in paths.items()}
+    write_table(masking_summary(tables), out_path, MASKING_SUMMARY)

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from brainattr.analysis import masking_summary
 from brainattr.inference import block_test
+from brainattr.masking_tables import masking_summary
 from brainattr.statistics import StoryBlocks
 from brainattr.tables import (
     IOU,

@@ -1,4 +1,4 @@
-from brainattr.analysis import run_masking_summary
+from brainattr.masking_tables import run_masking_summary
 from brainattr.workflow import setup_script
 
 setup_script(snakemake.log[0])
