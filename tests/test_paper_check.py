@@ -101,7 +101,7 @@ def _tables(n=40):
 def test_findings_and_verdicts_from_hand_made_tables(ref):
     tables, tests = _tables()
     blocks = StoryBlocks(np.zeros(40, int), 4)
-    f = model_findings(ref, tables, tests, blocks, 200, 0)
+    f = model_findings(tables, tests, blocks, 200, 0)
     assert f["iou_10"][0] == pytest.approx(0.16) and f["iou_98"][0] == pytest.approx(0.9)
     assert f["iou_low_thresholds"][0] == pytest.approx(0.15)
     assert f["iou_10"][4] == "random_readout: 0.5"

@@ -173,14 +173,16 @@ def _score_contexts(dataset_dir, lm, context_words, scores, nulls, targets, enco
             ce = _cross_entropies(lm, [words if k is None else texts[k][0] for k in ce_keys], tgt,
                                   settings["batch_tokens"])  # fmt: skip
             ce_of = dict(zip(ce_keys, ce, strict=True))
+            bold = {key: head.y.double().cpu().numpy() for key, head in heads.items()}
             for key, head in heads.items():
-                out.ba("none", 0, key, tgt.tr, ti, 0, _predict(states[None], head, layers), head)
+                out.ba("none", 0, key, tgt.tr, ti, 0, _predict(states[None], head, layers),
+                       bold[key])  # fmt: skip
             out.rows.append(("nwp", "none", *NWP_KEY, tgt.tr, 0, 0, ce_of[None]))
             for i, v in plan:
                 text = states[(i, v.positions)]
                 for key in [v.key] if v.mask in ("ba_top", "ba_matched") else heads:
                     pred = _predict(text, heads[key], layers)
-                    out.ba(v.mask, i, key, tgt.tr, ti, n_masked, pred, heads[key])
+                    out.ba(v.mask, i, key, tgt.tr, ti, n_masked, pred, bold[key])
                 if _needs_nwp(v):
                     key = NWP_KEY if v.key is None else v.key
                     ce = ce_of[(i, v.positions)]
@@ -205,8 +207,7 @@ class _Results:
         self.preds: dict[tuple, np.ndarray] = {}
         self.truth: dict[tuple, np.ndarray] = {}
 
-    def ba(self, mask, seed, key, tr, ti, n_masked, pred, head) -> None:
-        y = head.y.double().cpu().numpy()
+    def ba(self, mask, seed, key, tr, ti, n_masked, pred, y) -> None:
         self.rows.append(("ba", mask, *key, tr, seed, n_masked, float(np.mean((pred - y) ** 2))))
         if not key[0]:  # r only for the fitted readouts
             size = (1 if mask == "none" else self.n_seeds, self.n_targets, y.size)

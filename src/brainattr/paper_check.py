@@ -127,7 +127,7 @@ def _null_text(values: dict[str, float]) -> str:
     return "; ".join(f"{k}: {v:.3g}" for k, v in sorted(values.items()) if np.isfinite(v))
 
 
-def model_findings(ref, tables, spread_tests, blocks, n_resamples, seed) -> dict[str, tuple]:
+def model_findings(tables, spread_tests, blocks, n_resamples, seed) -> dict[str, tuple]:
     """{finding id: (ours, ci_low, ci_high, q, null text)} of one model's tables."""
     iou, null_iou = tables["iou"], tables.get("null_iou")
     out: dict[str, tuple] = {}
@@ -262,7 +262,7 @@ def run_paper_check(
             if model in by_model:
                 extra = ["null"] if name.startswith("null_") else []
                 tables[name] = read_table(by_model[model], cols + extra)
-        findings = model_findings(ref, tables, tests[tests["model"] == model],
+        findings = model_findings(tables, tests[tests["model"] == model],
                                   blocks, settings["n_resamples"], seed)  # fmt: skip
         runs.append({"model": model, "model_id": model_id, "dataset": dataset,
                      "source": source, "context_words": context_words, "method": method,

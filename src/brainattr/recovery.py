@@ -55,7 +55,8 @@ def recovery_table(
     n_resamples: int = 2000,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Share of driver words among important words vs among all span words.
+    """Share of driver words among important words vs among all span words (``scores``: the
+    score table, or its :func:`context_recovery`).
 
     Returns
     -------
@@ -65,7 +66,7 @@ def recovery_table(
         per-target block test of ``enrichment`` (:func:`context_recovery`) when ``blocks``
         are given (``effect, ci_low, ci_high, p``; NaN otherwise).
     """
-    ctx = context_recovery(scores, driver_words, threshold)
+    ctx = scores if "enrichment" in scores else context_recovery(scores, driver_words, threshold)
     rows = []
     for (task, group), g in ctx.groupby(["task", "layer_group"], sort=True):
         share, base = (
@@ -92,9 +93,12 @@ def _per_target(g: pd.DataFrame, blocks, n_resamples, seed, value="enrichment") 
 
 def brain_minus_null(observed, null, driver_words, threshold, blocks, n_resamples, seed):
     """Per BA layer group: the fitted readouts' enrichment minus the null's, context by context
-    (same subject, layer, target), block-tested: {layer_group: (effect, ci_low, ci_high, p)}."""
+    (same subject, layer, target), block-tested: {layer_group: (effect, ci_low, ci_high, p)}.
+    ``observed``: the score table, or its :func:`context_recovery` (computed once per model)."""
     keys = ["subject", "layer", "layer_group", "target_tr"]
-    obs = context_recovery(observed[observed["task"] == "ba"], driver_words, threshold)
+    obs = observed if "enrichment" in observed else context_recovery(
+        observed, driver_words, threshold)  # fmt: skip
+    obs = obs[obs["task"] == "ba"]
     nul = context_recovery(null, driver_words, threshold)
     m = obs[[*keys, "enrichment"]].merge(nul[[*keys, "enrichment"]], on=keys,
                                          suffixes=("", "_null"))  # fmt: skip
@@ -131,14 +135,15 @@ def run_recovery(
     args = (blocks, settings["n_resamples"], seed)
     tables = []
     for m, p in scores_paths.items():
-        scores = read_table(p, SCORES)
-        observed = recovery_table(scores, drivers, threshold, *args)
+        # the fitted readouts' contexts, once for their own rows and every null's gap
+        observed_contexts = context_recovery(read_table(p, SCORES), drivers, threshold)
+        observed = recovery_table(observed_contexts, drivers, threshold, *args)
         tables.append(observed.assign(model=m, null="", **dict.fromkeys(BRAIN, np.nan)))
         if null_scores_paths:
             nulls = read_table(null_scores_paths[m], NULL_SCORES)
             for null, t in nulls.groupby("null", sort=True):
                 rows = recovery_table(t, drivers, threshold, *args).assign(model=m, null=null)
-                gap = brain_minus_null(scores, t, drivers, threshold, *args)
+                gap = brain_minus_null(observed_contexts, t, drivers, threshold, *args)
                 brain = [gap.get(g, (np.nan,) * 4) for g in rows["layer_group"]]
                 rows[BRAIN] = pd.DataFrame(brain, index=rows.index, columns=BRAIN)
                 tables.append(rows)
