@@ -49,7 +49,7 @@ def main() -> None:
             with torch.no_grad():
                 logits = lm.model(inputs_embeds=lm.embed(ids)[None]).logits[0]
             ce[bos].append(float(next_word_cross_entropy(logits, ids, tw, t.next_word)))
-            scores[bos] = nwp_word_scores(lm, words, t, "gxi")
+            scores[bos] = nwp_word_scores(lm, words, t, "gxi")[0]
         rho.append(stats.spearmanr(scores[False], scores[True]).statistic)
         top.append(np.argmax(np.abs(scores[False])) == np.argmax(np.abs(scores[True])))
     print(

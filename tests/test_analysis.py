@@ -11,6 +11,8 @@ from brainattr.analysis import (
     iou,
     iou_table,
     normalized_entropy,
+    nwp_scores_by_context,
+    paired_nwp,
     positions_table,
     spread_table,
     weighted_iqr,
@@ -139,3 +141,33 @@ def test_null_tables_pair_each_null_with_the_same_nwp():
         pd.testing.assert_frame_equal(ours, ref.reset_index(drop=True), check_dtype=False)
     empty = null_analysis_tables(scores, nulls.iloc[:0], [0.5], 0.5, seed=0)
     assert all(len(t) == 0 and "null" in t for t in empty.values())
+
+
+def test_ba_pairs_with_nwp_read_at_its_own_layer_and_keeps_nwp_final():
+    """With the logit lens (NWP rows at layer 3), BA at layer 3 is compared with NWP(3) and BA
+    at layer 9 (no lens there) with NWP(final); ``iou_final`` is always against NWP(final)."""
+    scores = _scores()
+    nwp = scores[scores["task"] == "nwp"]
+    # NWP(3): mass on the word where BA(a, 3) has its largest score; NWP(final) elsewhere
+    lens = []
+    for tgt, g in scores[(scores["task"] == "ba") & (scores["subject"] == "a")
+                         & (scores["layer"] == 3)].groupby("target_tr"):  # fmt: skip
+        top = g["score"].abs().to_numpy().argmax()
+        lens.append(nwp[nwp["target_tr"] == tgt].assign(
+            layer=3, layer_group="early", score=np.eye(8)[top]))  # fmt: skip
+    both = pd.concat([scores, *lens], ignore_index=True)
+    by = nwp_scores_by_context(both)
+    assert set(by) == {(layer, t) for layer in (-1, 3) for t in (10, 11, 12)}
+    np.testing.assert_array_equal(paired_nwp(by, 3, 10), by[3, 10])
+    np.testing.assert_array_equal(paired_nwp(by, 9, 10), by[-1, 10])
+    np.testing.assert_array_equal(paired_nwp(by, 3, 10, "final"), by[-1, 10])
+    t = iou_table(both, [0.01], seed=0).set_index(["subject", "layer", "target_tr"])
+    plain = iou_table(scores, [0.01], seed=0).set_index(["subject", "layer", "target_tr"])
+    # at 1 % the sets are single words: BA(a, 3)'s top word is NWP(3)'s only word
+    assert (t.loc[("a", 3), "iou"] == 1.0).all()
+    pd.testing.assert_series_equal(t["iou_final"], plain["iou"], check_names=False)
+    pd.testing.assert_series_equal(t.xs(9, level="layer")["iou"],
+                                   plain.xs(9, level="layer")["iou"])  # fmt: skip
+    # per-task tables: NWP(3) is its own context, in the early group
+    sets = important_sets(both, [0.5])
+    assert len(sets[(sets["task"] == "nwp") & (sets["layer_group"] == "early")]) == 3

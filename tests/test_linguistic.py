@@ -4,7 +4,7 @@ import pytest
 from scipy.io import savemat
 
 from brainattr.dataset import DatasetError
-from brainattr.linguistic import linguistic_table, null_linguistic_table
+from brainattr.linguistic import linguistic_table, null_linguistic_table, primary_rows
 from brainattr.sources.hp import story_feature_groups
 
 from .conftest import shared_path
@@ -96,3 +96,19 @@ def test_null_shares_use_the_nulls_ba_and_the_same_nwp():
     assert g.null == "random_readout"
     assert (g.ba_only, g.both, g.nwp_only) == pytest.approx((0, 1 / 3, 1 / 3))
     assert null_linguistic_table(scores, null.iloc[:0], groups, [0.6]).empty
+
+
+def test_logit_lens_rows_pair_ba_with_nwp_at_its_layer_beside_the_papers_pairing():
+    scores, groups = _hand_scores()
+    nwp = scores[scores["task"] == "nwp"]
+    # NWP read at layer 3 (logit lens) puts its mass where BA does: word 10 is "both"
+    lens = nwp.assign(layer=3, score=[10.0, 0.0, 0.0, 0.0])
+    t = linguistic_table(pd.concat([scores, lens]), groups, [0.6])
+    t = t[t["group"] == "g"].set_index("nwp_readout")
+    assert (t.loc["logit_lens", ["ba_only", "both", "nwp_only"]].tolist()
+            == pytest.approx([0, 1 / 3, 0]))  # fmt: skip
+    assert (t.loc["final", ["ba_only", "both", "nwp_only"]].tolist()
+            == pytest.approx([1 / 3, 0, 2 / 3]))  # fmt: skip
+    assert set(primary_rows(t.reset_index())["nwp_readout"]) == {"logit_lens"}
+    only_final = linguistic_table(scores, groups, [0.6])
+    assert set(primary_rows(only_final)["nwp_readout"]) == {"final"}

@@ -133,7 +133,14 @@ def test_every_paper_architecture_gives_one_hidden_state_convention(arch):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from brainattr.models import LoadedModel, hidden_states
+    from brainattr.models import (
+        FINAL,
+        LoadedModel,
+        decoder_layers,
+        final_norm,
+        hidden_states,
+        readout_logits,
+    )
 
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(_tiny_config(arch)).double().eval()
@@ -153,6 +160,19 @@ def test_every_paper_architecture_gives_one_hidden_state_convention(arch):
     (grad,) = torch.autograd.grad(full[2].square().sum(), x)
     gxi = (grad * x).sum(-1)
     assert torch.isfinite(gxi).all() and (gxi.abs() > 0).all()
+    # the logit lens uses the model's own final norm: on the last block's raw output it gives
+    # the final state, and at the final layer the readout is the model's own logits
+    last = []
+    handle = decoder_layers(model)[-1].register_forward_hook(
+        lambda m, a, out: last.append(out[0] if isinstance(out, tuple) else out)
+    )
+    logits = model(inputs_embeds=x, use_cache=False).logits
+    handle.remove()
+    torch.testing.assert_close(final_norm(lm)(last[0]), full[4], rtol=1e-12, atol=1e-12)
+    # (Mamba's head returns float32 logits)
+    torch.testing.assert_close(readout_logits(lm, full, FINAL).to(logits.dtype), logits)
+    lens = readout_logits(lm, full, 2)
+    assert lens.shape == logits.shape and not torch.allclose(lens.to(logits.dtype), logits)
 
 
 def test_bos_follows_the_tokenizer_and_is_never_a_word(tiny_model_dir, tmp_path):

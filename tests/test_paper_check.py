@@ -60,15 +60,19 @@ def test_setting_differences(ref):
 
 
 def _tables(n=40):
-    """Hand-made tables of one model with known answers."""
+    """Hand-made tables of one model with known answers; NWP read at the output (the paper's
+    pairing, the answers) and at the layer (logit lens, values the check must not use)."""
     tr = np.arange(n)
     iou = pd.concat([pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early",
-                                   "target_tr": tr, "threshold": th, "iou": v, "iou_random": 0.0,
-                                   "iou_position": 0.0})
+                                   "target_tr": tr, "threshold": th, "iou": 0.6,
+                                   "iou_random": 0.0, "iou_position": 0.0, "iou_final": v})
                      for th, v in ((0.05, 0.14), (0.1, 0.16), (0.98, 0.9))])  # fmt: skip
-    null_iou = iou.assign(iou=0.5, null="random_readout")
+    null_iou = iou.assign(iou=0.7, iou_final=0.5, null="random_readout")
     spread = pd.concat([pd.DataFrame({"task": "nwp", "subject": "", "layer": -1,
                                       "layer_group": "final", "target_tr": tr, "auc": 10.0,
+                                      "n_words": 40}),
+                        pd.DataFrame({"task": "nwp", "subject": "", "layer": 3,
+                                      "layer_group": "early", "target_tr": tr, "auc": 30.0,
                                       "n_words": 40}),
                         pd.DataFrame({"task": "ba", "subject": "a", "layer": 3,
                                       "layer_group": "early", "target_tr": tr, "auc": 12.0,
@@ -80,10 +84,24 @@ def _tables(n=40):
     positions = pd.concat([
         pd.DataFrame({"task": "nwp", "layer_group": "final", "distance": d, "rate": nwp_rate}),
         pd.DataFrame({"task": "ba", "layer_group": "early", "distance": d, "rate": ba_rate}),
+        pd.DataFrame({"task": "nwp", "layer_group": "early", "distance": d, "rate": 0.2}),
     ]).assign(count=1, share=0.0, n_contexts=10)  # fmt: skip
-    ling = pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early", "target_tr": tr,
-                         "threshold": 0.6, "group": "semantic", "n_group_words": 5,
-                         "ba_only": 0.2, "both": 0.13, "nwp_only": 0.07})  # fmt: skip
+    ling = pd.DataFrame(
+        {
+            "subject": "a",
+            "layer": 3,
+            "layer_group": "early",
+            "target_tr": tr,
+            "nwp_readout": "final",
+            "threshold": 0.6,
+            "group": "semantic",
+            "n_group_words": 5,
+            "ba_only": 0.2,
+            "both": 0.13,
+            "nwp_only": 0.07,
+        }
+    )
+    ling = pd.concat([ling, ling.assign(nwp_readout="logit_lens", both=0.0, nwp_only=0.5)])
     masking = pd.DataFrame({"task": ["ba", "ba", "nwp", "nwp"],
                             "mask": ["none", "ba_top", "none", "nwp_top"],
                             "subject": ["a", "mean", "", ""], "layer": [3, -1, -1, -1],
@@ -91,8 +109,17 @@ def _tables(n=40):
                             "relative": [0, -0.95, 0, 1.4], "ci_low": [0, -1.1, 0, 1.2],
                             "ci_high": [0, -0.8, 0, 1.6], "n_masked": 1.0, "n_targets": n,
                             "n_seeds": 5})  # fmt: skip
-    tests = pd.DataFrame({"model": "m", "layer_group": ["early"], "effect": [2.0],
-                          "ci_low": [1.5], "ci_high": [2.5], "q": [0.001]})  # fmt: skip
+    tests = pd.DataFrame(
+        {
+            "model": "m",
+            "layer_group": ["early", "early"],
+            "nwp_readout": ["logit_lens", "final"],
+            "effect": [-18.0, 2.0],
+            "ci_low": [-19, 1.5],
+            "ci_high": [-17, 2.5],
+            "q": [0.001, 0.001],
+        }
+    )
     tables = {"iou": iou, "null_iou": null_iou, "spread": spread, "positions": positions,
               "linguistic": ling, "masking": masking}  # fmt: skip
     return tables, tests

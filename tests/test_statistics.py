@@ -5,7 +5,7 @@ from scipy import stats
 
 from brainattr.analysis import important_sets, spread_table
 from brainattr.inference import bh_fdr, target_blocks
-from brainattr.statistics import StoryBlocks, inference_table, spread_tests
+from brainattr.statistics import StoryBlocks, inference_table, nwp_pairings, spread_tests
 
 from .test_analysis import _scores
 
@@ -106,10 +106,13 @@ def test_linguistic_groups_compare_ba_only_with_nwp_only_shares():
     n = 40
     spread, com, iou = _neutral_tables(n)
     ling = pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early",
-                         "target_tr": np.arange(n), "threshold": 0.6, "group": "names",
-                         "n_group_words": 3, "ba_only": 0.4, "both": 0.2})  # fmt: skip
+                         "target_tr": np.arange(n), "nwp_readout": "logit_lens",
+                         "threshold": 0.6, "group": "names", "n_group_words": 3,
+                         "ba_only": 0.4, "both": 0.2})  # fmt: skip
     ling["nwp_only"] = 0.1
     ling["enrichment_ba"], ling["enrichment_nwp"] = 1.5, 1.0
+    # the paper's pairing (NWP(final)) has its own rows; the claims use BA(l) vs NWP(l)
+    ling = pd.concat([ling, ling.assign(nwp_readout="final", nwp_only=0.9)])
     blocks = StoryBlocks(np.zeros(n, int), 4)
     t = inference_table(spread, com, iou, None, blocks, 300, 0, linguistic=ling)
     row = t.set_index("comparison").loc["linguistic_names"]
@@ -176,3 +179,22 @@ def test_masking_claims_are_per_target_and_against_each_null():
         assert row["ci_low"] <= row["effect"] <= row["ci_high"], comparison
         assert not row["ci_low"] <= 0 <= row["ci_high"] and row["p"] < 0.01, comparison
         assert row["n_targets"] == 60 and row["n_blocks"] == 20
+
+
+def test_ba_is_paired_with_nwp_read_at_its_own_layer_and_with_nwp_final():
+    """With the logit lens, BA(l) is compared with NWP(l); NWP(final), the paper's pairing,
+    gives the ``*_nwp_final`` rows and spread_tests' ``nwp_readout`` "final" rows."""
+    n = 40
+    spread = _per_context(np.full(n, 5.0), np.full(n, 1.0), "auc")  # NWP(final) AUC 1
+    lens = spread[spread["task"] == "nwp"].assign(layer=3, layer_group="early", auc=4.0)
+    spread = pd.concat([spread, lens], ignore_index=True)
+    assert nwp_pairings(spread) == [("", "layer"), ("_nwp_final", "final")]
+    assert nwp_pairings(spread[spread["layer_group"] != "early"]) == [("", "final")]
+    _, com, iou = _neutral_tables(n)
+    blocks = StoryBlocks(np.zeros(n, int), 4)
+    t = inference_table(spread, com, iou, None, blocks, 200).set_index("comparison")
+    assert t.loc["spread_auc", "effect"] == pytest.approx(1.0)  # 5 - NWP(early) 4
+    assert t.loc["spread_auc_nwp_final", "effect"] == pytest.approx(4.0)  # 5 - NWP(final) 1
+    res = spread_tests(spread.assign(model="m"), blocks, n_resamples=200)
+    got = res.set_index("nwp_readout")["effect"]
+    assert got["logit_lens"] == pytest.approx(1.0) and got["final"] == pytest.approx(4.0)

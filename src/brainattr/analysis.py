@@ -2,7 +2,9 @@
 
 Every function takes the tidy score table written by the attribution stage (columns
 ``task, subject, layer, layer_group, target_tr, word_index, distance, word, score``). A
-*context* is one target's span for one task (BA: per subject x layer; NWP: per target).
+*context* is one target's span for one task (BA: per subject x layer; NWP: per readout, i.e.
+the model's output or a layer's logit lens). A BA context at layer l is paired with NWP read at l
+where it was (:func:`paired_nwp`), else with NWP(final), the paper's pairing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from brainattr.tables import (
     CENTER_OF_MASS,
     CONTEXT,
     DISPERSION,
+    FINAL,
     IMPORTANT_SETS,
     IOU,
     NULL_SCORES,
@@ -113,16 +116,33 @@ def important_sets(scores: pd.DataFrame, thresholds: list[float]) -> pd.DataFram
     return pd.DataFrame(rows, columns=IMPORTANT_SETS)
 
 
-def nwp_scores_by_target(scores: pd.DataFrame) -> dict[int, np.ndarray]:
-    """Each target's NWP word scores, in word order."""
-    return {k[-1]: g["score"].to_numpy() for k, g in contexts(scores[scores["task"] == "nwp"])}
+NwpScores = dict[tuple[int, int], np.ndarray]
 
 
-def ba_nwp_pairs(scores: pd.DataFrame) -> Iterator[tuple[tuple, np.ndarray, np.ndarray]]:
-    """(BA context key, BA scores, NWP scores) over the same target span."""
-    nwp = nwp_scores_by_target(scores)
+def nwp_scores_by_context(scores: pd.DataFrame) -> NwpScores:
+    """Each NWP context's word scores in word order, keyed (readout layer, target TR); the
+    readout layer is :data:`brainattr.tables.FINAL` for the model's output."""
+    return {(k[2], k[-1]): g["score"].to_numpy()
+            for k, g in contexts(scores[scores["task"] == "nwp"])}  # fmt: skip
+
+
+def paired_nwp(nwp: NwpScores, layer: int, target: int, readout: str = "layer") -> np.ndarray:
+    """The NWP scores a BA context at ``layer`` is compared with: ``readout`` "layer" = NWP
+    read at the same layer (logit lens) where it was, else NWP(final); "final" = NWP(final)."""
+    if readout == "layer" and (layer, target) in nwp:
+        return nwp[layer, target]
+    if (FINAL, target) not in nwp:
+        raise KeyError(f"no NWP scores of target TR {target} at layer {layer} or final")
+    return nwp[FINAL, target]
+
+
+def ba_nwp_pairs(
+    scores: pd.DataFrame, readout: str = "layer"
+) -> Iterator[tuple[tuple, np.ndarray, np.ndarray]]:
+    """(BA context key, BA scores, paired NWP scores (:func:`paired_nwp`)) over one span."""
+    nwp = nwp_scores_by_context(scores)
     for key, g in contexts(scores[scores["task"] == "ba"]):
-        yield key, g["score"].to_numpy(), nwp[key[-1]]
+        yield key, g["score"].to_numpy(), paired_nwp(nwp, key[2], key[-1], readout)
 
 
 def position_partners(scores: pd.DataFrame, seed: int) -> dict[int, int | None]:
@@ -150,6 +170,9 @@ def iou_by_distance(a: np.ndarray, b: np.ndarray) -> float:
 def iou_table(scores: pd.DataFrame, thresholds: list[float], seed: int) -> pd.DataFrame:
     """BA/NWP IoU per BA context and threshold, with two chance baselines.
 
+    ``iou`` pairs BA(l) with NWP(l) where NWP was read at l (:func:`paired_nwp`), and so do
+    the baselines; ``iou_final`` pairs it with NWP(final), the paper's pairing (NaN without).
+
     ``iou_random`` permutes each task's scores within the context (seeded): the overlap of
     sets of the same sizes at random positions. ``iou_position`` compares the BA set with the
     NWP set of another target whose span shares no word (:func:`position_partners`), at the
@@ -158,17 +181,20 @@ def iou_table(scores: pd.DataFrame, thresholds: list[float], seed: int) -> pd.Da
     """
     rng = np.random.default_rng(seed)
     partners = position_partners(scores, seed)
-    nwp_of = nwp_scores_by_target(scores)
+    nwp_of = nwp_scores_by_context(scores)
     rows = []
     for key, g in contexts(scores[scores["task"] == "ba"]):
-        ba, nwp = g["score"].to_numpy(), nwp_of[key[-1]]
+        layer, target = key[2], key[-1]
+        ba, nwp = g["score"].to_numpy(), paired_nwp(nwp_of, layer, target)
+        final = nwp_of.get((FINAL, target))
         ba_p, nwp_p = rng.permutation(ba), rng.permutation(nwp)
-        partner = partners[key[-1]]
+        partner = partners[target]
+        other = None if partner is None else paired_nwp(nwp_of, layer, partner)
         for t in thresholds:
             ba_set = important_set(ba, t)
             position = (
-                iou_by_distance(ba_set, important_set(nwp_of[partner], t))
-                if partner is not None
+                iou_by_distance(ba_set, important_set(other, t))
+                if other is not None
                 else float("nan")
             )
             rows.append(
@@ -178,6 +204,7 @@ def iou_table(scores: pd.DataFrame, thresholds: list[float], seed: int) -> pd.Da
                     iou(ba_set, important_set(nwp, t)),
                     iou(important_set(ba_p, t), important_set(nwp_p, t)),
                     position,
+                    iou(ba_set, important_set(final, t)) if final is not None else float("nan"),
                 )
             )
     return pd.DataFrame(rows, columns=IOU)

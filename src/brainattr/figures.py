@@ -1,6 +1,6 @@
 """The paper's figures from the analysis tables (PNG + PDF; BA and NWP in fixed colours).
 
-Every figure's drawing lives in this one module (about 600 lines) so that colours, line
+Every figure's drawing lives in this one module (about 700 lines) so that colours, line
 styles and layer-group order are defined once; which figures exist, their inputs and
 captions are in :mod:`brainattr.figure_registry`. The plotting backend is chosen by the
 entry point (``brainattr.workflow.setup_script(plots=True)``), not on import.
@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from brainattr.linguistic import primary_rows
 from brainattr.masking_tables import masking_summary
 
 COLORS = {"ba": "#d95f02", "nwp": "#7570b3", "random": "#8c8c8c", "both": "#4d4d4d",
@@ -114,17 +115,28 @@ def iou_vs_threshold(
     fig, axes = plt.subplots(1, len(tables), figsize=(4.5 * len(tables), 3.6), squeeze=False)
     for ax, (model, t) in zip(axes[0], tables.items(), strict=True):
         _null_lines(ax, (nulls or {}).get(model), "iou", "threshold", None)
+        lens = _has_logit_lens(t)
         for group in GROUPS:
-            g = t[t["layer_group"] == group].groupby("threshold")["iou"].mean()
+            g = t[t["layer_group"] == group].groupby("threshold")
             ax.plot(
-                g.index * 100,
-                g.values,
+                g["iou"].mean().index * 100,
+                g["iou"].mean().values,
                 GROUP_STYLE[group],
                 color="k",
                 marker="o",
                 ms=3,
-                label=f"BA ({group}) vs NWP",
+                label=f"BA ({group}) vs NWP ({group})" if lens else f"BA ({group}) vs NWP",
             )
+            if lens:  # the paper's pairing, NWP read at the model's output
+                final = g["iou_final"].mean()
+                ax.plot(
+                    final.index * 100,
+                    final.values,
+                    GROUP_STYLE[group],
+                    color=COLORS["nwp"],
+                    lw=1,
+                    label=f"BA ({group}) vs NWP (final)",
+                )
         base = t.groupby("threshold")["iou_random"].mean()
         ax.plot(
             base.index * 100, base.values, color=COLORS["random"], lw=2, label="random baseline"
@@ -158,26 +170,29 @@ def spread(
     with the brain-free nulls' BA in grey."""
     models = list(sets)
     fig, axes = plt.subplots(len(models), 3, figsize=(13, 3.9 * len(models)), squeeze=False)
+    primary = "logit_lens" if "logit_lens" in set(tests["nwp_readout"]) else "final"
     for row, model in zip(axes, models, strict=True):
         s = sets[model]
-        nwp = s[s["task"] == "nwp"].groupby("threshold")["n_important"]
         for ax, group in zip(row, GROUPS, strict=True):
-            ba = s[(s["task"] == "ba") & (s["layer_group"] == group)].groupby("threshold")
-            for name, g in (("BA", ba["n_important"]), ("NWP", nwp)):
-                m, e = g.mean(), g.agg(_sem)
-                c = COLORS[name.lower()]
-                ax.plot(m.index * 100, m.values, color=c, marker="o", ms=3, label=name)
-                ax.fill_between(m.index * 100, m - e, m + e, color=c, alpha=0.2)
+            for task, sel, label, ls in _task_series(s, group):
+                g = s[(s["task"] == task) & (s["layer_group"] == sel)].groupby("threshold")
+                m, e = g["n_important"].mean(), g["n_important"].agg(_sem)
+                c = COLORS[task]
+                ax.plot(m.index * 100, m.values, ls, color=c, marker="o", ms=3, label=label)
+                if ls == "-":
+                    ax.fill_between(m.index * 100, m - e, m + e, color=c, alpha=0.2)
             _null_lines(ax, (null_sets or {}).get(model), "n_important", "threshold", group)
-            tt = tests[(tests["model"] == model) & (tests["layer_group"] == group)]
+            tt = tests[(tests["model"] == model) & (tests["layer_group"] == group)
+                       & (tests["nwp_readout"] == primary)]  # fmt: skip
             note = ""
             if len(tt):
                 r = tt.iloc[0]
                 stars = (
                     "***" if r.q < 0.001 else "**" if r.q < 0.01 else "*" if r.q < 0.05 else "n.s."
                 )
+                nwp = f"NWP ({group})" if primary == "logit_lens" else "NWP"
                 note = (
-                    f"\nAUC BA {r.auc_ba:.1f} vs NWP {r.auc_nwp:.1f}: {r.effect:+.1f} "
+                    f"\nAUC BA {r.auc_ba:.1f} vs {nwp} {r.auc_nwp:.1f}: {r.effect:+.1f} "
                     f"[{r.ci_low:+.1f}, {r.ci_high:+.1f}]\nblock test q={r.q:.2g} {stars}; "
                     f"paper's t-test q={r.q_paper:.2g}"
                 )
@@ -210,9 +225,21 @@ def positions(
     for row, model in zip(axes, models, strict=True):
         h, c = hists[model], com[model]
         for ax, group in zip(row, GROUPS, strict=True):
-            for task, sel in (("ba", group), ("nwp", "final")):
+            for task, sel, name, ls in _task_series(h, group):
                 d = h[(h["task"] == task) & (h["layer_group"] == sel)]
                 cm = c[(c["task"] == task) & (c["layer_group"] == sel)]
+                if ls != "-" and not d.empty:  # NWP(final) beside NWP(l): the paper's, a line
+                    ax.step(
+                        d["distance"],
+                        d["rate"],
+                        where="mid",
+                        color=COLORS[task],
+                        lw=1,
+                        ls=ls,
+                        label=f"{name} (CoM {cm['center_of_mass'].mean():.1f})",
+                    )
+                    ax.axvline(cm["center_of_mass"].mean(), color=COLORS[task], lw=1, ls=ls)
+                    continue
                 if d.empty:
                     ax.text(
                         0.5,
@@ -228,7 +255,7 @@ def positions(
                     width=1.0,
                     alpha=0.5,
                     color=COLORS[task],
-                    label=f"{task.upper()} (CoM {cm['center_of_mass'].mean():.1f}, "
+                    label=f"{name} (CoM {cm['center_of_mass'].mean():.1f}, "
                     f"IQR {cm['iqr'].mean():.1f}, H {cm['entropy'].iloc[0]:.2f})",
                 )
                 ax.axvline(cm["center_of_mass"].mean(), color=COLORS[task], lw=1.5)
@@ -248,6 +275,26 @@ def positions(
         f"{title} (important sets at {threshold:.0%}; lines = centre of mass)", fontsize=10
     )
     _save(fig, png, pdf)
+
+
+def _has_logit_lens(table: pd.DataFrame) -> bool:
+    """Whether an IoU table's BA was paired with NWP read at its own layer (logit lens)."""
+    return bool((table["iou"] != table["iou_final"]).any() and table["iou_final"].notna().any())
+
+
+def _task_series(table: pd.DataFrame, group: str) -> list[tuple[str, str, str, str]]:
+    """(task, layer_group, label, line style) drawn in a layer group's panel: BA(group);
+    NWP(group) where NWP was read at the layer (logit lens), with NWP(final) dashed as the
+    paper's reference; else NWP(final)."""
+    nwp_groups = set(table.loc[table["task"] == "nwp", "layer_group"])
+    series = [("ba", group, f"BA ({group})", "-")]
+    if group in nwp_groups:
+        series.append(("nwp", group, f"NWP ({group}, logit lens)", "-"))
+        if "final" in nwp_groups:
+            series.append(("nwp", "final", "NWP (final)", "--"))
+    elif "final" in nwp_groups:
+        series.append(("nwp", "final", "NWP (final)", "-"))
+    return series
 
 
 def _bars(ax, rows: pd.DataFrame, order: list[tuple[str, str, str]], x: str) -> None:
@@ -352,6 +399,10 @@ def linguistic(
     """Fig. 4: share of each annotation group's words important to BA only, both, NWP only;
     the brain-free nulls' BA-only share as grey ticks; for HP's semantic group the paper's
     shares at 60 % (BA ~33 %, NWP ~20 % of the group's words in each set) as red ranges."""
+    finals = {m: t[t["nwp_readout"] == "final"] for m, t in tables.items()}
+    tables = {m: primary_rows(t) for m, t in tables.items()}
+    lens = any((t["nwp_readout"] == "logit_lens").any() for t in tables.values())
+    null_tables = {m: primary_rows(t) for m, t in (null_tables or {}).items()}
     models = list(tables)
     groups = list(dict.fromkeys(next(iter(tables.values()))["group"]))
     fig, axes = plt.subplots(
@@ -372,6 +423,20 @@ def linguistic(
                 ax.plot(x - 0.27, 100 * share.to_numpy(), ls="none", mew=2, ms=9,
                         marker=NULL_MARKER.get(null, "_"), color=COLORS["null"],
                         label=f"BA only, null: {null}")  # fmt: skip
+            f = finals[model]
+            if lens and not f.empty:  # NWP(final)'s share of the group: the paper's NWP
+                f = f[f["group"] == group]
+                share = (f["nwp_only"] + f["both"]).groupby(f["threshold"]).mean()
+                ax.plot(
+                    x + 0.27,
+                    100 * share.reindex(g.index).to_numpy(),
+                    ls="none",
+                    mew=2,
+                    ms=9,
+                    marker="_",
+                    color=COLORS["nwp"],
+                    label="NWP (final): in its set",
+                )
             labels = [f"{th:.0%}" for th in g.index]
             if "enrichment_ba" in t:  # each task's enrichment under its threshold
                 cols = ["enrichment_ba", "enrichment_nwp"]
@@ -389,7 +454,10 @@ def linguistic(
                    title=f"{model}: {group}")  # fmt: skip
         row[0].legend(fontsize=6)
     fig.suptitle(
-        f"{title} (BA: all selected layers; shares of the span's group words)", fontsize=10
+        f"{title} (BA: all selected layers; NWP read at "
+        f"{'the same layer (logit lens)' if lens else 'the output'}; shares of the span's group "
+        "words)",
+        fontsize=10,
     )
     _save(fig, png, pdf)
 
@@ -511,8 +579,11 @@ def context_control(
     fig, axes = plt.subplots(len(models), 2, figsize=(10, 3.4 * len(models)), squeeze=False)
     x = np.arange(len(contexts))
     for (ax_c, ax_i), model in zip(axes, models, strict=True):
-        series = [("nwp", "final", "NWP", "-")]
+        series = [("nwp", "final", "NWP (final)", "-")]
         series += [("ba", g, f"BA {g}", GROUP_STYLE[g]) for g in GROUPS]
+        series += [("nwp", g, f"NWP {g} (logit lens)", GROUP_STYLE[g]) for g in GROUPS
+                   if any(((t["task"] == "nwp") & (t["layer_group"] == g)).any()
+                          for t in com.values())]  # fmt: skip
         for task, group, label, style in series:
             vals = []
             for c in contexts:

@@ -4,7 +4,9 @@ A dataset's ``word_groups.tsv`` marks the words that carry each annotation group
 parsed from ``story_features.mat`` by :func:`brainattr.sources.hp.story_feature_groups`;
 the demo's; a user's own). The table gives, per BA context and threshold, the share of the
 group's span words that are BA-only, both, or NWP-only important (the paper's measure), and
-each task's enrichment, which does not grow with the size of the important sets.
+each task's enrichment, which does not grow with the size of the important sets. Each pairing
+of :func:`nwp_readouts` (BA(l) with NWP(l), the logit lens; BA(l) with NWP(final), the paper's)
+has its rows (column ``nwp_readout``); :func:`primary_rows` selects the first.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 from brainattr.analysis import ba_nwp_pairs, important_set
 from brainattr.dataset import read_dataset, read_word_groups
 from brainattr.tables import (
+    FINAL,
     LINGUISTIC,
     NULL_SCORES,
     SCORES,
@@ -25,6 +28,22 @@ from brainattr.tables import (
     write_table,
 )
 from brainattr.tables import LINGUISTIC_CATEGORIES as CATEGORIES
+
+
+def nwp_readouts(scores: pd.DataFrame) -> list[tuple[str, str]]:
+    """(label, :func:`brainattr.analysis.paired_nwp` readout) of each pairing the NWP rows
+    allow: the logit lens first where NWP was read at a layer, then NWP(final)."""
+    layers = set(scores.loc[scores["task"] == "nwp", "layer"])
+    lens = [("logit_lens", "layer")] if layers - {FINAL} else []
+    return lens + ([("final", "final")] if FINAL in layers else [])
+
+
+def primary_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the main pairing: BA(l) with NWP(l) where present, else with NWP(final)."""
+    if table.empty:
+        return table
+    present = set(table["nwp_readout"])
+    return table[table["nwp_readout"] == ("logit_lens" if "logit_lens" in present else "final")]
 
 
 def linguistic_table(
@@ -46,7 +65,8 @@ def linguistic_table(
     Returns
     -------
     table : DataFrame
-        ``subject, layer, layer_group, target_tr, threshold, group, n_group_words``, the
+        ``subject, layer, layer_group, target_tr, nwp_readout, threshold, group,
+        n_group_words``, the
         shares ``ba_only, both, nwp_only`` and ``enrichment_ba``, ``enrichment_nwp`` (the
         group's share among the task's important words / its share of the span words; 1 =
         no preference), NaN when the span has no word of the group.
@@ -54,30 +74,34 @@ def linguistic_table(
     names = [c for c in groups.columns if c != "word_index"]
     member = groups[names].to_numpy(bool)
     spans = {
-        t: np.sort(g["word_index"].to_numpy())
+        t: np.unique(g["word_index"].to_numpy())  # one span per target, every readout
         for t, g in scores[scores["task"] == "nwp"].groupby("target_tr")
     }
     rows = []
-    for key, ba, nwp in ba_nwp_pairs(scores):
-        in_group = member[spans[key[-1]]]
-        n = in_group.sum(axis=0)
-        base = n / max(len(in_group), 1)  # the group's share of the span
-        for t in thresholds:
-            a, b = important_set(ba, t), important_set(nwp, t)
-            cats = {"ba_only": a & ~b, "both": a & b, "nwp_only": ~a & b}
-            counts = {c: (m[:, None] & in_group).sum(axis=0) for c, m in cats.items()}
-            # enrichment: the group's share among a task's important words / its span share
-            with np.errstate(invalid="ignore", divide="ignore"):
-                enrich = [(m[:, None] & in_group).sum(axis=0) / max(m.sum(), 1) / base
-                          for m in (a, b)]  # fmt: skip
-            for j, group in enumerate(names):
-                shares = [counts[c][j] / n[j] if n[j] else np.nan for c in CATEGORIES]
-                ratios = [e[j] if n[j] else np.nan for e in enrich]
-                rows.append((*key[1:], t, group, int(n[j]), *shares, *ratios))
-    return pd.DataFrame(
-        rows,
-        columns=LINGUISTIC,
-    )
+    for label, readout in nwp_readouts(scores):
+        for key, ba, nwp in ba_nwp_pairs(scores, readout):
+            rows += _context_rows(key, label, ba, nwp, member[spans[key[-1]]], names, thresholds)
+    return pd.DataFrame(rows, columns=LINGUISTIC)
+
+
+def _context_rows(key, label, ba, nwp, in_group, names, thresholds) -> list[tuple]:
+    """One BA context's rows: per threshold and group (``in_group``: span words x groups)."""
+    rows = []
+    n = in_group.sum(axis=0)
+    base = n / max(len(in_group), 1)  # the group's share of the span
+    for t in thresholds:
+        a, b = important_set(ba, t), important_set(nwp, t)
+        cats = {"ba_only": a & ~b, "both": a & b, "nwp_only": ~a & b}
+        counts = {c: (m[:, None] & in_group).sum(axis=0) for c, m in cats.items()}
+        # enrichment: the group's share among a task's important words / its span share
+        with np.errstate(invalid="ignore", divide="ignore"):
+            enrich = [(m[:, None] & in_group).sum(axis=0) / max(m.sum(), 1) / base
+                      for m in (a, b)]  # fmt: skip
+        for j, group in enumerate(names):
+            shares = [counts[c][j] / n[j] if n[j] else np.nan for c in CATEGORIES]
+            ratios = [e[j] if n[j] else np.nan for e in enrich]
+            rows.append((*key[1:], label, t, group, int(n[j]), *shares, *ratios))
+    return rows
 
 
 def null_linguistic_table(

@@ -40,6 +40,7 @@ from brainattr.progress import Progress
 from brainattr.readout import Readouts, readout
 from brainattr.statistics import StoryBlocks
 from brainattr.tables import (
+    FINAL,
     MASKING,
     MASKING_TARGETS,
     NULL_SCORES,
@@ -156,8 +157,15 @@ def _score_contexts(dataset_dir, lm, context_words, scores, nulls, targets, enco
     ba = pd.concat([ba, nulls]) if nulls is not None else ba
     by_ctx = {k: g.sort_values("word_index")["score"].to_numpy()
               for k, g in ba.groupby(["null", "subject", "layer", "target_tr"])}  # fmt: skip
+    # NWP is masked and measured where the model predicts: its output, NWP(final)
+    final = scores[(scores["task"] == "nwp") & (scores["layer"] == FINAL)]
+    if final.empty:
+        raise ValueError(
+            "the attribution scores hold no NWP(final) rows; masking measures the "
+            "model's own next-word loss: add final to attribution.nwp_readouts"
+        )
     nwp_of = {t: g.sort_values("word_index")["score"].to_numpy()
-              for t, g in scores[scores["task"] == "nwp"].groupby("target_tr")}  # fmt: skip
+              for t, g in final.groupby("target_tr")}  # fmt: skip
     out = _Results(int(settings["n_seeds"]), len(targets))
     with torch.no_grad(), Progress(len(targets), "masking", "target") as bar:
         for ti, tgt in enumerate(targets):

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from brainattr.tables import FINAL
+
 log = logging.getLogger(__name__)
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
@@ -308,6 +310,37 @@ def hidden_states(
         for h in handles:
             h.remove()
     return captured
+
+
+def final_norm(lm: LoadedModel) -> torch.nn.Module:
+    """The model's final norm (the module between the last block and the LM head)."""
+    for base in ("model", "backbone", "transformer"):
+        inner = getattr(lm.model, base, None)
+        for name in ("norm", "norm_f", "final_layernorm", "ln_f"):
+            module = getattr(inner, name, None) if inner is not None else None
+            if isinstance(module, torch.nn.Module):
+                return module
+    raise ModelSpecError(
+        f"{type(lm.model).__name__}: no final norm found (looked for model.norm, backbone.norm_f, "
+        "model.final_layernorm, transformer.ln_f), so NWP cannot be read at a layer (logit "
+        "lens); set attribution.nwp_readouts: [final]"
+    )
+
+
+def readout_logits(
+    lm: LoadedModel, states: list[torch.Tensor], layer: int, where: tuple = (...,)
+) -> torch.Tensor:
+    """Next-token logits read at ``layer`` from :func:`hidden_states` output ``states``.
+
+    ``layer`` = :data:`FINAL` (or ``n_layers``): the model's own output. A block's output l <
+    ``n_layers``: the logit lens, the model's own final norm and head applied to
+    ``hidden_states[l]`` (nostalgebraist 2020), so every layer's NWP is read the way the final
+    layer's is. ``where`` indexes the states first (the positions that predict a token: the
+    head over every position would dominate time and memory, vocabularies are large).
+    """
+    if layer in (FINAL, lm.n_layers):
+        return lm_logits(lm, states[lm.n_layers][where])
+    return lm_logits(lm, final_norm(lm)(states[layer][where]))
 
 
 def lm_logits(lm: LoadedModel, final_states: torch.Tensor) -> torch.Tensor:

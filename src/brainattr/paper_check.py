@@ -29,6 +29,7 @@ from brainattr.inference import block_test
 from brainattr.masking_tables import masking_summary
 from brainattr.statistics import StoryBlocks
 from brainattr.tables import (
+    FINAL,
     IOU,
     LINGUISTIC,
     MASKING,
@@ -128,20 +129,23 @@ def _null_text(values: dict[str, float]) -> str:
 
 
 def model_findings(tables, spread_tests, blocks, n_resamples, seed) -> dict[str, tuple]:
-    """{finding id: (ours, ci_low, ci_high, q, null text)} of one model's tables."""
+    """{finding id: (ours, ci_low, ci_high, q, null text)} of one model's tables, with NWP read
+    where the paper reads it: at the model's output (NWP(final))."""
     iou, null_iou = tables["iou"], tables.get("null_iou")
+    value = "iou_final" if iou["iou_final"].notna().any() else "iou"
     out: dict[str, tuple] = {}
     nulls_of = {} if null_iou is None else dict(tuple(null_iou.groupby("null")))
     for fid, sel in (("iou_low_thresholds", lambda t: t[t["threshold"] <= 0.1 + 1e-9]),
                      ("iou_10", lambda t: t[np.isclose(t["threshold"], 0.1)]),
                      ("iou_98", lambda t: t[np.isclose(t["threshold"], 0.98)])):  # fmt: skip
-        null = {n: sel(t)["iou"].mean() for n, t in nulls_of.items()}
-        out[fid] = (*_level(sel(iou), "iou", blocks, n_resamples, seed)[:3], np.nan,
+        null = {n: sel(t)[value].mean() for n, t in nulls_of.items()}
+        out[fid] = (*_level(sel(iou), value, blocks, n_resamples, seed)[:3], np.nan,
                     _null_text(null))  # fmt: skip
     spread, null_spread = tables["spread"], tables.get("null_spread")
-    nwp_auc = spread[spread["task"] == "nwp"].set_index("target_tr")["auc"]
+    nwp_auc = spread[(spread["task"] == "nwp") & (spread["layer"] == FINAL)]["auc"]
+    final_tests = spread_tests[spread_tests["nwp_readout"] == "final"]
     for group in ("early", "middle", "late"):
-        row = spread_tests[spread_tests["layer_group"] == group]
+        row = final_tests[final_tests["layer_group"] == group]
         null = {} if null_spread is None else {
             n: (t.loc[t["layer_group"] == group, "auc"].mean() - nwp_auc.mean())
             for n, t in null_spread.groupby("null")}  # fmt: skip
@@ -150,7 +154,7 @@ def model_findings(tables, spread_tests, blocks, n_resamples, seed) -> dict[str,
              row["q"].iloc[0], _null_text(null)) if len(row) else (np.nan,) * 4 + ("",)
         )  # fmt: skip
     pos, null_pos = tables["positions"], tables.get("null_positions")
-    recency, primacy = _ratios(pos[pos["task"] == "nwp"])
+    recency, primacy = _ratios(pos[(pos["task"] == "nwp") & (pos["layer_group"] == "final")])
     ba_primacy = _ratios(pos[pos["task"] == "ba"])[1]
     null = {} if null_pos is None else {n: _ratios(t)[1] - primacy
                                         for n, t in null_pos.groupby("null")}  # fmt: skip
@@ -177,11 +181,13 @@ def _semantic(ling, null_ling, blocks, n_resamples, seed) -> dict[str, tuple]:
     """The semantic-group findings at 60 % (HP's ``semantic`` group), where the run has it."""
     if ling is None or "semantic" not in set(ling["group"]):
         return {}
+    ling = ling[ling["nwp_readout"] == "final"]
     t = ling[(ling["group"] == "semantic") & np.isclose(ling["threshold"], 0.6)]
     t = t.assign(ba=t["ba_only"] + t["both"], nwp=t["nwp_only"] + t["both"])
     t = t.assign(diff=t["ba"] - t["nwp"])
     null = {}
     if null_ling is not None:
+        null_ling = null_ling[null_ling["nwp_readout"] == "final"]
         n = null_ling[(null_ling["group"] == "semantic") & np.isclose(null_ling["threshold"], 0.6)]
         null = {k: (g["ba_only"] + g["both"]).mean() for k, g in n.groupby("null")}
     ba, nwp = (_level(t, c, blocks, n_resamples, seed)[:3] for c in ("ba", "nwp"))

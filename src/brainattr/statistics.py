@@ -9,7 +9,7 @@ random and cross-task controls); and each BA value against each brain-free null'
 its block-bootstrap 95 % interval, block sign-flip ``p``, ``q`` (Benjamini-Hochberg within the
 comparison), and the paper's paired t-test over contexts as if independent (``t_paper``,
 ``p_paper``, ``q_paper``), kept so the paper's numbers can be compared. Every claim's test is
-here (about 365 lines) so that each family's BH correction is defined in one place.
+here (about 400 lines) so that each family's BH correction is defined in one place.
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ from brainattr.inference import (
     span_trs,
     target_blocks,
 )
+from brainattr.linguistic import primary_rows
 from brainattr.tables import (
     BA_CONTEXT,
     CENTER_OF_MASS,
+    FINAL,
     INFERENCE,
     IOU,
     LINGUISTIC,
@@ -101,17 +103,39 @@ def _row(comparison, group, threshold, a_ctx, b_ctx, per_target, blocks, n_resam
     }
 
 
-def _ba_vs_nwp(table: pd.DataFrame, value: str) -> Iterator[tuple[str, pd.DataFrame]]:
-    """(layer group, BA contexts merged with the NWP context of the same target)."""
-    nwp = table[table["task"] == "nwp"][["target_tr", value]]
+def nwp_pairings(table: pd.DataFrame) -> list[tuple[str, str]]:
+    """(suffix of the comparison, readout) of each BA/NWP pairing a table's NWP rows allow:
+    BA(l) with NWP(l) (logit lens) first, then BA(l) with NWP(final) (``_nwp_final``)."""
+    layers = set(table.loc[table["task"] == "nwp", "layer"])
+    if not layers - {FINAL}:
+        return [("", "final")]
+    return [("", "layer")] + ([("_nwp_final", "final")] if FINAL in layers else [])
+
+
+def _ba_vs_nwp(
+    table: pd.DataFrame, value: str, readout: str = "layer"
+) -> Iterator[tuple[str, pd.DataFrame]]:
+    """(layer group, BA contexts with the paired NWP context's ``value``): NWP read at the
+    same layer where it was (``readout`` "layer"), else NWP(final)
+    (:func:`brainattr.analysis.paired_nwp`)."""
+    nwp = table[table["task"] == "nwp"]
+    final = nwp.loc[nwp["layer"] == FINAL].set_index("target_tr")[value]
+    lens = nwp.loc[nwp["layer"] != FINAL].set_index(["layer", "target_tr"])[value]
     for group, g in table[table["task"] == "ba"].groupby("layer_group", sort=True):
-        yield group, g.merge(nwp, on="target_tr", suffixes=("_ba", "_nwp"))
+        paired = final.reindex(g["target_tr"]).to_numpy()
+        if readout == "layer" and len(lens):
+            at = lens.reindex(pd.MultiIndex.from_frame(g[["layer", "target_tr"]])).to_numpy()
+            paired = np.where(np.isnan(at), paired, at)
+        yield group, g.rename(columns={value: f"{value}_ba"}).assign(**{f"{value}_nwp": paired})
 
 
-def task_differences(table, value, comparison, blocks, n_resamples, seed) -> list[dict]:
-    """BA - NWP of a per-context value, per layer group (BA averaged over subjects first)."""
+def task_differences(
+    table, value, comparison, blocks, n_resamples, seed, readout="layer"
+) -> list[dict]:
+    """BA - NWP of a per-context value, per layer group (BA averaged over subjects first),
+    NWP paired as :func:`_ba_vs_nwp` does."""
     rows = []
-    for group, m in _ba_vs_nwp(table, value):
+    for group, m in _ba_vs_nwp(table, value, readout):
         m = m.dropna(subset=[f"{value}_ba", f"{value}_nwp"])
         ba, nwp = m[f"{value}_ba"], m[f"{value}_nwp"]
         per_target = ba.groupby(m["target_tr"]).mean() - nwp.groupby(m["target_tr"]).first()
@@ -223,10 +247,13 @@ def inference_table(
     BA-only minus NWP-only share of the group's span words (``linguistic_<group>``);
     ``nulls``: the nulls' ``spread``, ``center_of_mass``, ``iou``, ``stability``,
     ``linguistic`` tables (column ``null``), each BA value compared with each null's."""
-    rows = task_differences(spread, "auc", "spread_auc", blocks, n_resamples, seed)
-    rows += task_differences(center_of_mass, "center_of_mass", "center_of_mass", blocks,
-                             n_resamples, seed)  # fmt: skip
-    rows += task_differences(center_of_mass, "iqr", "iqr", blocks, n_resamples, seed)
+    rows = []
+    for suffix, readout in nwp_pairings(spread):
+        rows += task_differences(spread, "auc", f"spread_auc{suffix}", blocks, n_resamples, seed,
+                                 readout)  # fmt: skip
+        for value in ("center_of_mass", "iqr"):
+            rows += task_differences(center_of_mass, value, f"{value}{suffix}", blocks,
+                                     n_resamples, seed, readout)  # fmt: skip
     rows += baseline_differences(iou, "iou", "iou_random", "iou_vs_permutation", blocks,
                                  n_resamples, seed)  # fmt: skip
     rows += baseline_differences(iou, "iou", "iou_position", "iou_vs_position", blocks,
@@ -238,7 +265,7 @@ def inference_table(
         rows += baseline_differences(subj, "iou", "iou_position", "stability_vs_position",
                                      blocks, n_resamples, seed, by=("layer_group",))  # fmt: skip
     if linguistic is not None:
-        for group, t in linguistic.groupby("group", sort=True):
+        for group, t in primary_rows(linguistic).groupby("group", sort=True):
             for a, b, name in (
                 ("ba_only", "nwp_only", "linguistic"),
                 ("enrichment_ba", "enrichment_nwp", "enrichment"),
@@ -246,6 +273,7 @@ def inference_table(
                 rows += baseline_differences(t, a, b, f"{name}_{group}", blocks, n_resamples,
                                              seed)  # fmt: skip
             null_shares = (nulls or {}).get("linguistic")
+            null_shares = None if null_shares is None else primary_rows(null_shares)
             for null, n in [] if null_shares is None else null_shares.groupby("null"):
                 n = n[n["group"] == group]  # the claim's own gap, BA-only - NWP-only, per null
                 rows += observed_vs_null(t.assign(gap=t["ba_only"] - t["nwp_only"]),
@@ -327,20 +355,26 @@ def spread_tests(
     spread: pd.DataFrame, blocks: StoryBlocks, alpha: float = 0.05, n_resamples: int = 2000,
     seed: int = 0,
 ) -> pd.DataFrame:  # fmt: skip
-    """BA vs NWP spread AUC per (model, layer group): the per-target block test and the
-    paper's paired t-test over contexts, each with BH-FDR across all (model, group) tests.
+    """BA vs NWP spread AUC per (model, layer group, NWP readout): the per-target block test
+    and the paper's paired t-test over contexts, each with BH-FDR across all (model, group)
+    tests of one readout.
 
     ``spread`` holds one or more models (column ``model``); a BA context (subject, layer,
-    target) is paired with the NWP context of the same target.
+    target) is paired with the NWP context of the same target read at the same layer
+    (``nwp_readout`` "logit_lens") and with NWP(final) ("final", the paper's pairing).
     """
     rows = []
     for model, t in spread.groupby("model", sort=False):
-        for r in task_differences(t, "auc", "spread_auc", blocks, n_resamples, seed):
-            rows.append({"model": model, **r})
+        for suffix, readout in nwp_pairings(t):
+            label = "final" if readout == "final" else "logit_lens"
+            for r in task_differences(t, "auc", f"spread_auc{suffix}", blocks, n_resamples,
+                                      seed, readout):  # fmt: skip
+                rows.append({"model": model, "nwp_readout": label, **r})
     out = pd.DataFrame(rows)
     out = out.rename(columns={"mean_a": "auc_ba", "mean_b": "auc_nwp", "n_contexts": "n_pairs"})
-    out["q"] = bh_fdr(out["p"].to_numpy())
-    out["q_paper"] = bh_fdr(out["p_paper"].to_numpy())
+    by = out.groupby("nwp_readout")
+    out["q"] = by["p"].transform(lambda p: bh_fdr(p.to_numpy()))
+    out["q_paper"] = by["p_paper"].transform(lambda p: bh_fdr(p.to_numpy()))
     out["significant"] = out["q"] < alpha
     out["significant_paper"] = out["q_paper"] < alpha
     return out[SPREAD_TESTS]

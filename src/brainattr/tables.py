@@ -22,6 +22,9 @@ import h5py
 import numpy as np
 import pandas as pd
 
+# ``layer`` of NWP read at the model's output (``layer_group`` "final"); NWP read at a layer
+# (the logit lens) carries that layer and its group, as BA does
+FINAL = -1
 # a context: one target's span for one task (BA: per subject x layer; NWP: per target)
 CONTEXT = ["task", "subject", "layer", "layer_group", "target_tr"]
 BA_CONTEXT = ["subject", "layer", "layer_group", "target_tr"]
@@ -72,12 +75,15 @@ MASKING_TARGETS = [
     "relative",
 ]
 IMPORTANT_SETS = [*CONTEXT, "threshold", "n_important", "n_words", "words"]
-IOU = [*BA_CONTEXT, "threshold", "iou", "iou_random", "iou_position"]
+# ``iou``: against NWP read at the same layer where it was (logit lens), else NWP(final);
+# ``iou_final``: against NWP(final), the paper's pairing (NaN without it)
+IOU = [*BA_CONTEXT, "threshold", "iou", "iou_random", "iou_position", "iou_final"]
 SPREAD = [*CONTEXT, "auc", "n_words"]
 # the dependence-aware test (effect ... significant) and the paper's (*_paper)
 SPREAD_TESTS = [
     "model",
     "layer_group",
+    "nwp_readout",  # "logit_lens": BA(l) against NWP(l); "final": against NWP(final)
     "auc_ba",
     "auc_nwp",
     "effect",
@@ -130,8 +136,9 @@ MASKING_SUMMARY = [
     "n_seeds",
 ]
 LINGUISTIC_CATEGORIES = ["ba_only", "both", "nwp_only"]
-LINGUISTIC = [*BA_CONTEXT, "threshold", "group", "n_group_words", *LINGUISTIC_CATEGORIES,
-              "enrichment_ba", "enrichment_nwp"]  # fmt: skip
+# ``nwp_readout``: "logit_lens" = BA(l) against NWP(l); "final" = against NWP(final)
+LINGUISTIC = [*BA_CONTEXT, "nwp_readout", "threshold", "group", "n_group_words",
+              *LINGUISTIC_CATEGORIES, "enrichment_ba", "enrichment_nwp"]  # fmt: skip
 STABILITY = [
     "comparison",
     "subject",

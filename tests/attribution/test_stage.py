@@ -1,4 +1,7 @@
+import dataclasses
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from brainattr.attribution.stage import AttributionSettings, run_attribution
@@ -38,12 +41,32 @@ def test_targets_table_round_trips_and_matches_the_scores(tmp_path, tiny_spec, t
     assert len(targets) == 6 and len(repeats) == 0
     for t in targets:
         assert len(t.delay_trs) == 4 and t.delay_trs[0] == t.tr - 1  # n_delays of the encodings
-        rows = scores[(scores["target_tr"] == t.tr) & (scores["task"] == "nwp")]
-        np.testing.assert_array_equal(rows["word_index"], t.span)
-        np.testing.assert_array_equal(rows["distance"], t.distance(t.span))
+        nwp = scores[(scores["target_tr"] == t.tr) & (scores["task"] == "nwp")]
+        for _, rows in nwp.groupby("layer"):  # every readout scores the same span
+            np.testing.assert_array_equal(rows["word_index"], t.span)
+            np.testing.assert_array_equal(rows["distance"], t.distance(t.span))
     ba = scores[scores["task"] == "ba"]
     assert set(ba["layer_group"]) <= {"early", "middle", "late"}
-    assert set(scores.loc[scores["task"] == "nwp", "layer"]) == {-1}
+    # NWP read at the output (layer -1, "final") and at every BA layer, in its group
+    nwp = scores[scores["task"] == "nwp"]
+    group = nwp.groupby("layer")["layer_group"].first()
+    assert group[-1] == "final"
+    pd.testing.assert_series_equal(group.drop(-1), ba.groupby("layer")["layer_group"].first())
+    final_only = dataclasses.replace(settings, nwp_readouts=("final",))
+    scores_final, _, _ = _run(tmp_path, tiny_spec, tiny_run, final_only, "final")
+    pd.testing.assert_frame_equal(
+        scores_final.reset_index(drop=True),
+        scores[(scores["task"] == "ba") | (scores["layer"] == -1)].reset_index(drop=True),
+    )
+
+
+def test_nwp_readouts_are_checked():
+    for bad in ([], ["final", "lens"]):
+        with pytest.raises(ValueError, match="attribution.nwp_readouts"):
+            AttributionSettings.from_config({"nwp_readouts": bad})
+    s = AttributionSettings.from_config({"nwp_readouts": ["logit_lens"]})
+    assert s.readouts([9, 3]) == [3, 9]
+    assert AttributionSettings().readouts([3]) == [-1, 3]
 
 
 def test_unknown_method_or_engine_fails_before_the_model_loads(tmp_path, tiny_run):

@@ -1,13 +1,14 @@
 """The engines: one signature, a registry by name (config key ``attribution.engine``).
 
 An engine computes, for the same targets and heads, the BA word scores (per target, per head)
-and the NWP word scores (per target). Every engine gives the same scores to float precision
-(tests/attribution/test_engines.py); they differ in how passes are shared. A new engine is a
-class with these two methods, added to :data:`ENGINES`.
+and the NWP word scores (per target, per readout). Every engine gives the same scores to float
+precision (tests/attribution/test_engines.py); they differ in how passes are shared. A new engine
+is a class with these two methods, added to :data:`ENGINES`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
@@ -45,8 +46,10 @@ class Engine(Protocol):
         method: str,
         steps: int,
         batch_tokens: int,
+        readouts: Sequence[int],
     ) -> list[np.ndarray]:
-        """NWP word scores: per target, an array (n_span_words,)."""
+        """NWP word scores: per target, an array (n_readouts, n_span_words); ``readouts``:
+        :data:`brainattr.models.FINAL` and/or layers (logit lens)."""
         ...
 
 

@@ -125,13 +125,14 @@ class PerTargetEngine:
                 bar.update()
         return out
 
-    def nwp(self, lm, words, targets, method, steps, batch_tokens):
+    def nwp(self, lm, words, targets, method, steps, batch_tokens, readouts):
         out = []
         with Progress(len(targets), f"NWP {method}", "target") as bar:
             for t in targets:
                 if method == "ig":  # the target's IG steps batched
-                    out += nwp_scores_batched(lm, words, [t], method, steps, batch_tokens)
+                    out += nwp_scores_batched(lm, words, [t], method, steps, batch_tokens,
+                                              readouts)  # fmt: skip
                 else:
-                    out.append(nwp_word_scores(lm, words, t, method, steps))
+                    out.append(nwp_word_scores(lm, words, t, method, steps, readouts))
                 bar.update()
         return out

@@ -160,5 +160,5 @@ class SharedEngine:
         return ba_scores_shared(lm, windows, targets, heads, method, steps, batch_tokens,
                                 vjp_batch)  # fmt: skip
 
-    def nwp(self, lm, words, targets, method, steps, batch_tokens):
-        return nwp_scores_batched(lm, words, targets, method, steps, batch_tokens)
+    def nwp(self, lm, words, targets, method, steps, batch_tokens, readouts):
+        return nwp_scores_batched(lm, words, targets, method, steps, batch_tokens, readouts)

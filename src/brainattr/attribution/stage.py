@@ -18,11 +18,14 @@ from brainattr.attribution.core import ig_scales
 from brainattr.attribution.engines import get_engine
 from brainattr.dataset import read_dataset
 from brainattr.layers import selected_layers
-from brainattr.models import load_model
+from brainattr.models import FINAL, load_model
 from brainattr.readout import BAHead, Readouts
 from brainattr.tables import NULL_SCORES, REPEAT_SCORES, SCORES, empty_table, write_table
 from brainattr.targets import Target, eligible_targets, sample_targets, write_targets
 from brainattr.windows import StoryWindows
+
+# the model's output (the paper's NWP) and every selected layer's logit lens
+NWP_READOUTS = ("final", "logit_lens")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class AttributionSettings:
     engine: str = "per_target"
     repeats: bool = True
     nulls: tuple[str, ...] = ()
+    nwp_readouts: tuple[str, ...] = NWP_READOUTS
     null_shift_trs: int = 40
     device: str = "auto"
     batch_tokens: int = 8192
@@ -47,9 +51,21 @@ class AttributionSettings:
         """The known keys of a config section, and ``extra`` (e.g. ``method``, ``seed``)."""
         names = {f.name for f in fields(cls)}
         known = {k: v for k, v in {**section, **extra}.items() if k in names}
-        if "nulls" in known:
-            known["nulls"] = tuple(known["nulls"])
+        for key in ("nulls", "nwp_readouts"):
+            if key in known:
+                known[key] = tuple(known[key])
+        unknown = set(known.get("nwp_readouts", ())) - set(NWP_READOUTS)
+        if unknown or not known.get("nwp_readouts", NWP_READOUTS):
+            raise ValueError(
+                f"attribution.nwp_readouts = {list(known['nwp_readouts'])}; give one or more of "
+                f"{', '.join(NWP_READOUTS)} (config key attribution.nwp_readouts)"
+            )
         return cls(**known)
+
+    def readouts(self, layers: list[int]) -> list[int]:
+        """The NWP readouts: :data:`brainattr.models.FINAL` and/or the selected ``layers``."""
+        final = [FINAL] if "final" in self.nwp_readouts else []
+        return final + (sorted(layers) if "logit_lens" in self.nwp_readouts else [])
 
 
 def run_attribution(
@@ -68,7 +84,9 @@ def run_attribution(
     """Attribute BA and NWP of the sampled targets and write the tables.
 
     Writes ``out_scores`` (:data:`brainattr.tables.SCORES`, one row per (task, subject, layer,
-    target, word); NWP rows have ``subject`` "", ``layer`` -1 and ``layer_group`` "final"),
+    target, word); NWP rows have ``subject`` "" and, per readout of ``settings.nwp_readouts``,
+    ``layer`` -1 and ``layer_group`` "final" (the model's output) or a selected layer and its
+    group (the logit lens)),
     ``out_targets`` (:func:`brainattr.targets.write_targets`) and, with ``settings.repeats``,
     ``out_repeat_scores``: the BA scores of targets in a repeated run against each
     presentation's BOLD (:data:`brainattr.tables.REPEAT_SCORES`; no rows when the dataset
@@ -104,9 +122,10 @@ def run_attribution(
     heads = [readouts.heads(t) for t in targets]  # shared weights; each adds its BOLD only
     s = settings
     ba = engine.ba(lm, windows, targets, heads, s.method, s.ig_steps, s.batch_tokens, s.vjp_batch)
-    nwp = engine.nwp(lm, windows.words, targets, s.method, s.ig_steps, s.batch_tokens)
+    readouts = s.readouts(list(group_of))
+    nwp = engine.nwp(lm, windows.words, targets, s.method, s.ig_steps, s.batch_tokens, readouts)
     scores, repeat_scores, null_scores = score_tables(
-        targets, heads, ba, nwp, windows.words, settings.method, group_of
+        targets, heads, ba, nwp, windows.words, settings.method, group_of, readouts
     )
     write_table(scores, out_scores, SCORES)
     if out_repeat_scores is not None:
@@ -124,8 +143,10 @@ def score_tables(
     words: list[str],
     method: str,
     group_of: dict[int, str],
+    readouts: list[int] = [FINAL],  # noqa: B006 (read only)
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """The tidy score table, the repeat and the null score tables of an engine's results."""
+    """The tidy score table, the repeat and the null score tables of an engine's results
+    (``nwp``: per target, (n_readouts, n_span_words) for ``readouts``)."""
     frames, repeat_frames, null_frames = [], [], []
     for tgt, hs, ba_t, nwp_t in zip(targets, heads, ba, nwp, strict=True):
         span = tgt.span
@@ -146,8 +167,10 @@ def score_tables(
                 repeat_frames.append(frame.assign(repeat=h.repeat))
             else:
                 frames.append(frame)
-        frames.append(pd.DataFrame({**base, "task": "nwp", "subject": "", "layer": -1,
-                                    "layer_group": "final", "score": nwp_t}))  # fmt: skip
+        for readout, sc in zip(readouts, np.atleast_2d(nwp_t), strict=True):
+            group = "final" if readout == FINAL else group_of[readout]
+            frames.append(pd.DataFrame({**base, "task": "nwp", "subject": "", "layer": readout,
+                                        "layer_group": group, "score": sc}))  # fmt: skip
     scores = pd.concat(frames, ignore_index=True)[SCORES]
 
     def table(parts: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
