@@ -2,13 +2,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from brainattr import figures
 
 from .test_analysis import _scores
 
 
-def test_every_figure_renders(tmp_path):
+@pytest.mark.parametrize("logit_lens", [False, True])
+def test_every_figure_renders(tmp_path, logit_lens):
+    """With NWP read at the output only, and also at each BA layer (logit lens)."""
     from brainattr.analysis import (
         dispersion_table,
         important_sets,
@@ -18,6 +21,11 @@ def test_every_figure_renders(tmp_path):
     )
 
     scores = _scores()
+    if logit_lens:
+        nwp = scores[scores["task"] == "nwp"]
+        lens = [nwp.assign(layer=layer, layer_group=g, score=nwp["score"] * (1 + layer))
+                for layer, g in ((3, "early"), (9, "late"))]  # fmt: skip
+        scores = pd.concat([scores, *lens], ignore_index=True)
     th = [0.1, 0.5, 0.9]
     sets = important_sets(scores, th)
     hist, summ = positions_table(scores, 0.5)
@@ -162,7 +170,8 @@ def test_the_papers_values_are_drawn_where_they_apply(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(figures, "_paper_marks", lambda ax, ref, spans, scale: calls.append(spans))
     ling = pd.DataFrame({"subject": "a", "layer": 3, "layer_group": "early", "target_tr": 1,
-                         "threshold": [0.1, 0.6], "group": "semantic", "n_group_words": 3,
+                         "nwp_readout": "final", "threshold": [0.1, 0.6], "group": "semantic",
+                         "n_group_words": 3,
                          "ba_only": 0.2, "both": 0.1, "nwp_only": 0.1, "enrichment_ba": 1.2,
                          "enrichment_nwp": 0.9})  # fmt: skip
     figures.linguistic({"m": ling}, "t", str(tmp_path / "a.png"), str(tmp_path / "a.pdf"),

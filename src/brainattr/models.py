@@ -316,28 +316,23 @@ def final_norm(lm: LoadedModel) -> torch.nn.Module:
     """The model's final norm (the module between the last block and the LM head)."""
     for base in ("model", "backbone", "transformer"):
         inner = getattr(lm.model, base, None)
-        for name in ("norm", "norm_f", "final_layernorm", "ln_f"):
-            module = getattr(inner, name, None) if inner is not None else None
+        for module in (getattr(inner, n, None) for n in ("norm", "norm_f", "final_layernorm")):
             if isinstance(module, torch.nn.Module):
                 return module
     raise ModelSpecError(
-        f"{type(lm.model).__name__}: no final norm found (looked for model.norm, backbone.norm_f, "
-        "model.final_layernorm, transformer.ln_f), so NWP cannot be read at a layer (logit "
-        "lens); set attribution.nwp_readouts: [final]"
+        f"{type(lm.model).__name__}: no final norm (model.norm, backbone.norm_f or "
+        "model.final_layernorm), so NWP cannot be read at a layer: set "
+        "attribution.nwp_readouts: [final]"
     )
 
 
 def readout_logits(
     lm: LoadedModel, states: list[torch.Tensor], layer: int, where: tuple = (...,)
 ) -> torch.Tensor:
-    """Next-token logits read at ``layer`` from :func:`hidden_states` output ``states``.
-
-    ``layer`` = :data:`FINAL` (or ``n_layers``): the model's own output. A block's output l <
-    ``n_layers``: the logit lens, the model's own final norm and head applied to
-    ``hidden_states[l]`` (nostalgebraist 2020), so every layer's NWP is read the way the final
-    layer's is. ``where`` indexes the states first (the positions that predict a token: the
-    head over every position would dominate time and memory, vocabularies are large).
-    """
+    """Next-token logits at ``layer`` from :func:`hidden_states` ``states``: :data:`FINAL` (or
+    ``n_layers``) = the model's output; l < ``n_layers`` = the logit lens, the model's own final
+    norm and head on ``hidden_states[l]`` (nostalgebraist 2020). ``where`` indexes the states
+    first (only positions that predict a token: vocabularies are large)."""
     if layer in (FINAL, lm.n_layers):
         return lm_logits(lm, states[lm.n_layers][where])
     return lm_logits(lm, final_norm(lm)(states[layer][where]))

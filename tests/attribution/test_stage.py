@@ -62,7 +62,7 @@ def test_targets_table_round_trips_and_matches_the_scores(tmp_path, tiny_spec, t
 
 def test_nwp_readouts_are_checked():
     for bad in ([], ["final", "lens"]):
-        with pytest.raises(ValueError, match="attribution.nwp_readouts"):
+        with pytest.raises(ValueError, match=r"attribution\.nwp_readouts"):
             AttributionSettings.from_config({"nwp_readouts": bad})
     s = AttributionSettings.from_config({"nwp_readouts": ["logit_lens"]})
     assert s.readouts([9, 3]) == [3, 9]
