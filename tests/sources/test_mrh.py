@@ -58,8 +58,11 @@ def test_quirk_repeats_and_rois(mrh_prepared):
     for subject in ("01", "04"):  # 04 stores some stories as (1, T, V)
         bold, rois = read_responses(mrh_prepared / "mrh", subject)
         assert bold.shape == (sum(mrh.RAW_TRS), 9)
-        assert sorted(rois) == ["AC", "Broca"]  # roi_mask_* keys (01) and bare names (04)
+        # roi_mask_* keys (01) and bare names (04); language: the union of the language ROIs
+        # the mapper has (here Broca only; AC is auditory, not one of them)
+        assert sorted(rois) == ["AC", "Broca", "language"]
         assert rois["Broca"].sum() == 3
+        np.testing.assert_array_equal(rois["language"], rois["Broca"])
     with h5py.File(mrh_prepared / "raw/responses/subject04_reading_fmri_data_trn.hdf") as f:
         assert f["story_01"].ndim == 3
         first = f["story_01"][0]
@@ -152,3 +155,10 @@ def test_prepare_checks_files_placed_by_hand(tmp_path):
     path.unlink()
     with pytest.raises(DatasetError, match=r"legacy\.hf5 is missing"):
         prepare(spec, tmp_path / "raw", tmp_path / "out", "lebel")
+
+
+def test_language_roi_is_the_union_of_the_language_mapper_rois():
+    m = {name: np.eye(5, dtype=bool)[i] for i, name in enumerate(["Broca", "pSTS", "AC", "hMT"])}
+    got = mrh.with_language_roi(m)
+    np.testing.assert_array_equal(got["language"], [True, True, False, False, False])
+    assert mrh.with_language_roi({"AC": m["AC"]}) == {"AC": m["AC"]}

@@ -95,6 +95,19 @@ def read_roi_masks(path: Path, n_voxels: int) -> dict[str, np.ndarray]:
     return out
 
 
+# the mapper ROIs that match HP's language ROIs (Toneva & Wehbe's IFG, PostTemp, AngularG):
+# Broca (IFG), pSTS (posterior temporal), cIPL (angular gyrus), and sPMv (the speech region of
+# the Huth lab's maps); AC, and the visual and face ROIs, are left out. Not every subject's
+# mapper has every ROI: ``language`` is the union of those it has.
+LANGUAGE_ROIS = ("Broca", "pSTS", "cIPL", "sPMv")
+
+
+def with_language_roi(rois: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``rois`` plus ``language``, the union of its :data:`LANGUAGE_ROIS` (none: unchanged)."""
+    present = [rois[r] for r in LANGUAGE_ROIS if r in rois]
+    return {**rois, "language": np.logical_or.reduce(present)} if present else rois
+
+
 def _story_words(download_dir: Path, stories: list[str]):
     return [textgrid_words(download_dir / textgrid_path(s)) for s in stories]
 
@@ -133,8 +146,8 @@ class _Deniz:
         with DatasetWriter(out_dir, name, self.TR, words_df, trs, meta) as writer:
             for s in spec["subjects"]:
                 bold, repeats = self._responses(download_dir, s)
-                rois = read_roi_masks(
-                    download_dir / f"mappers/subject{s}_mappers.hdf", bold.shape[1]
+                rois = with_language_roi(
+                    read_roi_masks(download_dir / f"mappers/subject{s}_mappers.hdf", bold.shape[1])
                 )
                 writer.add_subject(s, bold, rois, repeats={len(STORIES): repeats})
                 log.info("subject %s: %d TRs x %d voxels, ROIs %s", s, *bold.shape, sorted(rois))
