@@ -178,9 +178,11 @@ def spread(
                 g = s[(s["task"] == task) & (s["layer_group"] == sel)].groupby("threshold")
                 m, e = g["n_important"].mean(), g["n_important"].agg(_sem)
                 c = COLORS[task]
-                ax.plot(m.index * 100, m.values, ls, color=c, marker="o", ms=3, label=label)
                 if ls == "-":
+                    ax.plot(m.index * 100, m.values, color=c, marker="o", ms=3, label=label)
                     ax.fill_between(m.index * 100, m - e, m + e, color=c, alpha=0.2)
+                else:  # NWP(final) beside NWP(l): the paper's reference, a thin dashed line
+                    ax.plot(m.index * 100, m.values, ls, color=c, lw=1.2, label=label)
             _null_lines(ax, (null_sets or {}).get(model), "n_important", "threshold", group)
             tt = tests[(tests["model"] == model) & (tests["layer_group"] == group)
                        & (tests["nwp_readout"] == primary)]  # fmt: skip
@@ -454,9 +456,8 @@ def linguistic(
                    title=f"{model}: {group}")  # fmt: skip
         row[0].legend(fontsize=6)
     fig.suptitle(
-        f"{title} (BA: all selected layers; NWP read at "
-        f"{'the same layer (logit lens)' if lens else 'the output'}; shares of the span's group "
-        "words)",
+        f"{title}\nshares of the span's group words; BA: all selected layers; NWP read at "
+        f"{'the same layer (logit lens), NWP (final) as a tick' if lens else 'the output'}",
         fontsize=10,
     )
     _save(fig, png, pdf)
