@@ -115,7 +115,7 @@ def test_missing_file_and_bad_tables(tmp_path):
     with pytest.raises(DatasetError, match=r"lacks dataset\.json"):
         read_dataset(tmp_path)
     words, trs = _tables()
-    with pytest.raises(DatasetError, match=r"subject s1: bold has shape \(3, 2\) but trs.tsv has 8"):
+    with pytest.raises(DatasetError, match=r"s1: bold has shape \(3, 2\) but trs.tsv has 8"):
         write_dataset(tmp_path, "toy", 2.0, words, trs, {"s1": np.zeros((3, 2))})
     words.loc[0, "word_index"] = 7
     with pytest.raises(DatasetError, match="word_index"):
