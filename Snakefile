@@ -20,6 +20,7 @@ from brainattr.analysis import ANALYSIS_TABLES  # noqa: E402
 from brainattr.config import validate_config  # noqa: E402
 from brainattr.dataset import COMMON_FILES  # noqa: E402
 from brainattr.figure_registry import FIGURES, figures_for  # noqa: E402
+from brainattr.plan_checks import plan_checks  # noqa: E402
 from brainattr.sources import DOWNLOADED, remote_files  # noqa: E402
 from brainattr.workflow import dataset_dir, dataset_provides, download_dir  # noqa: E402
 
@@ -34,6 +35,7 @@ if not workflow.overwrite_configfiles:
 config.update(
     validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 )
+plan_checks(config)  # model paths and depths, local datasets and their ROIs: before any job
 
 DATA_DIR = config["data_dir"]
 DATASETS = list(config["datasets"])

@@ -3,11 +3,16 @@
 Serves a folder with HEAD, GET and byte ranges (``Accept-Ranges: bytes``), logs every
 request, and can misbehave per path: ``faults[path]`` = ``"404"`` (not found), ``"html"``
 (an HTML page with status 200), ``"cut"`` (announce the full length, send half, close),
-``"no_range"`` (ignore Range headers).
+``"no_range"`` (ignore Range headers), ``"no_head"`` (HEAD answered 405), ``"no_length"`` (no
+Content-Length: the body ends when the connection closes), ``"no_length_cut_once"`` (that, and
+the first GET dropped halfway), ``"503_once"`` (the first request is a 503). Every response
+carries an ``ETag`` of the file's bytes, and a Range with a stale ``If-Range`` gets the whole
+file (200), as RFC 9110 says.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,21 +36,37 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "404" or (fault is None and not file.is_file()):
             self.send_error(404)
             return
+        if fault == "no_head" and not body:
+            self.send_error(405)
+            return
+        if fault == "503_once":
+            del srv.faults[path]
+            self.send_error(503)
+            return
         data = HTML if fault == "html" else file.read_bytes()
+        etag = '"' + hashlib.md5(data).hexdigest() + '"'
         start = 0
         rng = self.headers.get("Range")
-        if rng and fault != "no_range":
+        stale = self.headers.get("If-Range") not in (None, etag)
+        if rng and fault != "no_range" and not stale:
             start = int(re.match(r"bytes=(\d+)-", rng).group(1))
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         else:
             self.send_response(200)
-        self.send_header("Content-Length", str(len(data) - start))
+        if fault in ("no_length", "no_length_cut_once"):
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(data) - start))
         self.send_header("Accept-Ranges", "bytes")
+        self.send_header("ETag", etag)
         self.end_headers()
         if not body:
             return
         payload = data[start:]
+        if fault == "no_length_cut_once":
+            payload = payload[: len(payload) // 2]
+            srv.faults[path] = "no_length"
         if fault == "cut" and not rng:
             payload = payload[: len(payload) // 2]
             self.wfile.write(payload)

@@ -90,3 +90,49 @@ def test_yaml_float_forms_in_schema_defaults_are_numbers():
     schema = yaml.safe_load(SCHEMA.read_text())
     alphas = schema["properties"]["encoding"]["properties"]["alphas"]["default"]
     assert all(isinstance(a, int | float) for a in alphas)
+
+
+def _reversed(value):
+    """``value`` with every mapping's keys in reverse order (the same config, reordered)."""
+    if isinstance(value, dict):
+        return {k: _reversed(value[k]) for k in reversed(list(value))}
+    return [_reversed(v) for v in value] if isinstance(value, list) else value
+
+
+def test_reordered_keys_give_the_same_validated_config():
+    """Rule params are compared as written: the validated config must not depend on key
+    order (the datasets and models keep theirs: the figures' panel order)."""
+    raw = yaml.safe_load((REPO / "config/paper.yaml").read_text())
+    a, b = validate_config(raw, SCHEMA), validate_config(_reversed(raw), SCHEMA)
+    for section in ("datasets", "models"):
+        assert list(b[section]) == list(reversed(list(a[section])))
+        a[section], b[section] = dict(sorted(a[section].items())), dict(sorted(b[section].items()))
+    assert repr(a) == repr(b)
+
+
+@pytest.mark.parametrize("name", ["my data", "org/tiny", "..", "a..b", "-x"])
+def test_names_usable_as_folders_and_wildcards(name):
+    bad = {"datasets": {name: {"source": "demo"}}, "models": MINIMAL["models"]}
+    with pytest.raises(ConfigError, match=r"datasets: name .* letters, digits"):
+        validate_config(bad, SCHEMA)
+    bad = {"datasets": MINIMAL["datasets"], "models": {name: MINIMAL["models"]["m"]}}
+    with pytest.raises(ConfigError, match=r"models: name"):
+        validate_config(bad, SCHEMA)
+
+
+def test_more_alphas_than_an_index_byte_holds_fail_at_validation():
+    bad = {**MINIMAL, "encoding": {"alphas": list(range(1, 258))}}
+    with pytest.raises(ConfigError, match=r"encoding\.alphas"):
+        validate_config(bad, SCHEMA)
+
+
+def test_torch_cuda_without_cuda_names_the_key():
+    import torch
+
+    from brainattr.encoding import resolve_backend
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is visible: torch_cuda is valid here")
+    with pytest.raises(ValueError, match=r"encoding\.backend = 'torch_cuda' but no CUDA"):
+        resolve_backend("torch_cuda")
+    assert resolve_backend("auto") == "numpy" and resolve_backend("numpy") == "numpy"

@@ -50,7 +50,9 @@ def test_real_hp_timing_four_words_per_tr():
     assert counts.sum() == 5176
 
 
-def _tables(n_words=6, n_trs=4):
+def _tables(n_words=6, n_trs=8):
+    """Words in run 1; TRs 0-3 in run 1 (TR 0 not kept), 4-7 in run 2: leave-one-run-out
+    needs two runs with kept TRs."""
     words = pd.DataFrame(
         {
             "word_index": range(n_words),
@@ -64,8 +66,8 @@ def _tables(n_words=6, n_trs=4):
         {
             "tr_index": range(n_trs),
             "onset": np.arange(n_trs) * 2.0,
-            "run": 1,
-            "kept": [False, True, True, True],
+            "run": [1] * 4 + [2] * (n_trs - 4),
+            "kept": [False] + [True] * (n_trs - 1),
         }
     )
     return words, trs
@@ -73,7 +75,7 @@ def _tables(n_words=6, n_trs=4):
 
 def test_roundtrip(tmp_path):
     words, trs = _tables()
-    bold = np.random.default_rng(0).standard_normal((4, 5))
+    bold = np.random.default_rng(0).standard_normal((8, 5))
     roi = np.array([True, False, True, False, True])
     write_dataset(
         tmp_path, "toy", 2.0, words, trs, {"s1": bold}, {"s1": {"lang": roi}}, {"source": "test"}
@@ -113,11 +115,11 @@ def test_missing_file_and_bad_tables(tmp_path):
     with pytest.raises(DatasetError, match=r"lacks dataset\.json"):
         read_dataset(tmp_path)
     words, trs = _tables()
-    with pytest.raises(DatasetError, match=r"subject s1: bold shape \(3, 2\), trs.tsv has 4 rows"):
+    with pytest.raises(DatasetError, match=r"s1: bold has shape \(3, 2\) but trs.tsv has 8"):
         write_dataset(tmp_path, "toy", 2.0, words, trs, {"s1": np.zeros((3, 2))})
     words.loc[0, "word_index"] = 7
     with pytest.raises(DatasetError, match="word_index"):
-        write_dataset(tmp_path, "toy", 2.0, words, trs, {"s1": np.zeros((4, 2))})
+        write_dataset(tmp_path, "toy", 2.0, words, trs, {"s1": np.zeros((8, 2))})
 
 
 def test_roi_list_is_the_union():
@@ -178,7 +180,7 @@ def test_tr_conventions_on_hps_real_timings():
 
 def test_tr_assignment_is_read_from_dataset_json(tmp_path):
     words, trs = _tables()  # words at 2.0, 2.5, ..., 4.5 s; TR onsets 0, 2, 4, 6
-    bold = np.zeros((4, 2))
+    bold = np.zeros((8, 2))
     write_dataset(tmp_path, "toy", 2.0, words, trs, {"s1": bold}, {}, {"tr_assignment": "toneva"})
     ds = read_dataset(tmp_path)
     # the words at 2.0 and 4.0 s (TR onsets) belong to the TR before

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from nilearn.glm.first_level import spm_hrf
 
 from brainattr.dataset import (
@@ -52,6 +53,8 @@ def test_split_runs_keeps_every_word_in_order():
     runs = split_runs(paras, 3)
     assert len(runs) == 3
     assert [w for r in runs for w in r] == [w for p in paras for w in p]
+    with pytest.raises(ValueError, match=r"too few for 5 runs.*raise datasets\.<name>\.demo"):
+        split_runs(paras, 5)
 
 
 def test_simulate_bold_is_the_hrf_of_an_impulse():

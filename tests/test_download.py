@@ -12,6 +12,7 @@ from brainattr.download import DownloadError, RemoteFile, fetch, read_manifest
 from .http_server import FileServer
 
 HDF5 = b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 400  # ~100 kB with a valid signature
+ETAG = '"' + hashlib.md5(HDF5).hexdigest() + '"'  # as the test server sends it
 
 
 def md5(data: bytes) -> str:
@@ -86,10 +87,81 @@ def test_partial_file_from_an_earlier_run_is_resumed(server, tmp_path):
     folder = tmp_path / "dl"
     folder.mkdir()
     (folder / "a.hdf.part").write_bytes(HDF5[:1000])
+    # the part was started under the file's current ETag: resumed with If-Range
+    (folder / "a.hdf.part.validator").write_text(ETAG)
     dest = fetch(remote(server, checksum=md5(HDF5)), folder)
     assert dest.read_bytes() == HDF5
     assert server.gets("a.hdf") == ["bytes=1000-"]
     assert not (folder / "a.hdf.part").exists()
+    assert not (folder / "a.hdf.part.validator").exists()
+
+
+def test_a_part_of_a_file_the_host_has_changed_is_discarded(server, tmp_path):
+    folder = tmp_path / "dl"
+    folder.mkdir()
+    (folder / "a.hdf.part").write_bytes(b"old version " * 100)
+    (folder / "a.hdf.part.validator").write_text('"etag-of-the-old-version"')
+    dest = fetch(remote(server), folder)
+    assert dest.read_bytes() == HDF5
+    assert server.gets("a.hdf") == [None]  # not resumed: fetched whole
+    assert download.RecordedManifest(folder).get("a.hdf")[0] == len(HDF5)
+    # and a part without a validator (of an unknown version) is not resumed either
+    (folder / "a.hdf").unlink()
+    (folder / "a.hdf.part").write_bytes(HDF5[:1000])
+    fetch(remote(server), folder)
+    assert server.gets("a.hdf")[-1] is None
+
+
+def test_a_host_that_refuses_head_is_asked_with_get(server, tmp_path):
+    server.faults["a.hdf"] = "no_head"
+    dest = fetch(remote(server, checksum=md5(HDF5)), tmp_path / "dl")
+    assert dest.read_bytes() == HDF5
+    assert ("HEAD", "a.hdf", None) in server.requests
+
+
+def test_http_503_is_retried(server, tmp_path):
+    server.faults["a.hdf"] = "503_once"
+    dest = fetch(remote(server, checksum=md5(HDF5)), tmp_path / "dl")
+    assert dest.read_bytes() == HDF5
+
+
+def test_without_content_length_the_first_download_is_recorded_only_when_two_copies_agree(
+    server, tmp_path
+):
+    """A body cut short looks complete when the host sends no length: the first copy (cut)
+    and the second (whole) differ, so nothing is recorded until two whole copies agree."""
+    folder = tmp_path / "dl"
+    server.faults["a.hdf"] = "no_length_cut_once"
+    dest = fetch(remote(server), folder)
+    assert dest.read_bytes() == HDF5
+    assert download.RecordedManifest(folder).get("a.hdf") == (
+        len(HDF5), "sha256:" + hashlib.sha256(HDF5).hexdigest())  # fmt: skip
+    assert len(server.gets("a.hdf")) == 4  # cut + whole (differ), then whole + whole
+    assert not list(folder.glob("a.hdf.second*"))
+
+
+def test_a_torn_manifest_row_is_skipped_and_the_manifest_rewritten_whole(server, tmp_path):
+    folder = tmp_path / "dl"
+    folder.mkdir()
+    sha = "sha256:" + "0" * 64
+    (folder / "recorded_manifest.tsv").write_text(
+        "path\tsize\tsha256\turl\trecorded\n"
+        f"b.hdf\t5\t{sha}\thttp://x\t2026-01-01T00:00:00\n"
+        "c.hdf\t12"  # a writer killed mid-line
+    )
+    manifest = download.RecordedManifest(folder)
+    assert manifest.get("c.hdf") is None and manifest.get("b.hdf") == (5, sha)
+    fetch(remote(server), folder)  # downloadable, and its record is not swallowed
+    assert manifest.get("a.hdf")[0] == len(HDF5) and manifest.get("b.hdf") == (5, sha)
+    assert "c.hdf" not in (folder / "recorded_manifest.tsv").read_text()
+
+
+def test_empty_temporary_files_of_killed_downloads_are_removed(server, tmp_path):
+    folder = tmp_path / "dl"
+    folder.mkdir()
+    (folder / "tmpk1ll3d").write_bytes(b"")
+    fetch(remote(server, checksum=md5(HDF5)), folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["a.hdf"]
 
 
 def test_server_without_ranges_restarts_the_partial_file(server, tmp_path):

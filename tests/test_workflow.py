@@ -161,6 +161,23 @@ def test_rerun_has_nothing_to_do(workflow_run):
     assert res.returncode == 0 and "Nothing to be done" in res.stdout + res.stderr
 
 
+def test_reordered_config_keys_replan_nothing(workflow_run):
+    """Params are compared as written: the same config with every section's keys in reverse
+    order (the models and datasets keep theirs: it is the figures' panel order)."""
+    from .test_config import _reversed
+
+    cfg = yaml.safe_load((workflow_run / "config.yaml").read_text())
+    flipped = _reversed(cfg)
+    for section in ("datasets", "models"):
+        flipped[section] = {k: flipped[section][k] for k in cfg[section]}
+    path = workflow_run / "reordered.yaml"
+    path.write_text(yaml.safe_dump(flipped, sort_keys=False))
+    assert path.read_text() != (workflow_run / "config.yaml").read_text()
+    res = subprocess.run(snakemake_command(workflow_run, path, "-n", "--cores", "1"),
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert res.returncode == 0 and "Nothing to be done" in res.stdout + res.stderr, res.stdout
+
+
 def _job_counts(output: str) -> dict[str, int]:
     table = output[output.index("Job stats:") :].split("\n")[3:]
     counts = {}

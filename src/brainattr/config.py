@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,43 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> dict[
             "Fix these keys in your config file; config/README.md documents every key."
         )
     _check_semantics(filled)
-    return filled
+    return canonical_config(filled)
+
+
+# a dataset or model name becomes a wildcard value and a folder name
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def canonical(value: Any) -> Any:
+    """``value`` with every mapping's keys sorted, recursively (lists keep their order)."""
+    if isinstance(value, Mapping):
+        return {k: canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    return value
+
+
+def canonical_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The configuration with sorted keys (:func:`canonical`), so that rule params, which
+    Snakemake compares as written, do not change when a YAML file lists the same keys in
+    another order; the datasets and models keep their order (the figures' panel order)."""
+    out = canonical(config)
+    for section in ("datasets", "models"):
+        if isinstance(config.get(section), Mapping):
+            out[section] = {k: canonical(v) for k, v in config[section].items()}
+    return out
 
 
 def _check_semantics(config: dict[str, Any]) -> None:
     """Checks a JSON schema cannot express."""
+    for section in ("datasets", "models"):
+        for name in config[section]:
+            if not NAME.fullmatch(str(name)) or ".." in str(name):
+                raise ConfigError(
+                    f"{section}: name {name!r} is used as a folder and a wildcard value: "
+                    "use letters, digits, '_', '-' and '.' (not '..', no spaces or '/'), "
+                    "e.g. 'my-data' or 'org-tiny'"
+                )
     for name, spec in config["models"].items():
         needed = {
             "gguf_package": ["package", "gguf_file"],

@@ -23,18 +23,25 @@ trimmed rest, are still acquired and keep the timing honest; their bold rows may
 when the source only provides trimmed responses).
 
 The format's file names, columns, writer, readers and checks stay together in this one module
-(about 410 lines), so that the format is defined in one place.
+(about 470 lines), so that the format is defined in one place.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pandas as pd
+
+from brainattr.dataset_checks import DatasetError, check_bold, check_rois, check_tables
+
+__all__ = ["DatasetError"]  # defined with the rules in brainattr.dataset_checks
+
+log = logging.getLogger(__name__)
 
 DATASET_JSON, WORDS_TSV, TRS_TSV, RESPONSES_H5 = (
     "dataset.json",
@@ -49,10 +56,6 @@ WORD_COLUMNS = ["word_index", "word", "onset", "offset", "run"]
 TR_COLUMNS = ["tr_index", "onset", "run", "kept"]
 # stimulus_index: the word's slot in the source's stimulus (HP: aligns story_features.mat rows)
 OPTIONAL_WORD_COLUMNS = ["stimulus_index"]
-
-
-class DatasetError(ValueError):
-    """A dataset folder is missing a file or holds inconsistent values."""
 
 
 @dataclass
@@ -211,11 +214,16 @@ class DatasetWriter:
     def __init__(self, folder, name, tr, words, trs, meta=None, runs_continue=False):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        # a folder being rewritten is incomplete until close(): no old dataset.json beside it
+        (self.folder / DATASET_JSON).unlink(missing_ok=True)
+        for table, cols, fname in ((words, WORD_COLUMNS, WORDS_TSV), (trs, TR_COLUMNS, TRS_TSV)):
+            _require_columns(table, cols, f"{self.folder / fname} (DatasetWriter)")
         extra = [c for c in OPTIONAL_WORD_COLUMNS if c in words.columns]
         words = words[WORD_COLUMNS + extra]
         self.words = words
         self.trs = trs[TR_COLUMNS].astype({"kept": int})
-        _check_tables(words, self.trs, str(self.folder))
+        check_tables(words, self.trs, float(tr), str(self.folder))
+        self.warnings: list[str] = []
         words.to_csv(self.folder / WORDS_TSV, sep="\t", index=False)
         self.trs.to_csv(self.folder / TRS_TSV, sep="\t", index=False)
         self.info = {
@@ -254,19 +262,13 @@ class DatasetWriter:
         affine : array (4, 4), optional
         """
         where = f"{self.folder}/responses.h5, subject {subject}"
-        if bold.ndim != 2 or bold.shape[0] != len(self.trs):
-            raise DatasetError(
-                f"{where}: bold shape {bold.shape}, trs.tsv has {len(self.trs)} rows"
-            )
         kept = self.trs["kept"].to_numpy().astype(bool)
-        if not np.isfinite(bold[kept]).all():
-            raise DatasetError(f"{where}: non-finite values in kept TRs")
+        self.warnings += check_bold(np.shape(bold), len(self.trs), where, bold, kept)
+        n_vox = bold.shape[1]
+        self.warnings += check_rois(rois or {}, n_vox, where)
         g = self.h5.create_group(subject)
         g.create_dataset("bold", data=np.asarray(bold, dtype=np.float32))
-        n_vox = bold.shape[1]
         for label, mask in (rois or {}).items():
-            if len(mask) != n_vox:
-                raise DatasetError(f"{where}: ROI {label} has {len(mask)} voxels, bold {n_vox}")
             g.create_dataset(f"roi/{label}", data=np.asarray(mask, dtype=bool))
         runs = self.trs["run"].to_numpy()
         for run, rep in (repeats or {}).items():
@@ -283,9 +285,19 @@ class DatasetWriter:
             g.attrs["affine"] = np.asarray(affine, dtype=np.float64)
         self.info["subjects"].append(subject)
 
+    def warn(self, message: str) -> None:
+        """Record something legal but suspicious (e.g. NaN voxels a source zeroed): logged and
+        kept in ``dataset.json`` (``warnings``)."""
+        self.warnings.append(message)
+
     def close(self) -> None:
         self.h5.close()
-        (self.folder / DATASET_JSON).write_text(json.dumps(self.info, indent=2))
+        if not self.info["subjects"]:
+            raise DatasetError(f"{self.folder}: no subject was written (add_subject)")
+        for message in self.warnings:
+            log.warning(message)
+        info = {**self.info, **({"warnings": self.warnings} if self.warnings else {})}
+        (self.folder / DATASET_JSON).write_text(json.dumps(info, indent=2))
 
     def __enter__(self) -> DatasetWriter:
         return self
@@ -373,13 +385,19 @@ def read_voxel_coords(folder: str | Path, subject: str) -> tuple[np.ndarray, np.
         return g["voxel_ijk"][()], np.asarray(g.attrs["affine"], dtype=float)
 
 
-def _check_tables(words: pd.DataFrame, trs: pd.DataFrame, where: str) -> None:
-    if not np.array_equal(words["word_index"].to_numpy(), np.arange(len(words))):
-        raise DatasetError(f"{where}/words.tsv: word_index must be 0..n_words-1 in order")
-    if not np.array_equal(trs["tr_index"].to_numpy(), np.arange(len(trs))):
-        raise DatasetError(f"{where}/trs.tsv: tr_index must be 0..n_trs-1 in order")
-    if (words["offset"] < words["onset"]).any():
-        raise DatasetError(f"{where}/words.tsv: a word's offset precedes its onset")
+def _require_columns(table: pd.DataFrame, columns: list[str], where: str) -> None:
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise DatasetError(f"{where} lacks column(s) {missing}; it needs {columns} (README, "
+                           "'On-disk format')")  # fmt: skip
+
+
+def _read_tsv(path: Path, **kwargs) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, sep="\t", **kwargs)
+    except UnicodeDecodeError as err:
+        raise DatasetError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start}): "
+                           "save it as UTF-8") from None  # fmt: skip
 
 
 def read_dataset(folder: str | Path) -> Dataset:
@@ -390,15 +408,22 @@ def read_dataset(folder: str | Path) -> Dataset:
             raise DatasetError(
                 f"dataset folder {folder} lacks {required}; see the README section 'On-disk format'"
             )
-    info = json.loads((folder / DATASET_JSON).read_text())
-    words = pd.read_csv(folder / WORDS_TSV, sep="\t", keep_default_na=False, dtype={"word": str})
-    trs = pd.read_csv(folder / TRS_TSV, sep="\t")
+    try:
+        info = json.loads((folder / DATASET_JSON).read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{folder / DATASET_JSON} is not valid UTF-8 JSON: {err}") from None
+    missing = [k for k in ("name", "tr", "subjects") if k not in info]
+    if missing:
+        raise DatasetError(f"{folder / DATASET_JSON} lacks key(s) {missing}")
+    if not info["subjects"]:
+        raise DatasetError(f"{folder / DATASET_JSON}: 'subjects' is empty; list the subjects "
+                           "whose responses are in responses.h5")  # fmt: skip
+    words = _read_tsv(folder / WORDS_TSV, keep_default_na=False, dtype={"word": str})
+    trs = _read_tsv(folder / TRS_TSV)
     for table, cols, fname in ((words, WORD_COLUMNS, WORDS_TSV), (trs, TR_COLUMNS, TRS_TSV)):
-        missing = [c for c in cols if c not in table.columns]
-        if missing:
-            raise DatasetError(f"{folder / fname} lacks column(s) {missing}")
+        _require_columns(table, cols, str(folder / fname))
+    check_tables(words, trs, float(info["tr"]), str(folder))
     trs["kept"] = trs["kept"].astype(bool)
-    _check_tables(words, trs, str(folder))
     meta = {k: v for k, v in info.items() if k not in ("name", "tr", "subjects")}
     if not isinstance(meta.get("runs_continue", False), bool):
         raise DatasetError(f"{folder}/dataset.json: runs_continue must be true or false")
@@ -416,6 +441,9 @@ def read_responses(folder: str | Path, subject: str) -> tuple[np.ndarray, dict[s
             raise DatasetError(f"{path} has no subject '{subject}'; subjects: {list(f)}")
         bold = f[subject]["bold"][()]
         rois = {k: v[()] for k, v in f[subject].get("roi", {}).items()}
+    kept = _read_tsv(Path(folder) / TRS_TSV)["kept"].to_numpy().astype(bool)
+    check_bold(bold.shape, len(kept), f"{path}, subject {subject}", bold, kept)
+    check_rois(rois, bold.shape[1], f"{path}, subject {subject}")
     return bold, rois
 
 
@@ -435,4 +463,10 @@ def roi_mask(
             f"ROI {', '.join(map(repr, missing))} not found{' in ' + where if where else ''}; "
             f"available: {[*sorted(rois), 'all']} (config key datasets.<name>.roi)"
         )
-    return np.logical_or.reduce([np.asarray(rois[lab], dtype=bool) for lab in labels])
+    mask = np.logical_or.reduce([np.asarray(rois[lab], dtype=bool) for lab in labels])
+    if not mask.any():
+        raise DatasetError(
+            f"ROI {label!r} holds no voxel{' in ' + where if where else ''}: BA would be "
+            "undefined; choose another ROI (config key datasets.<name>.roi) or drop the subject"
+        )
+    return mask

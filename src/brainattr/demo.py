@@ -43,7 +43,11 @@ def split_runs(paragraphs: list[list[str]], n_runs: int) -> list[list[str]]:
     """Split paragraphs into ``n_runs`` runs of near-equal length, at paragraph ends."""
     total = sum(len(p) for p in paragraphs)
     if len(paragraphs) < n_runs:
-        raise ValueError(f"{len(paragraphs)} paragraphs cannot make {n_runs} runs")
+        raise ValueError(
+            f"the demo story's first {total} words hold {len(paragraphs)} paragraph(s), too few "
+            f"for {n_runs} runs (a run ends at a paragraph end): raise "
+            "datasets.<name>.demo.max_words (0 = the whole story) or lower demo.n_runs"
+        )
     runs: list[list[str]] = [[]]
     done = 0
     for i, para in enumerate(paragraphs):

@@ -5,7 +5,10 @@ folder, its URL, the checksum it must have (when known in advance) and the signa
 first bytes must carry. :func:`fetch` downloads it with these guarantees:
 
 - the bytes go to ``<file>.part`` first; an interrupted download resumes from there with an
-  HTTP ``Range`` request when the server accepts ranges;
+  HTTP ``Range`` request when the server accepts ranges, guarded by ``If-Range`` with the ETag
+  (or Last-Modified) the part was started under: a part of a file the host has since changed
+  is discarded; a host that refuses ``HEAD`` is asked with ``GET``;
+- network errors and HTTP 429 / 5xx are retried with backoff;
 - the finished file is checked: signature (an HTML error page or a git-annex pointer saved
   as data is rejected), size against the server's ``Content-Length``, and checksum;
 - a file that fails a check is fetched once more, then the download fails with a message
@@ -13,10 +16,13 @@ first bytes must carry. :func:`fetch` downloads it with these guarantees:
 - checksums: the committed manifest under ``resources/manifests/`` holds them where the
   host publishes them (ds003020: md5). Where it does not (HP, GIN), the size and sha256 of
   the first verified download are recorded in ``<download folder>/recorded_manifest.tsv``
-  and every later download of that file must match them (trust on first use).
+  and every later download of that file must match them (trust on first use). Only bytes of
+  a known length are recorded: without ``Content-Length`` the file is fetched twice and
+  recorded only when both copies agree. The manifest is rewritten atomically and a torn row
+  (a killed writer) is skipped.
 
 Fetching, resuming, signature and checksum checks and manifests are one job and stay in
-this one module (about 350 lines).
+this one module (about 430 lines).
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ SIGNATURES = {
 }
 KINDS = (*SIGNATURES, "textgrid", "json", "pickle_npy", "any")
 NETWORK_TRIES = 3
+RETRY_STATUS = (429, 500, 502, 503, 504)
+REFUSED_HEAD = (403, 405, 501)
 RECORDED = "recorded_manifest.tsv"
 
 
@@ -133,27 +141,45 @@ class RecordedManifest:
     def __init__(self, folder: str | Path):
         self.path = Path(folder) / RECORDED
 
-    def get(self, relpath: str) -> tuple[int, str] | None:
+    COLUMNS = ("path", "size", "sha256", "url", "recorded")
+
+    def rows(self) -> list[dict]:
+        """Every complete record; a torn row (a writer killed mid-line) is skipped."""
         if not self.path.is_file():
-            return None
+            return []
+        out = []
         with open(self.path, newline="") as f:
             for row in csv.DictReader(f, delimiter="\t"):
-                if row["path"] == relpath:
-                    return int(row["size"]), row["sha256"]
+                size, sha = row.get("size") or "", row.get("sha256") or ""
+                if size.isdigit() and sha.startswith("sha256:") and len(sha) == 71:
+                    out.append(row)
+                else:
+                    log.warning("%s: skipping an incomplete record %s", self.path, dict(row))
+        return out
+
+    def get(self, relpath: str) -> tuple[int, str] | None:
+        for row in self.rows():
+            if row["path"] == relpath:
+                return int(row["size"]), row["sha256"]
         return None
 
     def record(self, relpath: str, size: int, sha256: str, url: str) -> None:
+        """Add a record: the whole file is rewritten to a temporary file and renamed."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path.with_suffix(".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if self.get(relpath) is not None:
+            rows = self.rows()
+            if any(r["path"] == relpath for r in rows):
                 return
-            new = not self.path.is_file()
-            with open(self.path, "a", newline="") as f:
-                w = csv.writer(f, delimiter="\t", lineterminator="\n")
-                if new:
-                    w.writerow(["path", "size", "sha256", "url", "recorded"])
-                w.writerow([relpath, size, sha256, url, time.strftime("%Y-%m-%dT%H:%M:%S")])
+            rows.append({"path": relpath, "size": size, "sha256": sha256, "url": url,
+                         "recorded": time.strftime("%Y-%m-%dT%H:%M:%S")})  # fmt: skip
+            tmp = self.path.with_suffix(".tmp")
+            with open(tmp, "w", newline="") as f:
+                w = csv.DictWriter(f, self.COLUMNS, delimiter="\t", lineterminator="\n",
+                                   extrasaction="ignore")  # fmt: skip
+                w.writeheader()
+                w.writerows(rows)
+            os.replace(tmp, self.path)
 
 
 def read_manifest(path: str | Path) -> dict[str, tuple[int | None, str | None]]:
@@ -192,18 +218,33 @@ class ResumableHTTPDownloader:
 
     def __init__(self, part: Path, kind: str, timeout: float = 60.0):
         self.part, self.kind, self.timeout = part, kind, timeout
+        self.validator_file = Path(str(part) + ".validator")
+        self.length_known = True  # until a download without Content-Length
+
+    def _probe(self, url: str) -> requests.Response:
+        """The file's headers: HEAD, or a GET whose body is not read where HEAD is refused."""
+        head = requests.head(url, timeout=self.timeout, allow_redirects=True)
+        if head.status_code in REFUSED_HEAD:
+            head = requests.get(url, timeout=self.timeout, allow_redirects=True, stream=True)
+            head.close()
+        head.raise_for_status()
+        return head
 
     def __call__(self, url: str, output_file: str, pooch_obj, check_only: bool = False):
-        head = requests.head(url, timeout=self.timeout, allow_redirects=True)
-        head.raise_for_status()
+        head = self._probe(url)
         total = int(head.headers.get("content-length", 0)) or None
+        self.length_known = total is not None
+        validator = head.headers.get("etag") or head.headers.get("last-modified") or ""
         start = self.part.stat().st_size if self.part.is_file() else 0
         resumable = head.headers.get("accept-ranges", "").lower() == "bytes" and total
-        if start and not (resumable and start < total):
-            start = 0  # cannot resume: start over
+        started_under = self.validator_file.read_text() if self.validator_file.is_file() else None
+        if start and not (resumable and start < total and validator and started_under == validator):
+            start = 0  # cannot resume, or the part is of another version of the file: restart
         if start:
             log.info("resuming %s at byte %d of %d", url, start, total)
-        headers = {"Range": f"bytes={start}-"} if start else {}
+        else:
+            self.validator_file.write_text(validator)
+        headers = {"Range": f"bytes={start}-", "If-Range": validator} if start else {}
         with open(self.part, "ab" if start else "wb") as f:
             pooch.HTTPDownloader(progressbar=True, headers=headers, timeout=self.timeout)(
                 url, f, pooch_obj
@@ -218,6 +259,7 @@ class ResumableHTTPDownloader:
             self.part.unlink()
             raise
         os.replace(self.part, output_file)
+        self.validator_file.unlink(missing_ok=True)
 
 
 class DriveDownloader:
@@ -294,6 +336,7 @@ def fetch(remote: RemoteFile, folder: str | Path) -> Path:
     folder = Path(folder)
     dest = folder / remote.path
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _clean_temporaries(dest.parent)
     recorded = RecordedManifest(folder)
     expected_size, checksum = remote.size, remote.checksum
     if checksum is None and (rec := recorded.get(remote.path)):
@@ -301,11 +344,14 @@ def fetch(remote: RemoteFile, folder: str | Path) -> Path:
     problem = ""
     for attempt in (1, 2):
         try:
-            _retrieve(remote, dest, checksum)
+            downloader = _retrieve(remote, dest, checksum)
             check_signature(dest, remote.kind)
             size = dest.stat().st_size
             if expected_size is not None and size != expected_size:
                 raise CorruptDownload(f"{size} bytes, the manifest says {expected_size}")
+            first_use = checksum is None and expected_size is None
+            if first_use and not getattr(downloader, "length_known", True):
+                _confirm_by_second_copy(remote, dest)
         except CorruptDownload as err:
             problem = str(err)
         except ValueError as err:  # pooch: checksum mismatch
@@ -322,23 +368,52 @@ def fetch(remote: RemoteFile, folder: str | Path) -> Path:
     )
 
 
-def _retrieve(remote: RemoteFile, dest: Path, checksum: str | None) -> None:
-    """pooch.retrieve with retries on network errors (each retry resumes the .part file)."""
+def _clean_temporaries(folder: Path) -> None:
+    """Remove pooch's empty temporary files left by killed downloads. Safe while other jobs
+    download into the folder: the downloaders write ``.part`` files and move the finished
+    bytes into their temporary file only at the end (a rename recreates it)."""
+    for tmp in folder.glob("tmp*"):
+        if tmp.is_file() and tmp.stat().st_size == 0 and tmp.suffix == "":
+            tmp.unlink(missing_ok=True)
+
+
+def _confirm_by_second_copy(remote: RemoteFile, dest: Path) -> None:
+    """The host sent no length, so a cut-short body looks complete: fetch a second copy and
+    trust the bytes only if both agree (they are then recorded)."""
+    copy = dest.with_name(dest.name + ".second")
+    try:
+        _retrieve(remote, copy, None)
+        if file_checksum(copy) != file_checksum(dest):
+            raise CorruptDownload("the host sends no Content-Length and two downloads differ")
+    finally:
+        copy.unlink(missing_ok=True)
+
+
+def _retrieve(remote: RemoteFile, dest: Path, checksum: str | None) -> Callable:
+    """pooch.retrieve with retries on network errors and HTTP 429 / 5xx (each retry resumes
+    the .part file); returns the downloader of the last try."""
     for attempt in range(1, NETWORK_TRIES + 1):
+        downloader = _downloader(remote, dest)
         try:
             pooch.retrieve(
                 remote.url,
                 known_hash=checksum,
                 fname=dest.name,
                 path=dest.parent,
-                downloader=_downloader(remote, dest),
+                downloader=downloader,
             )
-            return
+            return downloader
         except requests.HTTPError as err:
             status = err.response.status_code if err.response is not None else "?"
-            raise DownloadError(
-                f"{remote.path}: HTTP {status} from {remote.url}. " + _manual(remote, dest)
-            ) from err
+            if status not in RETRY_STATUS or attempt == NETWORK_TRIES:
+                raise DownloadError(
+                    f"{remote.path}: HTTP {status} from {remote.url}"
+                    + (f" after {attempt} tries" if status in RETRY_STATUS else "")
+                    + ". "
+                    + _manual(remote, dest)
+                ) from err
+            log.warning("HTTP %s on %s (try %d): retrying", status, remote.url, attempt)
+            time.sleep(min(2**attempt, 10))
         except (
             requests.ConnectionError,
             requests.Timeout,

@@ -29,10 +29,15 @@ log = logging.getLogger(__name__)
 
 def resolve_backend(backend: str) -> str:
     """``auto`` = himalaya's torch_cuda when a CUDA device is visible, else numpy."""
-    if backend != "auto":
+    if backend not in ("auto", "torch_cuda"):
         return backend
     import torch
 
+    if backend == "torch_cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            "encoding.backend = 'torch_cuda' but no CUDA device is visible to this job: use "
+            "auto (torch_cuda where a GPU is visible, else numpy) or numpy"
+        )
     return "torch_cuda" if torch.cuda.is_available() else "numpy"
 
 

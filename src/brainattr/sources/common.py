@@ -79,14 +79,24 @@ def run_of_times(times: np.ndarray, tr_onsets: np.ndarray, tr_runs: np.ndarray) 
     return np.asarray(tr_runs)[np.clip(pos, 0, None)]
 
 
-def fill_kept(data: np.ndarray, kept: np.ndarray, where: str) -> np.ndarray:
+def zero_nan(data: np.ndarray, where: str, warnings: list[str]) -> np.ndarray:
+    """``data`` with NaN set to 0 (sources store voxels outside a subject's brain mask as NaN);
+    how many values and voxels (last axis) is appended to ``warnings``, never silent."""
+    bad = np.isnan(data)
+    if bad.any():
+        n_vox = int(bad.reshape(-1, data.shape[-1]).any(axis=0).sum())
+        warnings.append(f"{where}: {int(bad.sum())} NaN value(s) in {n_vox} voxel(s) set to 0")
+    return np.where(bad, 0, data).astype(data.dtype, copy=False)
+
+
+def fill_kept(data: np.ndarray, kept: np.ndarray, where: str, warnings: list[str]) -> np.ndarray:
     """Responses for kept TRs only -> (n_trs, n_voxels) with NaN rows for trimmed TRs."""
     if data.shape[0] != kept.sum():
         raise DatasetError(
             f"{where}: {data.shape[0]} rows, but the timing keeps {int(kept.sum())} TRs"
         )
     out = np.full((len(kept), data.shape[1]), np.nan, dtype=np.float32)
-    out[kept] = np.nan_to_num(data)
+    out[kept] = zero_nan(data, where, warnings)
     return out
 
 

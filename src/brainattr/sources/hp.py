@@ -282,7 +282,8 @@ class _Toneva:
                     ("language" if roi == "all" else roi): np.asarray(m).ravel() == 1
                     for roi, m in masks[subject].items()
                 }
-                writer.add_subject(subject, fill_kept(np.asarray(data), kept, str(path)), rois)
+                bold = fill_kept(np.asarray(data), kept, str(path), writer.warnings)
+                writer.add_subject(subject, bold, rois)
                 log.info("%s: %d TRs x %d voxels", path, *data.shape)
             writer.add_word_groups(
                 story_feature_groups(download_dir / STORY_FEATURES, words["stimulus_index"])

@@ -31,7 +31,7 @@ import numpy as np
 
 from brainattr.dataset import DatasetError, DatasetWriter
 from brainattr.download import RemoteFile, read_manifest
-from brainattr.sources.common import story_tables, with_base
+from brainattr.sources.common import story_tables, with_base, zero_nan
 from brainattr.textgrid import textgrid_words
 
 log = logging.getLogger(__name__)
@@ -145,15 +145,18 @@ class _Deniz:
         }
         with DatasetWriter(out_dir, name, self.TR, words_df, trs, meta) as writer:
             for s in spec["subjects"]:
-                bold, repeats = self._responses(download_dir, s)
+                bold, repeats = self._responses(download_dir, s, writer.warnings)
                 rois = with_language_roi(
                     read_roi_masks(download_dir / f"mappers/subject{s}_mappers.hdf", bold.shape[1])
                 )
                 writer.add_subject(s, bold, rois, repeats={len(STORIES): repeats})
                 log.info("subject %s: %d TRs x %d voxels, ROIs %s", s, *bold.shape, sorted(rois))
 
-    def _responses(self, download_dir: Path, subject: str) -> tuple[np.ndarray, np.ndarray]:
-        """Raw-length responses of every story (n_raw_trs, V) and the repeats of the last."""
+    def _responses(
+        self, download_dir: Path, subject: str, warnings: list[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Raw-length responses of every story (n_raw_trs, V) and the repeats of the last
+        (NaN set to 0 and counted in ``warnings``)."""
         parts = []
         trn = download_dir / f"responses/subject{subject}_reading_fmri_data_trn.hdf"
         with h5py.File(trn, "r") as f:
@@ -175,7 +178,8 @@ class _Deniz:
             _check_story(r, RAW_TRS[-1], f"{val}:story_11")
         parts.append(reps.mean(axis=0))
         bold = np.concatenate(parts).astype(np.float32)
-        return np.nan_to_num(bold), np.nan_to_num(reps[:, TRIM:-TRIM])
+        where = f"subject {subject}'s responses"
+        return zero_nan(bold, where, warnings), zero_nan(reps[:, TRIM:-TRIM], where, [])
 
 
 def _licence(path: Path) -> str:
@@ -238,7 +242,7 @@ class _LeBel:
                     with h5py.File(path, "r") as f:
                         data = f["data"][()]
                         if "individual_repeats" in f:
-                            repeats[run] = np.nan_to_num(f["individual_repeats"][()])
+                            repeats[run] = zero_nan(f["individual_repeats"][()], str(path), [])
                     rows = np.flatnonzero(kept & (trs["run"].to_numpy() == run))
                     if data.ndim != 2 or data.shape[0] != rows.size:
                         raise DatasetError(
@@ -247,7 +251,7 @@ class _LeBel:
                         )
                     if bold is None:
                         bold = np.full((len(trs), data.shape[1]), np.nan, dtype=np.float32)
-                    bold[rows] = np.nan_to_num(data)
+                    bold[rows] = zero_nan(data, str(path), writer.warnings)
                 writer.add_subject(s, bold, repeats=repeats)
                 log.info("subject %s: %d TRs x %d voxels", s, *bold.shape)
 

