@@ -34,10 +34,8 @@ def resolve_backend(backend: str) -> str:
     import torch
 
     if backend == "torch_cuda" and not torch.cuda.is_available():
-        raise ValueError(
-            "encoding.backend = 'torch_cuda' but no CUDA device is visible to this job: use "
-            "auto (torch_cuda where a GPU is visible, else numpy) or numpy"
-        )
+        raise ValueError("encoding.backend = 'torch_cuda' but no CUDA device is visible to this "
+                         "job: use auto (torch_cuda where a GPU is visible) or numpy")  # fmt: skip
     return "torch_cuda" if torch.cuda.is_available() else "numpy"
 
 
