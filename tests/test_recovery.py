@@ -31,9 +31,9 @@ def test_run_recovery_adds_rows_for_each_null(tmp_path):
     from brainattr.recovery import run_recovery
     from brainattr.tables import SCORES
 
-    params = dict(n_runs=1, tr=2.0, word_seconds=0.5, rest_before_seconds=4.0,
+    params = dict(n_runs=2, tr=2.0, word_seconds=0.5, rest_before_seconds=4.0,
                   rest_after_seconds=4.0, n_subjects=1, n_voxels=4, driver_voxel_fraction=0.5,
-                  snr=1.0, max_words=60, n_repeats=0)  # fmt: skip
+                  snr=1.0, max_words=120, n_repeats=0)  # fmt: skip
     make_demo_dataset(tmp_path / "d", params, seed=0)
     words = ["Marta", "the", "fog", "Marta"]
     rows = [("nwp", "gxi", "", -1, "final", 5, 0, i, 3 - i, w, float(i == 0))
