@@ -150,6 +150,7 @@ def test_every_figure_renders(tmp_path, logit_lens):
             [("m", 8), ("m", 16)], tsv(com_by_ctx), tsv(iou_by_ctx), 0.5, "t", p, q
         ),
         "l": lambda p, q: figures.brain_map(img, ["early", "middle", "late"], "t", p, q),
+        "w": lambda p, q: figures.words({"m": scores, "m2": scores}, "t", p, q),
     }
     for name, draw in calls.items():
         png, pdf = tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"
@@ -187,3 +188,23 @@ def test_the_papers_values_are_drawn_where_they_apply(tmp_path, monkeypatch):
     labels = ax.get_legend_handles_labels()[1]
     assert sorted(labels) == ["paper: more than doubles (> +100 %)", "paper: ~0.16 at 10 %"]
     plt.close(fig)
+
+
+def test_word_strips_by_hand():
+    """BA: mean |score| over subjects per word, each strip scaled to its maximum; a task
+    without rows gives an empty strip."""
+    from brainattr import figures
+
+    rows = pd.DataFrame(
+        {
+            "task": ["ba"] * 4 + ["nwp"] * 2,
+            "subject": ["a", "a", "b", "b", "", ""],
+            "layer_group": ["early"] * 4 + ["final"] * 2,
+            "word_index": [0, 1, 0, 1, 0, 1],
+            "score": [1.0, -2, 3, 0, -0.5, 0.25],
+        }
+    )
+    got = figures._word_strengths(rows, np.array([0, 1]))
+    np.testing.assert_allclose(got["BA early"], [1.0, 0.5])  # means 2, 1
+    np.testing.assert_allclose(got["NWP"], [1.0, 0.5])
+    np.testing.assert_allclose(got["BA late"], [0.0, 0.0])

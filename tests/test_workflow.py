@@ -18,7 +18,7 @@ from .conftest import snakemake_command
 
 # per attribution method (results/demo/ctx16/<method>/figures/), and method-free
 FIGURES = ["fig2_iou", "fig3_spread", "fig4_linguistic", "fig5_positions", "masking", "stability",
-           "recovery"]  # fmt: skip
+           "words", "recovery"]  # fmt: skip
 SHARED_FIGURES = ["ba_per_layer", "noise_ceiling", "brain_map_tiny", "brain_map_smollm2"]
 
 

@@ -90,6 +90,9 @@ FIGURES: dict[str, FigureSpec] = {
                    "Attribution stability", {"tables": _attr("stability.tsv"),
                                              "nulls": _attr("null_stability.tsv")},
                    subcategory="Beyond the paper"),
+        FigureSpec("words", "words", "words", "Which words", "Words shaded by attribution",
+                   {"scores": Input("attr", "attribution/scores.parquet")},
+                   subcategory="Beyond the paper"),
         FigureSpec("recovery", "recovery", "recovery", "Planted driver words recovered",
                    "Planted words recovered",
                    {"table": Input("asummary", "demo_recovery.tsv", False)},
@@ -136,11 +139,12 @@ def draw_figure(
     for role, source in spec.inputs.items():
         paths = inputs[role]
         if source.per_model:
-            tables[role] = {
-                m: pd.read_csv(p, sep="\t") for m, p in zip(models, list(paths), strict=True)
-            }
+            tables[role] = {m: _read(p) for m, p in zip(models, list(paths), strict=True)}
         else:
-            path = paths if isinstance(paths, str) else next(iter(paths))
-            tables[role] = pd.read_csv(path, sep="\t")
+            tables[role] = _read(paths if isinstance(paths, str) else next(iter(paths)))
     plot = getattr(importlib.import_module("brainattr.figures"), spec.plot)
     plot(**tables, **params, title=f"{spec.title} - {title}", png=png, pdf=pdf)
+
+
+def _read(path: str) -> pd.DataFrame:
+    return pd.read_parquet(path) if str(path).endswith(".parquet") else pd.read_csv(path, sep="\t")

@@ -1,6 +1,6 @@
 """The paper's figures from the analysis tables (PNG + PDF; BA and NWP in fixed colours).
 
-Every figure's drawing lives in this one module (about 700 lines) so that colours, line
+Every figure's drawing lives in this one module (about 780 lines) so that colours, line
 styles and layer-group order are defined once; which figures exist, their inputs and
 captions are in :mod:`brainattr.figure_registry`. The plotting backend is chosen by the
 entry point (``brainattr.workflow.setup_script(plots=True)``), not on import.
@@ -689,4 +689,76 @@ def paper_check(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
     ax.legend(handles, list(VERDICT_COLORS), fontsize=7, loc="upper left",
               bbox_to_anchor=(1.01, 1))  # fmt: skip
     fig.suptitle(f"{title}: which of the paper's findings this run reproduces", fontsize=10)
+    _save(fig, png, pdf)
+
+
+WORD_STRIPS = [("ba", g, f"BA {g}") for g in GROUPS] + [("nwp", "final", "NWP")]
+# the word picture: targets per model, words shown per target, characters per line
+WORD_EXAMPLES, WORDS_SHOWN, LINE_CHARS = 2, 60, 110
+
+
+def _word_strengths(rows: pd.DataFrame, span: np.ndarray) -> dict[str, np.ndarray]:
+    """Per strip of :data:`WORD_STRIPS`: |score| per span word (BA: mean over subjects),
+    scaled to the strip's maximum over the shown words (0 where the task has no row)."""
+    out = {}
+    for task, group, label in WORD_STRIPS:
+        sel = rows[(rows["task"] == task) & (rows["layer_group"] == group)]
+        mag = sel["score"].abs().groupby(sel["word_index"]).mean().reindex(span).fillna(0.0)
+        top = mag.max()
+        out[label] = (mag / top).to_numpy() if top > 0 else mag.to_numpy()
+    return out
+
+
+def words(
+    scores: dict[str, pd.DataFrame],
+    title: str,
+    png: str,
+    pdf: str,
+) -> None:
+    """Which words: for :data:`WORD_EXAMPLES` targets per model (spread over the story), the
+    last :data:`WORDS_SHOWN` words of the span, each with one strip per task under it, shaded by its
+    |attribution| (BA per layer group, mean over subjects; NWP read at the output), each strip
+    scaled to its own maximum. The most recent word is last."""
+    picks = []
+    for model, s in scores.items():
+        targets = np.sort(s["target_tr"].unique())
+        at = np.linspace(0, len(targets) - 1, WORD_EXAMPLES + 2)[1:-1].round().astype(int)
+        picks += [(model, int(targets[i]), s[s["target_tr"] == targets[i]]) for i in at]
+    layouts = []
+    for model, target, rows in picks:
+        text = rows.drop_duplicates("word_index").sort_values("word_index").tail(WORDS_SHOWN)
+        x, line, places = 0, 0, []
+        for w in text["word"].astype(str):
+            if x + len(w) > LINE_CHARS and x > 0:
+                x, line = 0, line + 1
+            places.append((x, line, w))
+            x += len(w) + 1
+        strengths = _word_strengths(rows, text["word_index"].to_numpy())
+        layouts.append(
+            (model, target, places, strengths, line + 1, len(text) < rows["word_index"].nunique())
+        )
+    step = 1.0 + 0.22 * len(WORD_STRIPS)  # a line of words and its strips
+    heights = [n * step + 0.8 for *_, n, _ in layouts]
+    fig, axes = plt.subplots(len(layouts), 1, figsize=(12, 0.32 * sum(heights) + 0.8),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)  # fmt: skip
+    for ax, (model, target, places, strengths, _, cut), h in zip(
+        axes[:, 0], layouts, heights, strict=True
+    ):
+        ax.set(xlim=(-1, LINE_CHARS + 1), ylim=(h - 0.6, -0.6))
+        ax.axis("off")
+        # one character per x unit: a monospace glyph is 0.6 em wide
+        unit_pt = ax.get_window_extent().width / (LINE_CHARS + 2) * 72 / fig.dpi
+        size = unit_pt / 0.6
+        for k, (x, line, w) in enumerate(places):
+            y = line * step
+            ax.text(x, y, w, family="monospace", fontsize=size, va="center", ha="left")
+            for j, (task, _, label) in enumerate(WORD_STRIPS):
+                ax.add_patch(plt.Rectangle((x, y + 0.45 + 0.22 * j), len(w), 0.18,
+                                           color=COLORS[task], alpha=float(strengths[label][k]),
+                                           lw=0))  # fmt: skip
+        strips = " / ".join(label for *_, label in WORD_STRIPS)
+        ax.set_title(f"{model}, target TR {target}: {'… ' if cut else ''}the span's last "
+                     f"{len(places)} words; strips under each word: {strips}",
+                     fontsize=8, loc="left")  # fmt: skip
+    fig.suptitle(f"{title} (shade = |attribution| / each strip's maximum)", fontsize=10)
     _save(fig, png, pdf)
