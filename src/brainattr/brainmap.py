@@ -90,7 +90,6 @@ def run_brain_map(
 ) -> None:
     """Workflow stage ``brain_map``: a 4D NIfTI (early, middle, late selected layers) of the
     subject-mean BA and its glass-brain figure."""
-    import nibabel as nib
 
     from brainattr.figures import brain_map
 
@@ -110,6 +109,28 @@ def run_brain_map(
         r = {s: read_encoding(encoding_paths[(s, chosen[group])])["r"] for s in subjects}
         vol, affine = subject_mean_map(r, coords)
         vols.append(vol)
-    img = nib.Nifti1Image(np.stack(vols, axis=-1).astype(np.float32), affine)
+    labels = [f"{g} (layer {chosen[g]})" for g in GROUPS]
+    img = labelled_map(np.stack(vols, axis=-1).astype(np.float32), affine, labels)
     img.to_filename(out_nifti)
-    brain_map(img, [f"{g} (layer {chosen[g]})" for g in GROUPS], title, png, pdf)
+    brain_map(img, labels, title, png, pdf)
+
+
+def labelled_map(data: np.ndarray, affine: np.ndarray, labels: list[str]):
+    """A 4D NIfTI whose header says what it holds: the affine is to MNI (sform and qform code
+    4, "mni"), millimetres, one volume per label (``descrip``), intent "estimate" (a map of r).
+
+    Parameters
+    ----------
+    data : array of shape (x, y, z, n_volumes)
+    affine : array of shape (4, 4), voxel indices to MNI millimetres
+    labels : list of str, one per volume
+    """
+    import nibabel as nib
+
+    img = nib.Nifti1Image(data, affine)
+    img.set_sform(affine, code="mni")
+    img.set_qform(affine, code="mni")
+    img.header.set_xyzt_units(xyz="mm")
+    img.header.set_intent("estimate", name="BA r")
+    img.header["descrip"] = ("BA r: " + "; ".join(labels)).encode()[:79]
+    return img
