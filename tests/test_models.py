@@ -205,3 +205,28 @@ def test_bos_follows_the_tokenizer_and_is_never_a_word(tiny_model_dir, tmp_path)
     assert absolute_words(tw, 10).tolist() == [BOS_WORD, *(tw0 + 10).tolist()]
     with pytest.raises(ModelSpecError, match="bos: true, but its tokenizer has no BOS token"):
         bos_token(SimpleNamespace(bos_token_id=None), True, "m")
+
+
+def test_a_model_in_the_users_hugging_face_cache_is_not_downloaded_again(tmp_path, tiny_model_dir):
+    from huggingface_hub import snapshot_download
+
+    from brainattr.models import HUB_PATTERNS
+
+    user_cache = tmp_path / "hf-home"
+    with HubServer(tiny_model_dir, REPO_ID, COMMIT) as hub:
+        snapshot_download(REPO_ID, cache_dir=str(user_cache), endpoint=hub.url,
+                          allow_patterns=HUB_PATTERNS)  # fmt: skip
+    # the hub is gone: only the user's cache can provide the model
+    code = (
+        "from brainattr.models import download_model\n"
+        f"s = download_model({{'id': '{REPO_ID}'}}, {str(tmp_path / 'data')!r}, "
+        f"{str(tmp_path / 's.json')!r}, user_cache={str(user_cache)!r})\n"
+        "print(s['commit'], s['folder'])"
+    )
+    env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_ETAG_TIMEOUT": "2"}
+    env.pop("HF_HUB_OFFLINE", None)
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    commit, folder = res.stdout.split()
+    assert commit == COMMIT and folder.startswith(str(user_cache))
+    assert not (tmp_path / "data").exists()  # nothing downloaded into the workflow's cache

@@ -1,4 +1,8 @@
-"""Loading frozen language models and turning word sequences into token sequences."""
+"""Loading frozen language models and turning word sequences into token sequences.
+
+Where a model comes from (an embedded package, a local folder, the hub's snapshot), how it is
+loaded and read (hidden states of every architecture, the NWP readouts) stay in this one module
+(about 370 lines), so that every job loads a model one way."""
 
 from __future__ import annotations
 
@@ -58,12 +62,33 @@ def _locate(spec: dict) -> tuple[str, dict]:
     return str(folder), extra
 
 
-# What from_pretrained needs; skips other weight formats (.bin, .gguf, .onnx) in a repository.
-HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "*.py"]
+# What from_pretrained needs; skips other weight formats (.bin, .gguf, .onnx) and code (*.py:
+# remote code is never run) in a repository.
+HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
 
 
-def download_model(spec: dict, cache_dir: str | Path, snapshot_json: str | Path) -> dict:
-    """Download a hub model once into ``cache_dir`` and record its resolved commit.
+def cached_snapshot(repo: str, revision: str, user_cache: str | Path | None = None) -> str | None:
+    """The folder of ``repo@revision`` in the user's own Hugging Face cache (``HF_HOME``) when
+    it holds a complete model (config.json and safetensors weights), else None; no network."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(repo, revision=revision, local_files_only=True,
+                                        cache_dir=None if user_cache is None else str(user_cache),
+                                        allow_patterns=HUB_PATTERNS))  # fmt: skip
+    except Exception:
+        return None
+    complete = (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
+    return str(folder) if complete else None
+
+
+def download_model(
+    spec: dict, cache_dir: str | Path, snapshot_json: str | Path,
+    user_cache: str | Path | None = None,
+) -> dict:  # fmt: skip
+    """Download a hub model once into ``cache_dir`` and record its resolved commit; a model
+    already complete in the user's own Hugging Face cache (``user_cache``, default ``HF_HOME``)
+    is used from there, not downloaded again.
 
     Parameters
     ----------
@@ -83,7 +108,7 @@ def download_model(spec: dict, cache_dir: str | Path, snapshot_json: str | Path)
 
     repo, revision = spec["id"], spec.get("revision", "main")
     try:
-        folder = snapshot_download(
+        folder = cached_snapshot(repo, revision, user_cache) or snapshot_download(
             repo, revision=revision, cache_dir=str(cache_dir), allow_patterns=HUB_PATTERNS
         )
     except GatedRepoError as err:
