@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from brainattr.dataset import DatasetError, read_voxel_coords
-from brainattr.encoding import read_encoding
 from brainattr.layers import GROUPS, selected_layers
+from brainattr.tables import read_encoding
 
 
 def ba_volume(r: np.ndarray, voxel_ijk: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:

@@ -15,15 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from brainattr.errors import ModelSpecError
 from brainattr.tables import FINAL
 
 log = logging.getLogger(__name__)
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
-
-
-class ModelSpecError(ValueError):
-    """A model specification in the config cannot be resolved."""
 
 
 def resolve_device(device: str = "auto") -> torch.device:

@@ -71,7 +71,7 @@ rule noise_ceiling:
     benchmark:
         "results/benchmarks/noise_ceiling/{dataset}_{model}_ctx{context}.tsv"
     conda:
-        "../../envs/analysis.yaml"
+        "../../envs/model.yaml"
     script:
         "../scripts/noise_ceiling.py"
 
