@@ -73,6 +73,7 @@ include: "workflow/rules/paper.smk"
 
 
 rule all:
+    """Every table, figure and the report inputs of the configured run."""
     input:
         all_outputs(),
     default_target: True

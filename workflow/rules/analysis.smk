@@ -2,6 +2,7 @@
 
 
 rule analyses:
+    """Important sets, BA/NWP IoU, spread, positions and centre of mass of the attributions and of each brain-free null."""
     input:
         scores=f"{ATTR}/attribution/scores.parquet",
         null_scores=f"{ATTR}/attribution/null_scores.parquet",
@@ -30,6 +31,7 @@ rule analyses:
 
 
 rule linguistic:
+    """Share of each annotation group's words important to BA only, both, NWP only, with enrichment; and for each null."""
     input:
         data=lambda wc: dataset_files(wc.dataset),
         scores=f"{ATTR}/attribution/scores.parquet",
@@ -55,6 +57,7 @@ rule linguistic:
 
 
 rule noise_ceiling:
+    """Noise ceiling per subject and layer: from repeated runs, and between subjects."""
     input:
         unpack(lambda wc: {"data": dataset_files(wc.dataset), **encoding_files(wc)}),
     output:
@@ -77,6 +80,7 @@ rule noise_ceiling:
 
 
 rule stability:
+    """Agreement of BA attributions between subjects and between repeats, with chance baselines and the nulls."""
     input:
         scores=f"{ATTR}/attribution/scores.parquet",
         repeat_scores=f"{ATTR}/attribution/repeat_scores.parquet",
@@ -102,6 +106,7 @@ rule stability:
 
 
 rule spread_tests:
+    """BA vs NWP spread per model and layer group: the per-target block test beside the paper's t-test."""
     input:
         data=lambda wc: dataset_files(wc.dataset),
         spread=per_model(f"{ATTR}/analysis/spread.tsv"),
@@ -129,6 +134,7 @@ rule spread_tests:
 
 
 rule inference:
+    """Every claim per target with dependence-aware intervals, against its baselines and nulls."""
     input:
         data=lambda wc: dataset_files(wc.dataset),
         spread=f"{ATTR}/analysis/spread.tsv",
@@ -172,6 +178,7 @@ rule inference:
 
 
 rule masking:
+    """Mask the top words of each task and head, with distance-matched, random and cross-task controls."""
     input:
         unpack(
             lambda wc: {
@@ -217,6 +224,7 @@ rule masking:
 
 
 rule masking_table:
+    """The masking results of all models as one table."""
     input:
         per_model(f"{ATTR}/analysis/masking.tsv"),
     output:
@@ -244,6 +252,7 @@ rule masking_table:
 
 
 rule demo_recovery:
+    """Demo only: how much of the planted driver words each readout recovers."""
     input:
         data=lambda wc: dataset_files(wc.dataset),
         scores=per_model(f"{ATTR}/attribution/scores.parquet"),

@@ -2,6 +2,7 @@
 
 
 rule attribution:
+    """BA and NWP attributions (GXI or IG) per target TR, summed per word; repeats and nulls."""
     input:
         unpack(
             lambda wc: {

@@ -2,6 +2,7 @@
 
 
 rule dataset_demo:
+    """Generate the embedded demo dataset (simulated BOLD with planted driver words)."""
     output:
         multiext(f"{DATA_DIR}/{{dataset}}/", *COMMON_FILES),
         f"{DATA_DIR}/{{dataset}}/planted_weights.npz",
@@ -26,6 +27,7 @@ rule dataset_demo:
 
 # One job per file: a finished file is never fetched again, a failed one alone is retried.
 rule download:
+    """Fetch and verify one file of a real dataset."""
     output:
         f"{DATA_DIR}/downloads/{{dataset}}/{{path}}",
     wildcard_constraints:
@@ -47,6 +49,7 @@ rule download:
 
 
 rule prepare_dataset:
+    """Convert a downloaded dataset to the common on-disk format."""
     input:
         lambda wc: downloaded_files(wc.dataset),
     output:

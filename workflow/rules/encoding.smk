@@ -2,6 +2,7 @@
 
 
 rule encoding:
+    """Cross-validated ridge from one layer's delayed features to one subject's voxels (BA)."""
     input:
         data=lambda wc: dataset_files(wc.dataset),
         features=f"{RUN}/features.h5",
@@ -31,6 +32,7 @@ rule encoding:
 
 
 rule layer_selection:
+    """Mean BA per layer and the best layer of each third (early, middle, late)."""
     input:
         unpack(lambda wc: {"features": f"{RUN}/features.h5".format(**wc), **encoding_files(wc)}),
     output:

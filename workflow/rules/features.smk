@@ -2,6 +2,7 @@
 
 
 rule features:
+    """Hidden states of every layer, pooled per TR, from windows of L context words."""
     input:
         data=lambda wc: dataset_files(wc.dataset),
         model=lambda wc: model_inputs(wc.model),

@@ -14,6 +14,7 @@ for spec in FIGURES.values():
     tag = "{dataset}_ctx{context}" + ("_{method}" if spec.per_method else "")
 
     rule:
+        """A figure of brainattr.figure_registry (PNG and PDF, with its report caption)."""
         name:
             f"fig_{spec.name}"
         localrule: True
@@ -43,6 +44,7 @@ for spec in FIGURES.values():
 
 
 rule brain_map:
+    """4D NIfTI and glass-brain figure of the subject-mean BA of the selected layers."""
     input:
         unpack(
             lambda wc: {
@@ -74,6 +76,7 @@ rule brain_map:
 
 
 rule fig_context_control:
+    """The context-length control: centre of mass and IoU per L."""
     input:
         com=expand(
             f"{ATTR}/analysis/center_of_mass.tsv", model=MODELS, context=CONTEXTS, allow_missing=True

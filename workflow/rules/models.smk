@@ -7,6 +7,7 @@ localrules:
 
 
 rule download_model:
+    """Download a Hugging Face model once and record its commit."""
     output:
         f"{DATA_DIR}/models/{{model}}/snapshot.json",
     params:

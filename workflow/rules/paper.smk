@@ -2,6 +2,7 @@
 
 
 rule paper_check:
+    """Verdict per paper finding for one dataset, L and method."""
     input:
         unpack(
             lambda wc: {
@@ -39,6 +40,7 @@ rule paper_check:
 
 
 rule paper_check_summary:
+    """All verdicts as one table and figure."""
     input:
         expand(f"{ASUMMARY}/paper_check.tsv", dataset=DATASETS, context=CONTEXTS, method=METHODS),
     output:
