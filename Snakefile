@@ -8,7 +8,10 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
-SRC = str(Path(workflow.basedir) / "src")
+# this file's folder: also when another workflow imports this one as a `module` (there
+# workflow.basedir is the importing workflow's)
+BASEDIR = Path(str(workflow.current_basedir))
+SRC = str(BASEDIR / "src")
 sys.path.insert(0, SRC)
 # Scripts (also under --sdm conda and in cluster jobs, which re-read this file) import the
 # package from this checkout: set, not required, so no envvars directive.
@@ -33,7 +36,7 @@ if not workflow.overwrite_configfiles:
 
 
 config.update(
-    validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+    validate_config(config, BASEDIR / "workflow/schemas/config.schema.yaml")
 )
 plan_checks(config)  # model paths and depths, local datasets and their ROIs: before any job
 

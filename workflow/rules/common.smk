@@ -98,7 +98,7 @@ def figures_of(dataset):
 
 # results folder of each registered figure input level (brainattr.figure_registry.Input)
 # files shipped with the workflow resolve against it, not the working directory (--directory)
-RESOURCES = str(Path(workflow.basedir) / "resources")
+RESOURCES = str(BASEDIR / "resources")
 LEVELS = {"run": RUN, "attr": ATTR, "summary": SUMMARY, "asummary": ASUMMARY,
           "resource": RESOURCES}
 
