@@ -15,9 +15,7 @@ SRC = str(BASEDIR / "src")
 sys.path.insert(0, SRC)
 # Scripts (also under --sdm conda and in cluster jobs, which re-read this file) import the
 # package from this checkout: set, not required, so no envvars directive.
-os.environ.update(
-    PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
-)
+os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
 
 from brainattr.analysis import ANALYSIS_TABLES  # noqa: E402
 from brainattr.config import validate_config  # noqa: E402
@@ -27,7 +25,6 @@ from brainattr.plan_checks import plan_checks  # noqa: E402
 from brainattr.sources import DOWNLOADED, remote_files  # noqa: E402
 from brainattr.workflow import dataset_dir, dataset_provides, download_dir  # noqa: E402
 
-
 # The demo config is the default only: a --configfile replaces it rather than merging into it
 # (merged, the demo's dataset and model would join every other run).
 if not workflow.overwrite_configfiles:
@@ -35,9 +32,7 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-config.update(
-    validate_config(config, BASEDIR / "workflow/schemas/config.schema.yaml")
-)
+config.update(validate_config(config, BASEDIR / "workflow/schemas/config.schema.yaml"))
 plan_checks(config)  # model paths and depths, local datasets and their ROIs: before any job
 
 DATA_DIR = config["data_dir"]
@@ -51,6 +46,7 @@ SUMMARY = "results/{dataset}/ctx{context}"
 METHODS = config["attribution"]["methods"]
 ATTR = "results/{dataset}/{model}/ctx{context}/{method}"
 ASUMMARY = "results/{dataset}/ctx{context}/{method}"
+
 
 report: "workflow/report/workflow.rst"
 
@@ -76,7 +72,7 @@ include: "workflow/rules/paper.smk"
 
 
 rule all:
+    default_target: True
     """Every table, figure and the report inputs of the configured run."""
     input:
         all_outputs(),
-    default_target: True

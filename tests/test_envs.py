@@ -60,14 +60,14 @@ def test_model_env_and_makefile_install_the_same_model_package_without_its_depen
 
 
 def _rule_scripts() -> dict[str, set[str]]:
-    """{env: the scripts of the rules that run in it}, read from the rule files."""
+    """{env: the scripts of the rules that run in it}, read rule by rule from the rule files."""
     out: dict[str, set[str]] = {name: set() for name in ENVS}
-    pattern = (
-        r'conda:\s*\n\s*"\.\./\.\./envs/(\w+)\.yaml"\s*\n\s*script:\s*\n\s*"\.\./scripts/([\w.]+)"'
-    )
     for smk in (REPO / "workflow/rules").glob("*.smk"):
-        for env, script in re.findall(pattern, smk.read_text()):
-            out[env].add(script)
+        for block in re.split(r"^\s*rule\b", smk.read_text(), flags=re.M)[1:]:
+            env = re.search(r'conda:\s*\n\s*"\.\./\.\./envs/(\w+)\.yaml"', block)
+            script = re.search(r'script:\s*\n\s*"\.\./scripts/([\w.]+)"', block)
+            if env and script:
+                out[env.group(1)].add(script.group(1))
     return out
 
 

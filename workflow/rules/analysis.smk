@@ -12,20 +12,20 @@ rule analyses:
             for prefix in ("", "null_")
             for name in ANALYSIS_TABLES
         },
-    params:
-        thresholds=config["analysis"]["thresholds"],
-        position_threshold=config["analysis"]["position_threshold"],
-        seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=mem_mb(4000),
-        runtime=runtime(30),
     log:
         "results/logs/analyses/{dataset}_{model}_ctx{context}_{method}.log",
     benchmark:
         "results/benchmarks/analyses/{dataset}_{model}_ctx{context}_{method}.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
+    params:
+        thresholds=config["analysis"]["thresholds"],
+        position_threshold=config["analysis"]["position_threshold"],
+        seed=config["seed"],
     script:
         "../scripts/analyses.py"
 
@@ -39,19 +39,19 @@ rule linguistic:
     output:
         table=f"{ATTR}/analysis/linguistic.tsv",
         null_table=f"{ATTR}/analysis/null_linguistic.tsv",
-    params:
-        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
-        thresholds=config["analysis"]["linguistic_thresholds"],
-    threads: 1
-    resources:
-        mem_mb=mem_mb(4000),
-        runtime=runtime(30),
     log:
         "results/logs/linguistic/{dataset}_{model}_ctx{context}_{method}.log",
     benchmark:
         "results/benchmarks/linguistic/{dataset}_{model}_ctx{context}_{method}.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
+    params:
+        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
+        thresholds=config["analysis"]["linguistic_thresholds"],
     script:
         "../scripts/linguistic.py"
 
@@ -62,19 +62,19 @@ rule noise_ceiling:
         unpack(lambda wc: {"data": dataset_files(wc.dataset), **encoding_files(wc)}),
     output:
         f"{RUN}/analysis/noise_ceiling.tsv",
-    params:
-        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
-        encoding={k: config["encoding"][k] for k in ("alphas", "inner_folds", "backend")},
-    threads: 1
-    resources:
-        mem_mb=mem_mb(16000),
-        runtime=runtime(30),
     log:
         "results/logs/noise_ceiling/{dataset}_{model}_ctx{context}.log",
     benchmark:
         "results/benchmarks/noise_ceiling/{dataset}_{model}_ctx{context}.tsv"
     conda:
         "../../envs/model.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(16000),
+        runtime=runtime(30),
+    params:
+        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
+        encoding={k: config["encoding"][k] for k in ("alphas", "inner_folds", "backend")},
     script:
         "../scripts/noise_ceiling.py"
 
@@ -88,19 +88,19 @@ rule stability:
     output:
         stability=f"{ATTR}/analysis/stability.tsv",
         null_stability=f"{ATTR}/analysis/null_stability.tsv",
-    params:
-        threshold=config["analysis"]["stability_threshold"],
-        seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=mem_mb(4000),
-        runtime=runtime(30),
     log:
         "results/logs/stability/{dataset}_{model}_ctx{context}_{method}.log",
     benchmark:
         "results/benchmarks/stability/{dataset}_{model}_ctx{context}_{method}.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
+    params:
+        threshold=config["analysis"]["stability_threshold"],
+        seed=config["seed"],
     script:
         "../scripts/stability.py"
 
@@ -112,6 +112,16 @@ rule spread_tests:
         spread=per_model(f"{ATTR}/analysis/spread.tsv"),
     output:
         f"{ASUMMARY}/spread_tests.tsv",
+    log:
+        "results/logs/spread_tests/{dataset}_ctx{context}_{method}.log",
+    benchmark:
+        "results/benchmarks/spread_tests/{dataset}_ctx{context}_{method}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         models=MODELS,
@@ -119,16 +129,6 @@ rule spread_tests:
         n_delays=N_DELAYS,
         inference=config["analysis"]["inference"],
         seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=mem_mb(4000),
-        runtime=runtime(30),
-    log:
-        "results/logs/spread_tests/{dataset}_ctx{context}_{method}.log",
-    benchmark:
-        "results/benchmarks/spread_tests/{dataset}_ctx{context}_{method}.tsv"
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/spread_tests.py"
 
@@ -158,21 +158,21 @@ rule inference:
         ),
     output:
         f"{ATTR}/analysis/inference.tsv",
-    params:
-        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
-        n_delays=N_DELAYS,
-        inference=config["analysis"]["inference"],
-        seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=mem_mb(4000),
-        runtime=runtime(30),
     log:
         "results/logs/inference/{dataset}_{model}_ctx{context}_{method}.log",
     benchmark:
         "results/benchmarks/inference/{dataset}_{model}_ctx{context}_{method}.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
+    params:
+        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
+        n_delays=N_DELAYS,
+        inference=config["analysis"]["inference"],
+        seed=config["seed"],
     script:
         "../scripts/inference.py"
 
@@ -194,6 +194,18 @@ rule masking:
     output:
         table=f"{ATTR}/analysis/masking.tsv",
         targets=f"{ATTR}/analysis/masking_targets.tsv",
+    log:
+        "results/logs/masking/{dataset}_{model}_ctx{context}_{method}.log",
+    benchmark:
+        "results/benchmarks/masking/{dataset}_{model}_ctx{context}_{method}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: 2
+    resources:
+        mem_mb=mem_mb(16000),
+        runtime=runtime(480),
+        gpu=model_gpus(),
+        gres=model_gres(),
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         model=lambda wc: model_spec(wc.model),
@@ -207,18 +219,6 @@ rule masking:
             "n_resamples": config["analysis"]["inference"]["n_resamples"],
             "null_shift_trs": config["attribution"]["null_shift_trs"],
         },
-    threads: 2
-    resources:
-        mem_mb=mem_mb(16000),
-        runtime=runtime(480),
-        gpu=model_gpus(),
-        gres=model_gres(),
-    log:
-        "results/logs/masking/{dataset}_{model}_ctx{context}_{method}.log",
-    benchmark:
-        "results/benchmarks/masking/{dataset}_{model}_ctx{context}_{method}.tsv"
-    conda:
-        "../../envs/model.yaml"
     script:
         "../scripts/masking.py"
 
@@ -235,18 +235,18 @@ rule masking_table:
             subcategory="Paper figures",
             labels={"figure": "Masking table"},
         ),
-    params:
-        models=MODELS,
-    threads: 1
-    resources:
-        mem_mb=mem_mb(2000),
-        runtime=runtime(10),
     log:
         "results/logs/masking_table/{dataset}_ctx{context}_{method}.log",
     benchmark:
         "results/benchmarks/masking_table/{dataset}_ctx{context}_{method}.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(2000),
+        runtime=runtime(10),
+    params:
+        models=MODELS,
     script:
         "../scripts/masking_table.py"
 
@@ -259,6 +259,16 @@ rule demo_recovery:
         null_scores=per_model(f"{ATTR}/attribution/null_scores.parquet"),
     output:
         f"{ASUMMARY}/demo_recovery.tsv",
+    log:
+        "results/logs/demo_recovery/{dataset}_ctx{context}_{method}.log",
+    benchmark:
+        "results/benchmarks/demo_recovery/{dataset}_ctx{context}_{method}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         models=MODELS,
@@ -266,15 +276,5 @@ rule demo_recovery:
         n_delays=N_DELAYS,
         inference=config["analysis"]["inference"],
         seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=mem_mb(4000),
-        runtime=runtime(30),
-    log:
-        "results/logs/demo_recovery/{dataset}_ctx{context}_{method}.log",
-    benchmark:
-        "results/benchmarks/demo_recovery/{dataset}_ctx{context}_{method}.tsv"
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/demo_recovery.py"
