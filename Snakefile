@@ -72,7 +72,7 @@ include: "workflow/rules/paper.smk"
 
 
 rule all:
-    default_target: True
     """Every table, figure and the report inputs of the configured run."""
+    default_target: True
     input:
         all_outputs(),
