@@ -4,7 +4,7 @@ import os
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version
+from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
@@ -33,6 +33,8 @@ if not workflow.overwrite_configfiles:
 
 
 config.update(validate_config(config, BASEDIR / "workflow/schemas/config.schema.yaml"))
+# the catalog's convention on top: the same schema through Snakemake (defaults already set)
+validate(config, str(BASEDIR / "workflow/schemas/config.schema.yaml"), set_default=True)
 plan_checks(config)  # model paths and depths, local datasets and their ROIs: before any job
 
 DATA_DIR = config["data_dir"]
