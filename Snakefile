@@ -20,7 +20,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PY
 from brainattr.analysis import ANALYSIS_TABLES  # noqa: E402
 from brainattr.config import validate_config  # noqa: E402
 from brainattr.dataset import COMMON_FILES  # noqa: E402
-from brainattr.figure_registry import FIGURES, figures_for  # noqa: E402
+from brainattr.figure_registry import FIGURES, config_value, figures_for  # noqa: E402
 from brainattr.plan_checks import plan_checks  # noqa: E402
 from brainattr.sources import DOWNLOADED, remote_files  # noqa: E402
 from brainattr.workflow import dataset_dir, dataset_provides, download_dir  # noqa: E402

@@ -44,7 +44,7 @@ class FigureSpec:
     per_method: bool = True  # one figure per attribution method (gxi, ig)
     subcategory: str = "Paper figures"
     needs: str | None = None  # a dataset part (word_groups, repeats) or "demo"
-    params: dict[str, str] = field(default_factory=dict)  # argument -> config analysis key
+    params: dict[str, str] = field(default_factory=dict)  # argument -> config key (dotted)
 
 
 # the paper's reported findings, drawn on the matching figures (brainattr.paper_check)
@@ -78,7 +78,7 @@ FIGURES: dict[str, FigureSpec] = {
                                          "com": _attr("center_of_mass.tsv"),
                                          "null_hists": _attr("null_positions.tsv"),
                                          "null_com": _attr("null_center_of_mass.tsv")},
-                   params={"threshold": "position_threshold"}),
+                   params={"threshold": "analysis.position_threshold"}),
         FigureSpec("masking", "masking", "masking", "Masking the top words",
                    "Masking with controls", {"tables": _attr("masking.tsv"),
                                              "per_target": _attr("masking_targets.tsv"),
@@ -92,13 +92,22 @@ FIGURES: dict[str, FigureSpec] = {
                    subcategory="Beyond the paper"),
         FigureSpec("words", "words", "words", "Which words", "Words shaded by attribution",
                    {"scores": Input("attr", "attribution/scores.parquet")},
-                   subcategory="Beyond the paper"),
+                   subcategory="Beyond the paper",
+                   params={"threshold": "analysis.position_threshold", "seed": "seed"}),
         FigureSpec("recovery", "recovery", "recovery", "Planted driver words recovered",
                    "Planted words recovered",
                    {"table": Input("asummary", "demo_recovery.tsv", False)},
                    subcategory="Demo ground truth", needs="demo"),
     )
 }  # fmt: skip
+
+
+def config_value(config: dict, key: str):
+    """A config value by dotted key (``analysis.position_threshold``, ``seed``)."""
+    value = config
+    for part in key.split("."):
+        value = value[part]
+    return value
 
 
 def figures_for(per_method: bool, provides: set[str], source: str) -> list[str]:

@@ -40,7 +40,7 @@ for spec in FIGURES.values():
         params:
             models=MODELS,
             figure=spec.name,
-            plot_params={k: config["analysis"][v] for k, v in spec.params.items()},
+            plot_params={k: config_value(config, v) for k, v in spec.params.items()},
         script:
             "../scripts/figure.py"
 
