@@ -7,6 +7,7 @@ ground truth must be recovered.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -90,6 +91,8 @@ def test_every_stage_writes_its_outputs(workflow_run):
         stab = pd.read_csv(run / "analysis/stability.tsv", sep="\t")
         assert set(stab["comparison"]) == {"subjects", "repeats"}
         assert (run.parent / "analysis/ba_map.nii.gz").stat().st_size > 100
+        sidecar = json.loads((run.parent / "analysis/ba_map.json").read_text())
+        assert [v["layer_group"] for v in sidecar["Volumes"]] == ["early", "middle", "late"]
         scores = pd.read_parquet(run / "attribution/scores.parquet")
         assert set(scores["task"]) == {"ba", "nwp"}
         assert scores.groupby("task")["target_tr"].nunique().tolist() == [32, 32]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -87,9 +88,11 @@ def run_brain_map(
     png: str | Path,
     pdf: str | Path,
     title: str,
+    out_sidecar: str | Path | None = None,
 ) -> None:
     """Workflow stage ``brain_map``: a 4D NIfTI (early, middle, late selected layers) of the
-    subject-mean BA and its glass-brain figure."""
+    subject-mean BA, its JSON sidecar (``out_sidecar``: what each volume is, the space, the
+    subjects) and its glass-brain figure."""
 
     from brainattr.figures import brain_map
 
@@ -112,6 +115,19 @@ def run_brain_map(
     labels = [f"{g} (layer {chosen[g]})" for g in GROUPS]
     img = labelled_map(np.stack(vols, axis=-1).astype(np.float32), affine, labels)
     img.to_filename(out_nifti)
+    if out_sidecar is not None:
+        sidecar = {
+            "Description": "brain alignment (BA): held-out Pearson r of the encoding model, "
+            "mean over subjects (0 where no subject has a voxel)",
+            "Space": "MNI (the dataset's voxel_ijk and affine)",
+            "Units": "Pearson r; voxel coordinates in mm",
+            "Volumes": [
+                {"index": i, "layer_group": g, "layer": int(chosen[g])}
+                for i, g in enumerate(GROUPS)
+            ],
+            "Subjects": subjects,
+        }
+        Path(out_sidecar).write_text(json.dumps(sidecar, indent=2))
     brain_map(img, labels, title, png, pdf)
 
 

@@ -57,6 +57,7 @@ rule brain_map:
         ),
     output:
         nifti=f"{RUN}/analysis/ba_map.nii.gz",
+        sidecar=f"{RUN}/analysis/ba_map.json",
         png=report(
             f"{SUMMARY}/figures/brain_map_{{model}}.png",
             caption="../report/brain_map.rst",
