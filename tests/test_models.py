@@ -50,6 +50,7 @@ def test_rule_records_the_resolved_commit(downloaded):
     _, target, requests = downloaded
     snap = read_snapshot(target)
     assert snap["id"] == REPO_ID and snap["revision"] == "main" and snap["commit"] == COMMIT
+    assert snap["revision_line"] == f"revision: {COMMIT}"  # ready to paste into the config
     assert ("GET", f"/api/models/{REPO_ID}/revision/main") in requests
     assert any(p.endswith("/model.safetensors") for m, p in requests if m == "GET")
 

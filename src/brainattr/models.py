@@ -120,10 +120,13 @@ def download_model(
             f"could not download {repo}@{revision}: {err}. Check the network, or set HF_ENDPOINT "
             "to a mirror; files already downloaded stay in the cache."
         ) from err
-    snapshot = {"id": repo, "revision": revision, "commit": Path(folder).name, "folder": folder}
+    commit = Path(folder).name
+    snapshot = {"id": repo, "revision": revision, "commit": commit, "folder": folder,
+                "revision_line": f"revision: {commit}"}  # fmt: skip
     Path(snapshot_json).parent.mkdir(parents=True, exist_ok=True)
     Path(snapshot_json).write_text(json.dumps(snapshot, indent=2))
-    log.info("downloaded %s@%s (commit %s) to %s", repo, revision, snapshot["commit"], folder)
+    log.info("downloaded %s@%s (commit %s) to %s; to pin it, put this line in the model's "
+             "config entry: %s", repo, revision, commit, folder, f"revision: {commit}")  # fmt: skip
     return snapshot
 
 
