@@ -231,3 +231,25 @@ def test_a_model_in_the_users_hugging_face_cache_is_not_downloaded_again(tmp_pat
     commit, folder = res.stdout.split()
     assert commit == COMMIT and folder.startswith(str(user_cache))
     assert not (tmp_path / "data").exists()  # nothing downloaded into the workflow's cache
+
+
+def test_an_untrained_twin_has_the_architecture_and_seeded_fresh_weights(tiny_spec):
+    """init: random keeps the tokenizer and architecture, replaces the trained weights by the
+    architecture's own initialisation, the same for the same seed."""
+    import torch
+
+    trained = load_model(tiny_spec, "cpu")
+    a = load_model({**tiny_spec, "init": "random", "init_seed": 0}, "cpu")
+    b = load_model({**tiny_spec, "init": "random", "init_seed": 0}, "cpu")
+    c = load_model({**tiny_spec, "init": "random", "init_seed": 1}, "cpu")
+    assert a.n_layers == trained.n_layers and a.model.dtype == trained.model.dtype
+    assert (
+        a.encode_words(["the", "fog"])[0].tolist()
+        == trained.encode_words(["the", "fog"])[0].tolist()
+    )
+    wa, wb, wc, wt = (dict(m.model.named_parameters()) for m in (a, b, c, trained))
+    assert wa.keys() == wt.keys()
+    name = next(k for k in wa if "layers.0" in k and k.endswith("weight") and wa[k].ndim == 2)
+    torch.testing.assert_close(wa[name], wb[name])
+    assert not torch.equal(wa[name], wc[name]) and not torch.equal(wa[name], wt[name])
+    assert not any(p.requires_grad for p in a.model.parameters())  # frozen like the trained

@@ -2,7 +2,7 @@
 
 Where a model comes from (an embedded package, a local folder, the hub's snapshot), how it is
 loaded and read (hidden states of every architecture, the NWP readouts) stay in this one module
-(about 370 lines), so that every job loads a model one way."""
+(about 390 lines), so that every job loads a model one way."""
 
 from __future__ import annotations
 
@@ -236,7 +236,10 @@ def load_model(spec: dict, device: str = "auto") -> LoadedModel:
     dtype = _DTYPES[spec.get("dtype", "float32")]
     log.info("loading model %s (%s) on %s as %s", where, kwargs, dev, dtype)
     tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kwargs)
+    if spec.get("init", "pretrained") == "random":
+        model = untrained_twin(where, kwargs, dtype, int(spec.get("init_seed", 0)))
+    else:
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kwargs)
     model.to(dev).eval()
     # Frozen weights: backward passes compute input gradients only.
     model.requires_grad_(False)
@@ -249,6 +252,16 @@ def load_model(spec: dict, device: str = "auto") -> LoadedModel:
                 "(config key models.<name>.layers; valid: 1..n_layers)"
             )
     return LoadedModel(model, tokenizer, dev, n_layers, bos_id)
+
+
+def untrained_twin(where: str, kwargs: dict, dtype: torch.dtype, seed: int) -> torch.nn.Module:
+    """The model's architecture with weights from its own initialiser (``_init_weights``, via
+    ``from_config``), seeded: what the architecture gives without training."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(where, **kwargs)
+    torch.manual_seed(seed)
+    return AutoModelForCausalLM.from_config(config, dtype=dtype)
 
 
 def pad_batch(

@@ -57,8 +57,11 @@ def model_inputs(model):
 
 
 def model_spec(model):
-    """A model's config entry, pointing hub models at their downloaded snapshot."""
-    return {**config["models"][model], **dict(zip(["snapshot"], model_inputs(model)))}
+    """A model's config entry, pointing hub models at their downloaded snapshot; an untrained
+    twin (init: random) gets the config's seed for its initialisation."""
+    spec = config["models"][model]
+    seed = {"init_seed": config["seed"]} if spec.get("init") == "random" else {}
+    return {**spec, **dict(zip(["snapshot"], model_inputs(model))), **seed}
 
 
 def model_gpus():
