@@ -253,3 +253,12 @@ def test_an_untrained_twin_has_the_architecture_and_seeded_fresh_weights(tiny_sp
     torch.testing.assert_close(wa[name], wb[name])
     assert not torch.equal(wa[name], wc[name]) and not torch.equal(wa[name], wt[name])
     assert not any(p.requires_grad for p in a.model.parameters())  # frozen like the trained
+
+
+def test_a_hub_model_shallower_than_its_layers_fails_when_loaded(tiny_spec):
+    """Checked at planning for local and embedded models (tests/test_plan_checks.py); a hub
+    model's depth is known once downloaded, so its first job names the key."""
+    with pytest.raises(
+        ModelSpecError, match=r"layer 9 requested .* has 4 layers .*models\.<name>\.layers"
+    ):
+        load_model({**tiny_spec, "layers": [1, 9]}, "cpu")
