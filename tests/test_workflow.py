@@ -97,7 +97,9 @@ def test_every_stage_writes_its_outputs(workflow_run):
         assert set(scores["task"]) == {"ba", "nwp"}
         assert scores.groupby("task")["target_tr"].nunique().tolist() == [32, 32]
     tests = pd.read_csv(summary / "gxi/spread_tests.tsv", sep="\t")
-    assert len(tests) == 6 and tests["q"].between(0, 1).all()
+    # 2 models x 3 layer groups, BA against NWP read at the layer and against NWP(final)
+    assert len(tests) == 12 and tests["q"].between(0, 1).all()
+    assert tests.groupby("nwp_readout").size().to_dict() == {"final": 6, "logit_lens": 6}
     assert tests["q_paper"].between(0, 1).all() and (tests["ci_low"] <= tests["ci_high"]).all()
     for model in ("tiny", "smollm2"):
         run = workflow_run / f"results/demo/{model}/ctx16/gxi"
