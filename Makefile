@@ -31,6 +31,7 @@ report: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check src tests workflow/scripts benchmarks
+	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint
 	$(BIN)/snakemake -n --quiet rules
 

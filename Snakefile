@@ -4,26 +4,26 @@ import os
 import sys
 from pathlib import Path
 
-from snakemake.utils import min_version
+from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
-SRC = str(Path(workflow.basedir) / "src")
+# this file's folder: also when another workflow imports this one as a `module` (there
+# workflow.basedir is the importing workflow's)
+BASEDIR = Path(str(workflow.current_basedir))
+SRC = str(BASEDIR / "src")
 sys.path.insert(0, SRC)
 # Scripts (also under --sdm conda and in cluster jobs, which re-read this file) import the
 # package from this checkout: set, not required, so no envvars directive.
-os.environ.update(
-    PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
-)
+os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
 
 from brainattr.analysis import ANALYSIS_TABLES  # noqa: E402
 from brainattr.config import validate_config  # noqa: E402
 from brainattr.dataset import COMMON_FILES  # noqa: E402
-from brainattr.figure_registry import FIGURES, figures_for  # noqa: E402
+from brainattr.figure_registry import FIGURES, config_value, figures_for  # noqa: E402
 from brainattr.plan_checks import plan_checks  # noqa: E402
 from brainattr.sources import DOWNLOADED, remote_files  # noqa: E402
 from brainattr.workflow import dataset_dir, dataset_provides, download_dir  # noqa: E402
-
 
 # The demo config is the default only: a --configfile replaces it rather than merging into it
 # (merged, the demo's dataset and model would join every other run).
@@ -32,9 +32,9 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-config.update(
-    validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
-)
+config.update(validate_config(config, BASEDIR / "workflow/schemas/config.schema.yaml"))
+# the catalog's convention on top: the same schema through Snakemake (defaults already set)
+validate(config, str(BASEDIR / "workflow/schemas/config.schema.yaml"), set_default=True)
 plan_checks(config)  # model paths and depths, local datasets and their ROIs: before any job
 
 DATA_DIR = config["data_dir"]
@@ -48,6 +48,7 @@ SUMMARY = "results/{dataset}/ctx{context}"
 METHODS = config["attribution"]["methods"]
 ATTR = "results/{dataset}/{model}/ctx{context}/{method}"
 ASUMMARY = "results/{dataset}/ctx{context}/{method}"
+
 
 report: "workflow/report/workflow.rst"
 
@@ -73,6 +74,7 @@ include: "workflow/rules/paper.smk"
 
 
 rule all:
+    """Every table, figure and the report inputs of the configured run."""
+    default_target: True
     input:
         all_outputs(),
-    default_target: True

@@ -27,8 +27,8 @@ import numpy as np
 
 from brainattr.dataset import read_dataset, read_responses, roi_mask
 from brainattr.design import delayed_design, pearson_r, prepare_responses, zscore_per_run
-from brainattr.encoding import encode_subject, read_encoding
-from brainattr.tables import read_features
+from brainattr.encoding import encode_subject
+from brainattr.tables import read_encoding, read_features
 
 GRID = 10.0 ** np.arange(-6, 10)
 

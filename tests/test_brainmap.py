@@ -29,3 +29,22 @@ def test_subject_mean_map_averages_where_present_and_resamples_other_grids():
         {"a": np.array([0.2, 0.6]), "c": np.array([1.0])}, {k: coords[k] for k in ("a", "c")}
     )
     assert vol[1, 0, 0] == pytest.approx(0.8) and vol[0, 0, 0] == pytest.approx(0.2)
+
+
+def test_the_map_header_says_mni_millimetres_and_names_its_volumes(tmp_path):
+    import nibabel as nib
+
+    from brainattr.brainmap import labelled_map
+
+    aff = np.diag([3.0, 3.0, 3.0, 1.0])
+    aff[:3, 3] = [-90, -126, -72]
+    labels = ["early (layer 6)", "middle (layer 12)", "late (layer 24)"]
+    labelled_map(np.zeros((4, 5, 6, 3), np.float32), aff, labels).to_filename(tmp_path / "m.nii.gz")
+    back = nib.load(tmp_path / "m.nii.gz")
+    _, sform_code = back.get_sform(coded=True)
+    _, qform_code = back.get_qform(coded=True)
+    assert int(sform_code) == 4 and int(qform_code) == 4  # "mni"
+    assert back.header.get_xyzt_units()[0] == "mm"
+    np.testing.assert_allclose(back.affine, aff)
+    descrip = back.header["descrip"].item().decode()
+    assert descrip.startswith("BA r: early (layer 6); middle (layer 12)")

@@ -132,7 +132,8 @@ def test_encoding_file_holds_no_weights(tmp_path):
     import pandas as pd
 
     from brainattr.dataset import write_dataset
-    from brainattr.encoding import read_encoding, run_encoding
+    from brainattr.encoding import run_encoding
+    from brainattr.tables import read_encoding
 
     rng = np.random.default_rng(5)
     n_trs = 90

@@ -26,7 +26,7 @@ def test_every_registered_figure_has_a_caption_and_a_matching_plot(name):
 
 def test_figures_for_follow_the_dataset_parts():
     assert figures_for(True, set(), "hp_toneva") == ["fig2_iou", "fig3_spread", "fig5_positions",
-                                                     "masking", "stability"]  # fmt: skip
+                                                     "masking", "stability", "words"]  # fmt: skip
     assert "fig4_linguistic" in figures_for(True, {"word_groups"}, "local")
     assert "recovery" in figures_for(True, set(), "demo")
     assert figures_for(False, set(), "mrh") == ["ba_per_layer"]

@@ -150,6 +150,7 @@ def test_every_figure_renders(tmp_path, logit_lens):
             [("m", 8), ("m", 16)], tsv(com_by_ctx), tsv(iou_by_ctx), 0.5, "t", p, q
         ),
         "l": lambda p, q: figures.brain_map(img, ["early", "middle", "late"], "t", p, q),
+        "w": lambda p, q: figures.words({"m": scores, "m2": scores}, 0.5, 0, "t", p, q),
     }
     for name, draw in calls.items():
         png, pdf = tmp_path / f"{name}.png", tmp_path / f"{name}.pdf"
@@ -187,3 +188,45 @@ def test_the_papers_values_are_drawn_where_they_apply(tmp_path, monkeypatch):
     labels = ax.get_legend_handles_labels()[1]
     assert sorted(labels) == ["paper: more than doubles (> +100 %)", "paper: ~0.16 at 10 %"]
     plt.close(fig)
+
+
+def test_word_strips_by_hand():
+    """BA: mean |score| over subjects per word, each strip scaled to its maximum; a task
+    without rows gives an empty strip."""
+    from brainattr import figures
+
+    rows = pd.DataFrame(
+        {
+            "task": ["ba"] * 4 + ["nwp"] * 2,
+            "subject": ["a", "a", "b", "b", "", ""],
+            "layer_group": ["early"] * 4 + ["final"] * 2,
+            "word_index": [0, 1, 0, 1, 0, 1],
+            "score": [1.0, -2, 3, 0, -0.5, 0.25],
+        }
+    )
+    got = figures._word_strengths(rows, np.array([0, 1]))
+    np.testing.assert_allclose(got["BA early"], [1.0, 0.5])  # means 2, 1
+    np.testing.assert_allclose(got["NWP"], [1.0, 0.5])
+    np.testing.assert_allclose(got["BA late"], [0.0, 0.0])
+
+
+def test_word_examples_and_table_by_hand():
+    """Target 2's BA and NWP pick different words, target 1's the same: the disagreeing one
+    is shown beside the seeded one; the table counts each category's words."""
+    from brainattr import figures
+
+    rows = []
+    for t, (ba, nwp) in {1: ([5, 0, 0], [5, 0, 0]), 2: ([5, 0, 0], [0, 0, 5]),
+                         3: ([0, 5, 0], [0, 5, 0])}.items():  # fmt: skip
+        for i, w in enumerate(["Marta", "the", "fog."]):
+            rows.append(("ba", "a", 3, "early", t, i, w, ba[i]))
+            rows.append(("nwp", "", -1, "final", t, i, w, nwp[i]))
+    s = pd.DataFrame(rows, columns=["task", "subject", "layer", "layer_group", "target_tr",
+                                    "word_index", "word", "score"])  # fmt: skip
+    picks = figures.word_examples(s, 0.5, seed=0)
+    assert len(picks) == 2 and picks[1][0] == (2 if picks[0][0] != 2 else 1)
+    if picks[0][0] != 2:
+        assert "IoU 0.00" in picks[1][1]
+    table = figures.word_table(s, 0.5)
+    assert table["both"] == [("marta", 1), ("the", 1)]
+    assert table["ba_only"] == [("marta", 1)] and table["nwp_only"] == [("fog", 1)]

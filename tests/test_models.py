@@ -50,6 +50,7 @@ def test_rule_records_the_resolved_commit(downloaded):
     _, target, requests = downloaded
     snap = read_snapshot(target)
     assert snap["id"] == REPO_ID and snap["revision"] == "main" and snap["commit"] == COMMIT
+    assert snap["revision_line"] == f"revision: {COMMIT}"  # ready to paste into the config
     assert ("GET", f"/api/models/{REPO_ID}/revision/main") in requests
     assert any(p.endswith("/model.safetensors") for m, p in requests if m == "GET")
 
@@ -205,3 +206,59 @@ def test_bos_follows_the_tokenizer_and_is_never_a_word(tiny_model_dir, tmp_path)
     assert absolute_words(tw, 10).tolist() == [BOS_WORD, *(tw0 + 10).tolist()]
     with pytest.raises(ModelSpecError, match="bos: true, but its tokenizer has no BOS token"):
         bos_token(SimpleNamespace(bos_token_id=None), True, "m")
+
+
+def test_a_model_in_the_users_hugging_face_cache_is_not_downloaded_again(tmp_path, tiny_model_dir):
+    from huggingface_hub import snapshot_download
+
+    from brainattr.models import HUB_PATTERNS
+
+    user_cache = tmp_path / "hf-home"
+    with HubServer(tiny_model_dir, REPO_ID, COMMIT) as hub:
+        snapshot_download(REPO_ID, cache_dir=str(user_cache), endpoint=hub.url,
+                          allow_patterns=HUB_PATTERNS)  # fmt: skip
+    # the hub is gone: only the user's cache can provide the model
+    code = (
+        "from brainattr.models import download_model\n"
+        f"s = download_model({{'id': '{REPO_ID}'}}, {str(tmp_path / 'data')!r}, "
+        f"{str(tmp_path / 's.json')!r}, user_cache={str(user_cache)!r})\n"
+        "print(s['commit'], s['folder'])"
+    )
+    env = {**os.environ, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_ETAG_TIMEOUT": "2"}
+    env.pop("HF_HUB_OFFLINE", None)
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
+    commit, folder = res.stdout.split()
+    assert commit == COMMIT and folder.startswith(str(user_cache))
+    assert not (tmp_path / "data").exists()  # nothing downloaded into the workflow's cache
+
+
+def test_an_untrained_twin_has_the_architecture_and_seeded_fresh_weights(tiny_spec):
+    """init: random keeps the tokenizer and architecture, replaces the trained weights by the
+    architecture's own initialisation, the same for the same seed."""
+    import torch
+
+    trained = load_model(tiny_spec, "cpu")
+    a = load_model({**tiny_spec, "init": "random", "init_seed": 0}, "cpu")
+    b = load_model({**tiny_spec, "init": "random", "init_seed": 0}, "cpu")
+    c = load_model({**tiny_spec, "init": "random", "init_seed": 1}, "cpu")
+    assert a.n_layers == trained.n_layers and a.model.dtype == trained.model.dtype
+    assert (
+        a.encode_words(["the", "fog"])[0].tolist()
+        == trained.encode_words(["the", "fog"])[0].tolist()
+    )
+    wa, wb, wc, wt = (dict(m.model.named_parameters()) for m in (a, b, c, trained))
+    assert wa.keys() == wt.keys()
+    name = next(k for k in wa if "layers.0" in k and k.endswith("weight") and wa[k].ndim == 2)
+    torch.testing.assert_close(wa[name], wb[name])
+    assert not torch.equal(wa[name], wc[name]) and not torch.equal(wa[name], wt[name])
+    assert not any(p.requires_grad for p in a.model.parameters())  # frozen like the trained
+
+
+def test_a_hub_model_shallower_than_its_layers_fails_when_loaded(tiny_spec):
+    """Checked at planning for local and embedded models (tests/test_plan_checks.py); a hub
+    model's depth is known once downloaded, so its first job names the key."""
+    with pytest.raises(
+        ModelSpecError, match=r"layer 9 requested .* has 4 layers .*models\.<name>\.layers"
+    ):
+        load_model({**tiny_spec, "layers": [1, 9]}, "cpu")

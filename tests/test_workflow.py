@@ -7,6 +7,7 @@ ground truth must be recovered.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from .conftest import snakemake_command
 
 # per attribution method (results/demo/ctx16/<method>/figures/), and method-free
 FIGURES = ["fig2_iou", "fig3_spread", "fig4_linguistic", "fig5_positions", "masking", "stability",
-           "recovery"]  # fmt: skip
+           "words", "recovery"]  # fmt: skip
 SHARED_FIGURES = ["ba_per_layer", "noise_ceiling", "brain_map_tiny", "brain_map_smollm2"]
 
 
@@ -90,11 +91,15 @@ def test_every_stage_writes_its_outputs(workflow_run):
         stab = pd.read_csv(run / "analysis/stability.tsv", sep="\t")
         assert set(stab["comparison"]) == {"subjects", "repeats"}
         assert (run.parent / "analysis/ba_map.nii.gz").stat().st_size > 100
+        sidecar = json.loads((run.parent / "analysis/ba_map.json").read_text())
+        assert [v["layer_group"] for v in sidecar["Volumes"]] == ["early", "middle", "late"]
         scores = pd.read_parquet(run / "attribution/scores.parquet")
         assert set(scores["task"]) == {"ba", "nwp"}
         assert scores.groupby("task")["target_tr"].nunique().tolist() == [32, 32]
     tests = pd.read_csv(summary / "gxi/spread_tests.tsv", sep="\t")
-    assert len(tests) == 6 and tests["q"].between(0, 1).all()
+    # 2 models x 3 layer groups, BA against NWP read at the layer and against NWP(final)
+    assert len(tests) == 12 and tests["q"].between(0, 1).all()
+    assert tests.groupby("nwp_readout").size().to_dict() == {"final": 6, "logit_lens": 6}
     assert tests["q_paper"].between(0, 1).all() and (tests["ci_low"] <= tests["ci_high"]).all()
     for model in ("tiny", "smollm2"):
         run = workflow_run / f"results/demo/{model}/ctx16/gxi"

@@ -9,11 +9,12 @@ from brainattr.workflow import dataset_provides
 
 
 def _local(tmp_path, **parts):
+    # two runs of one TR each (leave-one-run-out needs two)
     words = pd.DataFrame(
-        {"word_index": [0, 1], "word": ["a", "b"], "onset": [0.0, 1.0], "offset": [0.5, 1.5],
-         "run": [1, 1]}
+        {"word_index": [0, 1], "word": ["a", "b"], "onset": [0.0, 2.5], "offset": [0.5, 3.0],
+         "run": [1, 2]}
     )  # fmt: skip
-    trs = pd.DataFrame({"tr_index": [0, 1], "onset": [0.0, 2.0], "run": [1, 1], "kept": [1, 1]})
+    trs = pd.DataFrame({"tr_index": [0, 1], "onset": [0.0, 2.0], "run": [1, 2], "kept": [1, 1]})
     with DatasetWriter(tmp_path, "mine", 2.0, words, trs) as w:
         w.add_subject("s1", np.zeros((2, 3)), **parts)
         if parts.get("repeats"):
@@ -49,7 +50,7 @@ def test_dataset_provides_reads_a_local_folder(tmp_path):
     assert dataset_provides(_local(tmp_path / "plain"), "mine") == set()
     full = _local(
         tmp_path / "full",
-        repeats={1: np.zeros((2, 2, 3))},
+        repeats={1: np.zeros((2, 1, 3))},
         voxel_ijk=np.zeros((3, 3), int),
         affine=np.eye(4),
     )

@@ -65,7 +65,7 @@ SchedulerType=sched/backfill
 MpiDefault=none
 ReturnToService=2
 DefMemPerCPU=500
-MinJobAge=600
+MinJobAge=7200
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
 from brainattr.dataset import DatasetError, read_voxel_coords
-from brainattr.encoding import read_encoding
 from brainattr.layers import GROUPS, selected_layers
+from brainattr.tables import read_encoding
 
 
 def ba_volume(r: np.ndarray, voxel_ijk: np.ndarray, shape: tuple[int, int, int]) -> np.ndarray:
@@ -87,10 +88,11 @@ def run_brain_map(
     png: str | Path,
     pdf: str | Path,
     title: str,
+    out_sidecar: str | Path | None = None,
 ) -> None:
     """Workflow stage ``brain_map``: a 4D NIfTI (early, middle, late selected layers) of the
-    subject-mean BA and its glass-brain figure."""
-    import nibabel as nib
+    subject-mean BA, its JSON sidecar (``out_sidecar``: what each volume is, the space, the
+    subjects) and its glass-brain figure."""
 
     from brainattr.figures import brain_map
 
@@ -110,6 +112,41 @@ def run_brain_map(
         r = {s: read_encoding(encoding_paths[(s, chosen[group])])["r"] for s in subjects}
         vol, affine = subject_mean_map(r, coords)
         vols.append(vol)
-    img = nib.Nifti1Image(np.stack(vols, axis=-1).astype(np.float32), affine)
+    labels = [f"{g} (layer {chosen[g]})" for g in GROUPS]
+    img = labelled_map(np.stack(vols, axis=-1).astype(np.float32), affine, labels)
     img.to_filename(out_nifti)
-    brain_map(img, [f"{g} (layer {chosen[g]})" for g in GROUPS], title, png, pdf)
+    if out_sidecar is not None:
+        sidecar = {
+            "Description": "brain alignment (BA): held-out Pearson r of the encoding model, "
+            "mean over subjects (0 where no subject has a voxel)",
+            "Space": "MNI (the dataset's voxel_ijk and affine)",
+            "Units": "Pearson r; voxel coordinates in mm",
+            "Volumes": [
+                {"index": i, "layer_group": g, "layer": int(chosen[g])}
+                for i, g in enumerate(GROUPS)
+            ],
+            "Subjects": subjects,
+        }
+        Path(out_sidecar).write_text(json.dumps(sidecar, indent=2))
+    brain_map(img, labels, title, png, pdf)
+
+
+def labelled_map(data: np.ndarray, affine: np.ndarray, labels: list[str]):
+    """A 4D NIfTI whose header says what it holds: the affine is to MNI (sform and qform code
+    4, "mni"), millimetres, one volume per label (``descrip``), intent "estimate" (a map of r).
+
+    Parameters
+    ----------
+    data : array of shape (x, y, z, n_volumes)
+    affine : array of shape (4, 4), voxel indices to MNI millimetres
+    labels : list of str, one per volume
+    """
+    import nibabel as nib
+
+    img = nib.Nifti1Image(data, affine)
+    img.set_sform(affine, code="mni")
+    img.set_qform(affine, code="mni")
+    img.header.set_xyzt_units(xyz="mm")
+    img.header.set_intent("estimate", name="BA r")
+    img.header["descrip"] = ("BA r: " + "; ".join(labels)).encode()[:79]
+    return img

@@ -11,9 +11,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-
-class ConfigError(ValueError):
-    """A configuration key or value is invalid; the message says which and what to do."""
+from brainattr.errors import ConfigError
 
 
 def _fill_defaults(instance: Any, schema: Mapping[str, Any]) -> None:

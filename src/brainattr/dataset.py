@@ -39,8 +39,6 @@ import pandas as pd
 
 from brainattr.dataset_checks import DatasetError, check_bold, check_rois, check_tables
 
-__all__ = ["DatasetError"]  # defined with the rules in brainattr.dataset_checks
-
 log = logging.getLogger(__name__)
 
 DATASET_JSON, WORDS_TSV, TRS_TSV, RESPONSES_H5 = (

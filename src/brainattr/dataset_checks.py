@@ -9,11 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from brainattr.errors import DatasetError
+
 MAX_LISTED = 5  # rows or TRs named in a message
-
-
-class DatasetError(ValueError):
-    """A dataset folder is missing a file or holds inconsistent values."""
 
 
 def _rows(mask: np.ndarray, offset: int = 2) -> str:

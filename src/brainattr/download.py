@@ -40,6 +40,8 @@ from pathlib import Path
 import pooch
 import requests
 
+from brainattr.errors import DownloadError
+
 log = logging.getLogger(__name__)
 
 # First bytes of each file kind (textgrid and json are checked in check_signature).
@@ -54,10 +56,6 @@ NETWORK_TRIES = 3
 RETRY_STATUS = (429, 500, 502, 503, 504)
 REFUSED_HEAD = (403, 405, 501)
 RECORDED = "recorded_manifest.tsv"
-
-
-class DownloadError(RuntimeError):
-    """A file could not be downloaded or verified; the message says what to do."""
 
 
 class CorruptDownload(ValueError):

@@ -171,7 +171,8 @@ def roi_weights(
     features, bold, runs, kept, n_delays
         As given to :func:`encode_subject`.
     encoding : dict
-        :func:`read_encoding` of that subject and layer (``roi``, ``fold``, ``alphas_k``).
+        :func:`brainattr.tables.read_encoding` of that subject and layer (``roi``,
+        ``fold``, ``alphas_k``).
 
     Returns
     -------
@@ -336,15 +337,3 @@ def alpha_indices(best: np.ndarray, grid: np.ndarray) -> np.ndarray:
     if not np.allclose(grid[idx], best, rtol=1e-9):
         raise ValueError("a chosen alpha is not in the grid")
     return idx.astype(np.uint8)
-
-
-def read_encoding(path: str | Path) -> dict:
-    """Everything :func:`run_encoding` wrote, as a dict of arrays plus ``attrs``; per fold
-    ``alphas_k`` (n_voxels,) is rebuilt from the grid indices."""
-    with h5py.File(path, "r") as f:
-        out = {k: f[k][()] for k in f}
-        out["attrs"] = dict(f.attrs)
-    for k in range(int(out["attrs"]["n_folds"])):
-        out[f"alphas_{k}"] = out["alpha_grid"][out.pop(f"alpha_index_{k}")]
-    out["fold"] = out["fold"].astype(np.int64)
-    return out

@@ -44,7 +44,7 @@ class FigureSpec:
     per_method: bool = True  # one figure per attribution method (gxi, ig)
     subcategory: str = "Paper figures"
     needs: str | None = None  # a dataset part (word_groups, repeats) or "demo"
-    params: dict[str, str] = field(default_factory=dict)  # argument -> config analysis key
+    params: dict[str, str] = field(default_factory=dict)  # argument -> config key (dotted)
 
 
 # the paper's reported findings, drawn on the matching figures (brainattr.paper_check)
@@ -78,7 +78,7 @@ FIGURES: dict[str, FigureSpec] = {
                                          "com": _attr("center_of_mass.tsv"),
                                          "null_hists": _attr("null_positions.tsv"),
                                          "null_com": _attr("null_center_of_mass.tsv")},
-                   params={"threshold": "position_threshold"}),
+                   params={"threshold": "analysis.position_threshold"}),
         FigureSpec("masking", "masking", "masking", "Masking the top words",
                    "Masking with controls", {"tables": _attr("masking.tsv"),
                                              "per_target": _attr("masking_targets.tsv"),
@@ -90,12 +90,24 @@ FIGURES: dict[str, FigureSpec] = {
                    "Attribution stability", {"tables": _attr("stability.tsv"),
                                              "nulls": _attr("null_stability.tsv")},
                    subcategory="Beyond the paper"),
+        FigureSpec("words", "words", "words", "Which words", "Words shaded by attribution",
+                   {"scores": Input("attr", "attribution/scores.parquet")},
+                   subcategory="Beyond the paper",
+                   params={"threshold": "analysis.position_threshold", "seed": "seed"}),
         FigureSpec("recovery", "recovery", "recovery", "Planted driver words recovered",
                    "Planted words recovered",
                    {"table": Input("asummary", "demo_recovery.tsv", False)},
                    subcategory="Demo ground truth", needs="demo"),
     )
 }  # fmt: skip
+
+
+def config_value(config: dict, key: str):
+    """A config value by dotted key (``analysis.position_threshold``, ``seed``)."""
+    value = config
+    for part in key.split("."):
+        value = value[part]
+    return value
 
 
 def figures_for(per_method: bool, provides: set[str], source: str) -> list[str]:
@@ -136,11 +148,12 @@ def draw_figure(
     for role, source in spec.inputs.items():
         paths = inputs[role]
         if source.per_model:
-            tables[role] = {
-                m: pd.read_csv(p, sep="\t") for m, p in zip(models, list(paths), strict=True)
-            }
+            tables[role] = {m: _read(p) for m, p in zip(models, list(paths), strict=True)}
         else:
-            path = paths if isinstance(paths, str) else next(iter(paths))
-            tables[role] = pd.read_csv(path, sep="\t")
+            tables[role] = _read(paths if isinstance(paths, str) else next(iter(paths)))
     plot = getattr(importlib.import_module("brainattr.figures"), spec.plot)
     plot(**tables, **params, title=f"{spec.title} - {title}", png=png, pdf=pdf)
+
+
+def _read(path: str) -> pd.DataFrame:
+    return pd.read_parquet(path) if str(path).endswith(".parquet") else pd.read_csv(path, sep="\t")

@@ -1,6 +1,6 @@
 """The paper's figures from the analysis tables (PNG + PDF; BA and NWP in fixed colours).
 
-Every figure's drawing lives in this one module (about 700 lines) so that colours, line
+Every figure's drawing lives in this one module (about 780 lines) so that colours, line
 styles and layer-group order are defined once; which figures exist, their inputs and
 captions are in :mod:`brainattr.figure_registry`. The plotting backend is chosen by the
 entry point (``brainattr.workflow.setup_script(plots=True)``), not on import.
@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from brainattr.analysis import important_set, iou
 from brainattr.linguistic import primary_rows
 from brainattr.masking_tables import masking_summary
 
@@ -689,4 +690,137 @@ def paper_check(table: pd.DataFrame, title: str, png: str, pdf: str) -> None:
     ax.legend(handles, list(VERDICT_COLORS), fontsize=7, loc="upper left",
               bbox_to_anchor=(1.01, 1))  # fmt: skip
     fig.suptitle(f"{title}: which of the paper's findings this run reproduces", fontsize=10)
+    _save(fig, png, pdf)
+
+
+WORD_STRIPS = [("ba", g, f"BA {g}") for g in GROUPS] + [("nwp", "final", "NWP")]
+# the word picture: words shown per target, characters per line, words listed per category
+WORDS_SHOWN, LINE_CHARS, WORDS_LISTED = 60, 110, 8
+
+
+def _word_strengths(rows: pd.DataFrame, span: np.ndarray) -> dict[str, np.ndarray]:
+    """Per strip of :data:`WORD_STRIPS`: |score| per span word (BA: mean over subjects),
+    scaled to the strip's maximum over the shown words (0 where the task has no row)."""
+    out = {}
+    for task, group, label in WORD_STRIPS:
+        sel = rows[(rows["task"] == task) & (rows["layer_group"] == group)]
+        mag = sel["score"].abs().groupby(sel["word_index"]).mean().reindex(span).fillna(0.0)
+        top = mag.max()
+        out[label] = (mag / top).to_numpy() if top > 0 else mag.to_numpy()
+    return out
+
+
+def _pairs(s: pd.DataFrame):
+    """(target, BA scores, NWP(final) scores) of every BA context, words in order."""
+    nwp = {
+        t: g.sort_values("word_index")["score"].to_numpy()
+        for t, g in s[(s["task"] == "nwp") & (s["layer_group"] == "final")].groupby("target_tr")
+    }
+    for (t, _, _), g in s[s["task"] == "ba"].groupby(["target_tr", "subject", "layer"]):
+        g = g.sort_values("word_index")
+        yield t, g, nwp[t]  # fmt: skip
+
+
+def word_examples(s: pd.DataFrame, threshold: float, seed: int) -> list[tuple[int, str]]:
+    """Two targets to show: one drawn with ``seed``, and the one whose BA and NWP(final)
+    important sets at ``threshold`` overlap least (mean IoU over its BA contexts)."""
+    targets = np.sort(s["target_tr"].unique())
+    drawn = int(np.random.default_rng(seed).choice(targets))
+    overlap: dict[int, list[float]] = {}
+    for t, ba, nwp in _pairs(s):
+        a, b = important_set(ba["score"].to_numpy(), threshold), important_set(nwp, threshold)
+        overlap.setdefault(int(t), []).append(iou(a, b))
+    # spans cut short at a story's start would win trivially: only spans of typical length
+    length = s[s["task"] == "nwp"].groupby("target_tr")["word_index"].nunique()
+    typical = set(length.index[length >= length.median()])
+    rest = {t: np.mean(v) for t, v in overlap.items() if t != drawn and t in typical}
+    picks = [(drawn, "drawn with the seed")]
+    if rest:
+        t = min(rest, key=rest.get)
+        picks.append((t, f"BA and NWP disagree most (IoU {rest[t]:.2f})"))
+    return picks
+
+
+def word_table(s: pd.DataFrame, threshold: float) -> dict[str, list[tuple[str, int]]]:
+    """The words (lower case, punctuation stripped) most often important to BA only, both,
+    NWP only at ``threshold``, counted over every BA context and its NWP(final) context."""
+    counts: dict[str, dict[str, int]] = {"ba_only": {}, "both": {}, "nwp_only": {}}
+    for _, ba, nwp in _pairs(s):
+        a, b = important_set(ba["score"].to_numpy(), threshold), important_set(nwp, threshold)
+        text = ba["word"].astype(str).str.lower().str.strip(".,;:!?\"'()-").to_numpy()
+        for cat, m in (("ba_only", a & ~b), ("both", a & b), ("nwp_only", ~a & b)):
+            for w in text[m]:
+                counts[cat][w] = counts[cat].get(w, 0) + 1
+    return {c: sorted(v.items(), key=lambda x: (-x[1], x[0]))[:WORDS_LISTED]
+            for c, v in counts.items()}  # fmt: skip
+
+
+def words(
+    scores: dict[str, pd.DataFrame],
+    threshold: float,
+    seed: int,
+    title: str,
+    png: str,
+    pdf: str,
+) -> None:
+    """Which words: for two targets per model (:func:`word_examples`), the last
+    :data:`WORDS_SHOWN` words of the span, each with one strip per task under it, shaded by its
+    |attribution| (BA per layer group, mean over subjects; NWP read at the output), each strip
+    scaled to its own maximum, the most recent word last; and per model the words most often
+    important to BA only, both, NWP only at ``threshold`` (:func:`word_table`)."""
+    layouts = []
+    for model, s in scores.items():
+        for target, why in word_examples(s, threshold, seed):
+            rows = s[s["target_tr"] == target]
+            text = rows.drop_duplicates("word_index").sort_values("word_index").tail(WORDS_SHOWN)
+            x, line, places = 0, 0, []
+            for w in text["word"].astype(str):
+                if x + len(w) > LINE_CHARS and x > 0:
+                    x, line = 0, line + 1
+                places.append((x, line, w))
+                x += len(w) + 1
+            head = (f"{model}, target TR {target} ({why}): "
+                    f"{'… ' if len(text) < rows['word_index'].nunique() else ''}the span's last "
+                    f"{len(places)} words")  # fmt: skip
+            layouts.append(
+                (
+                    "words",
+                    head,
+                    places,
+                    _word_strengths(rows, text["word_index"].to_numpy()),
+                    line + 1,
+                )
+            )
+        layouts.append(("table", f"{model}: words most often important at {threshold:.0%}",
+                        word_table(s, threshold), None, 0))  # fmt: skip
+    step = 1.0 + 0.22 * len(WORD_STRIPS)  # a line of words and its strips
+    heights = [n * step + 0.8 if n else 3.6 for *_, n in layouts]
+    fig, axes = plt.subplots(len(layouts), 1, figsize=(12, 0.32 * sum(heights) + 0.8),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)  # fmt: skip
+    strips = " / ".join(label for *_, label in WORD_STRIPS)
+    for ax, (kind, head, content, strengths, _), h in zip(
+        axes[:, 0], layouts, heights, strict=True
+    ):
+        ax.set(xlim=(-1, LINE_CHARS + 1), ylim=(h - 0.6, -0.6))
+        ax.axis("off")
+        # one character per x unit: a monospace glyph is 0.6 em wide
+        size = ax.get_window_extent().width / (LINE_CHARS + 2) * 72 / fig.dpi / 0.6
+        if kind == "table":
+            for j, (cat, label, color) in enumerate(
+                (("ba_only", "BA only", COLORS["ba"]), ("both", "both", COLORS["both"]),
+                 ("nwp_only", "NWP only", COLORS["nwp"]))):  # fmt: skip
+                listed = ", ".join(f"{w} ({n})" for w, n in content[cat]) or "none"
+                ax.text(0, j * 1.2, f"{label}: {listed}", color=color, fontsize=size * 0.9,
+                        va="center")  # fmt: skip
+            ax.set_title(head, fontsize=8, loc="left")
+            continue
+        for k, (x, line, w) in enumerate(content):
+            y = line * step
+            ax.text(x, y, w, family="monospace", fontsize=size, va="center", ha="left")
+            for j, (task, _, label) in enumerate(WORD_STRIPS):
+                ax.add_patch(plt.Rectangle((x, y + 0.45 + 0.22 * j), len(w), 0.18,
+                                           color=COLORS[task], alpha=float(strengths[label][k]),
+                                           lw=0))  # fmt: skip
+        ax.set_title(f"{head}; strips under each word: {strips}", fontsize=8, loc="left")
+    fig.suptitle(f"{title} (shade = |attribution| / each strip's maximum)", fontsize=10)
     _save(fig, png, pdf)

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from brainattr.encoding import read_encoding
+from brainattr.tables import read_encoding
 
 GROUPS = ("early", "middle", "late")
 

@@ -1,4 +1,8 @@
-"""Loading frozen language models and turning word sequences into token sequences."""
+"""Loading frozen language models and turning word sequences into token sequences.
+
+Where a model comes from (an embedded package, a local folder, the hub's snapshot), how it is
+loaded and read (hidden states of every architecture, the NWP readouts) stay in this one module
+(about 390 lines), so that every job loads a model one way."""
 
 from __future__ import annotations
 
@@ -11,15 +15,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from brainattr.errors import ModelSpecError
 from brainattr.tables import FINAL
 
 log = logging.getLogger(__name__)
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
-
-
-class ModelSpecError(ValueError):
-    """A model specification in the config cannot be resolved."""
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -58,12 +59,33 @@ def _locate(spec: dict) -> tuple[str, dict]:
     return str(folder), extra
 
 
-# What from_pretrained needs; skips other weight formats (.bin, .gguf, .onnx) in a repository.
-HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken", "*.py"]
+# What from_pretrained needs; skips other weight formats (.bin, .gguf, .onnx) and code (*.py:
+# remote code is never run) in a repository.
+HUB_PATTERNS = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
 
 
-def download_model(spec: dict, cache_dir: str | Path, snapshot_json: str | Path) -> dict:
-    """Download a hub model once into ``cache_dir`` and record its resolved commit.
+def cached_snapshot(repo: str, revision: str, user_cache: str | Path | None = None) -> str | None:
+    """The folder of ``repo@revision`` in the user's own Hugging Face cache (``HF_HOME``) when
+    it holds a complete model (config.json and safetensors weights), else None; no network."""
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(repo, revision=revision, local_files_only=True,
+                                        cache_dir=None if user_cache is None else str(user_cache),
+                                        allow_patterns=HUB_PATTERNS))  # fmt: skip
+    except Exception:
+        return None
+    complete = (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
+    return str(folder) if complete else None
+
+
+def download_model(
+    spec: dict, cache_dir: str | Path, snapshot_json: str | Path,
+    user_cache: str | Path | None = None,
+) -> dict:  # fmt: skip
+    """Download a hub model once into ``cache_dir`` and record its resolved commit; a model
+    already complete in the user's own Hugging Face cache (``user_cache``, default ``HF_HOME``)
+    is used from there, not downloaded again.
 
     Parameters
     ----------
@@ -83,7 +105,7 @@ def download_model(spec: dict, cache_dir: str | Path, snapshot_json: str | Path)
 
     repo, revision = spec["id"], spec.get("revision", "main")
     try:
-        folder = snapshot_download(
+        folder = cached_snapshot(repo, revision, user_cache) or snapshot_download(
             repo, revision=revision, cache_dir=str(cache_dir), allow_patterns=HUB_PATTERNS
         )
     except GatedRepoError as err:
@@ -98,10 +120,13 @@ def download_model(spec: dict, cache_dir: str | Path, snapshot_json: str | Path)
             f"could not download {repo}@{revision}: {err}. Check the network, or set HF_ENDPOINT "
             "to a mirror; files already downloaded stay in the cache."
         ) from err
-    snapshot = {"id": repo, "revision": revision, "commit": Path(folder).name, "folder": folder}
+    commit = Path(folder).name
+    snapshot = {"id": repo, "revision": revision, "commit": commit, "folder": folder,
+                "revision_line": f"revision: {commit}"}  # fmt: skip
     Path(snapshot_json).parent.mkdir(parents=True, exist_ok=True)
     Path(snapshot_json).write_text(json.dumps(snapshot, indent=2))
-    log.info("downloaded %s@%s (commit %s) to %s", repo, revision, snapshot["commit"], folder)
+    log.info("downloaded %s@%s (commit %s) to %s; to pin it, put this line in the model's "
+             "config entry: %s", repo, revision, commit, folder, f"revision: {commit}")  # fmt: skip
     return snapshot
 
 
@@ -211,7 +236,10 @@ def load_model(spec: dict, device: str = "auto") -> LoadedModel:
     dtype = _DTYPES[spec.get("dtype", "float32")]
     log.info("loading model %s (%s) on %s as %s", where, kwargs, dev, dtype)
     tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
-    model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kwargs)
+    if spec.get("init", "pretrained") == "random":
+        model = untrained_twin(where, kwargs, dtype, int(spec.get("init_seed", 0)))
+    else:
+        model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kwargs)
     model.to(dev).eval()
     # Frozen weights: backward passes compute input gradients only.
     model.requires_grad_(False)
@@ -224,6 +252,16 @@ def load_model(spec: dict, device: str = "auto") -> LoadedModel:
                 "(config key models.<name>.layers; valid: 1..n_layers)"
             )
     return LoadedModel(model, tokenizer, dev, n_layers, bos_id)
+
+
+def untrained_twin(where: str, kwargs: dict, dtype: torch.dtype, seed: int) -> torch.nn.Module:
+    """The model's architecture with weights from its own initialiser (``_init_weights``, via
+    ``from_config``), seeded: what the architecture gives without training."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(where, **kwargs)
+    torch.manual_seed(seed)
+    return AutoModelForCausalLM.from_config(config, dtype=dtype)
 
 
 def pad_batch(

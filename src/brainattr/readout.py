@@ -19,9 +19,9 @@ import torch
 
 from brainattr.dataset import Dataset, DatasetError, read_repeats, read_responses
 from brainattr.design import prepare_responses, zscore_per_run
-from brainattr.encoding import read_encoding, roi_weights
+from brainattr.encoding import roi_weights
 from brainattr.models import LoadedModel
-from brainattr.tables import read_features
+from brainattr.tables import read_encoding, read_features
 from brainattr.targets import Target
 from brainattr.windows import Window, pooled_states_by_layer
 

@@ -27,8 +27,8 @@ import pandas as pd
 
 from brainattr.dataset import DatasetError, read_dataset, read_repeats, read_responses
 from brainattr.design import pearson_r, prepare_responses
-from brainattr.encoding import kernel_ridge_cv_predict, read_encoding
-from brainattr.tables import NOISE_CEILING
+from brainattr.encoding import kernel_ridge_cv_predict
+from brainattr.tables import NOISE_CEILING, read_encoding
 
 
 def repeat_reliability(repeats: np.ndarray) -> np.ndarray:

@@ -285,3 +285,16 @@ def read_features(path: str | Path, layer: int) -> np.ndarray:
         if key not in f:
             raise KeyError(f"{path} has no {key}; layers there: {sorted(f)}")
         return f[key][()]
+
+
+def read_encoding(path: str | Path) -> dict:
+    """An encoding file (stage encoding, :func:`brainattr.encoding.run_encoding`) as a dict of
+    arrays plus ``attrs``; per fold ``alphas_k`` (n_voxels,) is rebuilt from the grid indices.
+    Here, beside the other readers, so that reading r needs neither himalaya nor torch."""
+    with h5py.File(path, "r") as f:
+        out = {k: f[k][()] for k in f}
+        out["attrs"] = dict(f.attrs)
+    for k in range(int(out["attrs"]["n_folds"])):
+        out[f"alphas_{k}"] = out["alpha_grid"][out.pop(f"alpha_index_{k}")]
+    out["fold"] = out["fold"].astype(np.int64)
+    return out

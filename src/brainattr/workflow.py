@@ -68,12 +68,9 @@ def hub_offline() -> None:
 def _report(kind, error, tb) -> None:
     """Errors that explain themselves (bad input, unreachable data) are logged without a
     traceback; anything else keeps its traceback."""
-    from brainattr.config import ConfigError
-    from brainattr.dataset import DatasetError
-    from brainattr.download import DownloadError
-    from brainattr.models import ModelSpecError
+    from brainattr.errors import EXPLAINED  # no third-party import: every env has it
 
-    if isinstance(error, (ConfigError, DatasetError, DownloadError, ModelSpecError)):
+    if isinstance(error, EXPLAINED):
         logging.getLogger("brainattr").error("%s: %s", kind.__name__, error)
     else:
         sys.__excepthook__(kind, error, tb)

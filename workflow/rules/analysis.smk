@@ -2,6 +2,7 @@
 
 
 rule analyses:
+    """Important sets, BA/NWP IoU, spread, positions and centre of mass of the attributions and of each brain-free null."""
     input:
         scores=f"{ATTR}/attribution/scores.parquet",
         null_scores=f"{ATTR}/attribution/null_scores.parquet",
@@ -11,25 +12,26 @@ rule analyses:
             for prefix in ("", "null_")
             for name in ANALYSIS_TABLES
         },
-    params:
-        thresholds=config["analysis"]["thresholds"],
-        position_threshold=config["analysis"]["position_threshold"],
-        seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=mem_mb(4000),
-        runtime=runtime(30),
     log:
         "results/logs/analyses/{dataset}_{model}_ctx{context}_{method}.log",
     benchmark:
         "results/benchmarks/analyses/{dataset}_{model}_ctx{context}_{method}.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
+    params:
+        thresholds=config["analysis"]["thresholds"],
+        position_threshold=config["analysis"]["position_threshold"],
+        seed=config["seed"],
     script:
         "../scripts/analyses.py"
 
 
 rule linguistic:
+    """Share of each annotation group's words important to BA only, both, NWP only, with enrichment; and for each null."""
     input:
         data=lambda wc: dataset_files(wc.dataset),
         scores=f"{ATTR}/attribution/scores.parquet",
@@ -37,46 +39,48 @@ rule linguistic:
     output:
         table=f"{ATTR}/analysis/linguistic.tsv",
         null_table=f"{ATTR}/analysis/null_linguistic.tsv",
-    params:
-        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
-        thresholds=config["analysis"]["linguistic_thresholds"],
-    threads: 1
-    resources:
-        mem_mb=mem_mb(4000),
-        runtime=runtime(30),
     log:
         "results/logs/linguistic/{dataset}_{model}_ctx{context}_{method}.log",
     benchmark:
         "results/benchmarks/linguistic/{dataset}_{model}_ctx{context}_{method}.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
+    params:
+        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
+        thresholds=config["analysis"]["linguistic_thresholds"],
     script:
         "../scripts/linguistic.py"
 
 
 rule noise_ceiling:
+    """Noise ceiling per subject and layer: from repeated runs, and between subjects."""
     input:
         unpack(lambda wc: {"data": dataset_files(wc.dataset), **encoding_files(wc)}),
     output:
         f"{RUN}/analysis/noise_ceiling.tsv",
-    params:
-        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
-        encoding={k: config["encoding"][k] for k in ("alphas", "inner_folds", "backend")},
-    threads: 1
-    resources:
-        mem_mb=mem_mb(16000),
-        runtime=runtime(30),
     log:
         "results/logs/noise_ceiling/{dataset}_{model}_ctx{context}.log",
     benchmark:
         "results/benchmarks/noise_ceiling/{dataset}_{model}_ctx{context}.tsv"
     conda:
-        "../../envs/analysis.yaml"
+        "../../envs/model.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(16000),
+        runtime=runtime(30),
+    params:
+        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
+        encoding={k: config["encoding"][k] for k in ("alphas", "inner_folds", "backend")},
     script:
         "../scripts/noise_ceiling.py"
 
 
 rule stability:
+    """Agreement of BA attributions between subjects and between repeats, with chance baselines and the nulls."""
     input:
         scores=f"{ATTR}/attribution/scores.parquet",
         repeat_scores=f"{ATTR}/attribution/repeat_scores.parquet",
@@ -84,29 +88,40 @@ rule stability:
     output:
         stability=f"{ATTR}/analysis/stability.tsv",
         null_stability=f"{ATTR}/analysis/null_stability.tsv",
-    params:
-        threshold=config["analysis"]["stability_threshold"],
-        seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=mem_mb(4000),
-        runtime=runtime(30),
     log:
         "results/logs/stability/{dataset}_{model}_ctx{context}_{method}.log",
     benchmark:
         "results/benchmarks/stability/{dataset}_{model}_ctx{context}_{method}.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
+    params:
+        threshold=config["analysis"]["stability_threshold"],
+        seed=config["seed"],
     script:
         "../scripts/stability.py"
 
 
 rule spread_tests:
+    """BA vs NWP spread per model and layer group: the per-target block test beside the paper's t-test."""
     input:
         data=lambda wc: dataset_files(wc.dataset),
         spread=per_model(f"{ATTR}/analysis/spread.tsv"),
     output:
         f"{ASUMMARY}/spread_tests.tsv",
+    log:
+        "results/logs/spread_tests/{dataset}_ctx{context}_{method}.log",
+    benchmark:
+        "results/benchmarks/spread_tests/{dataset}_ctx{context}_{method}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         models=MODELS,
@@ -114,21 +129,12 @@ rule spread_tests:
         n_delays=N_DELAYS,
         inference=config["analysis"]["inference"],
         seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=mem_mb(4000),
-        runtime=runtime(30),
-    log:
-        "results/logs/spread_tests/{dataset}_ctx{context}_{method}.log",
-    benchmark:
-        "results/benchmarks/spread_tests/{dataset}_ctx{context}_{method}.tsv"
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/spread_tests.py"
 
 
 rule inference:
+    """Every claim per target with dependence-aware intervals, against its baselines and nulls."""
     input:
         data=lambda wc: dataset_files(wc.dataset),
         spread=f"{ATTR}/analysis/spread.tsv",
@@ -152,26 +158,27 @@ rule inference:
         ),
     output:
         f"{ATTR}/analysis/inference.tsv",
-    params:
-        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
-        n_delays=N_DELAYS,
-        inference=config["analysis"]["inference"],
-        seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=mem_mb(4000),
-        runtime=runtime(30),
     log:
         "results/logs/inference/{dataset}_{model}_ctx{context}_{method}.log",
     benchmark:
         "results/benchmarks/inference/{dataset}_{model}_ctx{context}_{method}.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
+    params:
+        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
+        n_delays=N_DELAYS,
+        inference=config["analysis"]["inference"],
+        seed=config["seed"],
     script:
         "../scripts/inference.py"
 
 
 rule masking:
+    """Mask the top words of each task and head, with distance-matched, random and cross-task controls."""
     input:
         unpack(
             lambda wc: {
@@ -187,6 +194,18 @@ rule masking:
     output:
         table=f"{ATTR}/analysis/masking.tsv",
         targets=f"{ATTR}/analysis/masking_targets.tsv",
+    log:
+        "results/logs/masking/{dataset}_{model}_ctx{context}_{method}.log",
+    benchmark:
+        "results/benchmarks/masking/{dataset}_{model}_ctx{context}_{method}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: 2
+    resources:
+        mem_mb=mem_mb(16000),
+        runtime=runtime(480),
+        gpu=model_gpus(),
+        gres=model_gres(),
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         model=lambda wc: model_spec(wc.model),
@@ -200,23 +219,12 @@ rule masking:
             "n_resamples": config["analysis"]["inference"]["n_resamples"],
             "null_shift_trs": config["attribution"]["null_shift_trs"],
         },
-    threads: 2
-    resources:
-        mem_mb=mem_mb(16000),
-        runtime=runtime(480),
-        gpu=model_gpus(),
-        gres=model_gres(),
-    log:
-        "results/logs/masking/{dataset}_{model}_ctx{context}_{method}.log",
-    benchmark:
-        "results/benchmarks/masking/{dataset}_{model}_ctx{context}_{method}.tsv"
-    conda:
-        "../../envs/model.yaml"
     script:
         "../scripts/masking.py"
 
 
 rule masking_table:
+    """The masking results of all models as one table."""
     input:
         per_model(f"{ATTR}/analysis/masking.tsv"),
     output:
@@ -227,29 +235,40 @@ rule masking_table:
             subcategory="Paper figures",
             labels={"figure": "Masking table"},
         ),
-    params:
-        models=MODELS,
-    threads: 1
-    resources:
-        mem_mb=mem_mb(2000),
-        runtime=runtime(10),
     log:
         "results/logs/masking_table/{dataset}_ctx{context}_{method}.log",
     benchmark:
         "results/benchmarks/masking_table/{dataset}_ctx{context}_{method}.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(2000),
+        runtime=runtime(10),
+    params:
+        models=MODELS,
     script:
         "../scripts/masking_table.py"
 
 
 rule demo_recovery:
+    """Demo only: how much of the planted driver words each readout recovers."""
     input:
         data=lambda wc: dataset_files(wc.dataset),
         scores=per_model(f"{ATTR}/attribution/scores.parquet"),
         null_scores=per_model(f"{ATTR}/attribution/null_scores.parquet"),
     output:
         f"{ASUMMARY}/demo_recovery.tsv",
+    log:
+        "results/logs/demo_recovery/{dataset}_ctx{context}_{method}.log",
+    benchmark:
+        "results/benchmarks/demo_recovery/{dataset}_ctx{context}_{method}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         models=MODELS,
@@ -257,15 +276,5 @@ rule demo_recovery:
         n_delays=N_DELAYS,
         inference=config["analysis"]["inference"],
         seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=mem_mb(4000),
-        runtime=runtime(30),
-    log:
-        "results/logs/demo_recovery/{dataset}_ctx{context}_{method}.log",
-    benchmark:
-        "results/benchmarks/demo_recovery/{dataset}_ctx{context}_{method}.tsv"
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/demo_recovery.py"

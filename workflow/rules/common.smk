@@ -49,7 +49,6 @@ def encoding_files(wildcards):
     }
 
 
-
 def model_inputs(model):
     """Files a model job needs before it starts: the downloaded snapshot of a hub model."""
     if config["models"][model]["source"] == "huggingface":
@@ -58,8 +57,11 @@ def model_inputs(model):
 
 
 def model_spec(model):
-    """A model's config entry, pointing hub models at their downloaded snapshot."""
-    return {**config["models"][model], **dict(zip(["snapshot"], model_inputs(model)))}
+    """A model's config entry, pointing hub models at their downloaded snapshot; an untrained
+    twin (init: random) gets the config's seed for its initialisation."""
+    spec = config["models"][model]
+    seed = {"init_seed": config["seed"]} if spec.get("init") == "random" else {}
+    return {**spec, **dict(zip(["snapshot"], model_inputs(model))), **seed}
 
 
 def model_gpus():
@@ -98,15 +100,18 @@ def figures_of(dataset):
 
 # results folder of each registered figure input level (brainattr.figure_registry.Input)
 # files shipped with the workflow resolve against it, not the working directory (--directory)
-RESOURCES = str(Path(workflow.basedir) / "resources")
-LEVELS = {"run": RUN, "attr": ATTR, "summary": SUMMARY, "asummary": ASUMMARY,
-          "resource": RESOURCES}
+RESOURCES = str(BASEDIR / "resources")
+LEVELS = {"run": RUN, "attr": ATTR, "summary": SUMMARY, "asummary": ASUMMARY, "resource": RESOURCES}
 
 
 def figure_inputs(spec):
     """The named inputs of a registered figure: a list per model, or one path."""
     return {
-        role: per_model(f"{LEVELS[i.level]}/{i.path}") if i.per_model else f"{LEVELS[i.level]}/{i.path}"
+        role: (
+            per_model(f"{LEVELS[i.level]}/{i.path}")
+            if i.per_model
+            else f"{LEVELS[i.level]}/{i.path}"
+        )
         for role, i in spec.inputs.items()
     }
 
@@ -115,16 +120,36 @@ def all_outputs():
     out = []
     for d in DATASETS:
         per_method, shared = figures_of(d)
-        out += expand(f"{ASUMMARY}/figures/{{fig}}.{{ext}}", dataset=d, context=CONTEXTS,
-                      method=METHODS, fig=per_method, ext=["png", "pdf"])
-        out += expand(f"{SUMMARY}/figures/{{fig}}.{{ext}}", dataset=d, context=CONTEXTS,
-                      fig=shared, ext=["png", "pdf"])
+        out += expand(
+            f"{ASUMMARY}/figures/{{fig}}.{{ext}}",
+            dataset=d,
+            context=CONTEXTS,
+            method=METHODS,
+            fig=per_method,
+            ext=["png", "pdf"],
+        )
+        out += expand(
+            f"{SUMMARY}/figures/{{fig}}.{{ext}}",
+            dataset=d,
+            context=CONTEXTS,
+            fig=shared,
+            ext=["png", "pdf"],
+        )
         out += expand(f"{ASUMMARY}/masking_table.tsv", dataset=d, context=CONTEXTS, method=METHODS)
-        out += expand(f"{ATTR}/analysis/inference.tsv", dataset=d, model=MODELS,
-                      context=CONTEXTS, method=METHODS)
+        out += expand(
+            f"{ATTR}/analysis/inference.tsv",
+            dataset=d,
+            model=MODELS,
+            context=CONTEXTS,
+            method=METHODS,
+        )
         if len(CONTEXTS) > 1:
-            out += expand("results/{dataset}/{method}/figures/context_control.{ext}", dataset=d,
-                          method=METHODS, ext=["png", "pdf"])
+            out += expand(
+                "results/{dataset}/{method}/figures/context_control.{ext}",
+                dataset=d,
+                method=METHODS,
+                ext=["png", "pdf"],
+            )
     out += ["results/paper_check.tsv", "results/figures/paper_check.png"]
     return out
 

@@ -1,12 +1,23 @@
-# Stage 3 - encoding: ridge per subject x layer, CV by run/story; stage 4 - layer selection.
+# Stage 3 - encoding (ridge per subject x layer, CV by run/story); stage 4 - layer selection.
 
 
 rule encoding:
+    """Cross-validated ridge from one layer's delayed features to one subject's voxels (BA)."""
     input:
         data=lambda wc: dataset_files(wc.dataset),
         features=f"{RUN}/features.h5",
     output:
         f"{RUN}/encoding/layer{{layer}}/{{subject}}.h5",
+    log:
+        "results/logs/encoding/{dataset}_{model}_ctx{context}_layer{layer}_{subject}.log",
+    benchmark:
+        "results/benchmarks/encoding/{dataset}_{model}_ctx{context}_layer{layer}_{subject}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(8000),
+        runtime=runtime(60),
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         roi=lambda wc: config["datasets"][wc.dataset]["roi"],
@@ -16,34 +27,25 @@ rule encoding:
         backend=config["encoding"]["backend"],
         targets_batch=config["encoding"]["targets_batch"],
         alphas_batch=config["encoding"]["alphas_batch"],
-    threads: 1
-    resources:
-        mem_mb=mem_mb(8000),
-        runtime=runtime(60),
-    log:
-        "results/logs/encoding/{dataset}_{model}_ctx{context}_layer{layer}_{subject}.log",
-    benchmark:
-        "results/benchmarks/encoding/{dataset}_{model}_ctx{context}_layer{layer}_{subject}.tsv"
-    conda:
-        "../../envs/model.yaml"
     script:
         "../scripts/encoding.py"
 
 
 rule layer_selection:
+    """Mean BA per layer and the best layer of each third (early, middle, late)."""
     input:
         unpack(lambda wc: {"features": f"{RUN}/features.h5".format(**wc), **encoding_files(wc)}),
     output:
         f"{RUN}/layers.tsv",
-    threads: 1
-    resources:
-        mem_mb=mem_mb(1000),
-        runtime=runtime(10),
     log:
         "results/logs/layer_selection/{dataset}_{model}_ctx{context}.log",
     benchmark:
         "results/benchmarks/layer_selection/{dataset}_{model}_ctx{context}.tsv"
     conda:
         "../../envs/model.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000),
+        runtime=runtime(10),
     script:
         "../scripts/layer_selection.py"

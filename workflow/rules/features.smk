@@ -2,11 +2,24 @@
 
 
 rule features:
+    """Hidden states of every layer, pooled per TR, from windows of L context words."""
     input:
         data=lambda wc: dataset_files(wc.dataset),
         model=lambda wc: model_inputs(wc.model),
     output:
         f"{RUN}/features.h5",
+    log:
+        "results/logs/features/{dataset}_{model}_ctx{context}.log",
+    benchmark:
+        "results/benchmarks/features/{dataset}_{model}_ctx{context}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: 2
+    resources:
+        mem_mb=mem_mb(8000),
+        runtime=runtime(120),
+        gpu=model_gpus(),
+        gres=model_gres(),
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         model=lambda wc: model_spec(wc.model),
@@ -14,17 +27,5 @@ rule features:
         mode=config["features"]["mode"],
         stride_words=config["features"]["stride_words"],
         device=config["device"],
-    threads: 2
-    resources:
-        mem_mb=mem_mb(8000),
-        runtime=runtime(120),
-        gpu=model_gpus(),
-        gres=model_gres(),
-    log:
-        "results/logs/features/{dataset}_{model}_ctx{context}.log",
-    benchmark:
-        "results/benchmarks/features/{dataset}_{model}_ctx{context}.tsv"
-    conda:
-        "../../envs/model.yaml"
     script:
         "../scripts/features.py"

@@ -2,6 +2,7 @@
 
 
 rule paper_check:
+    """Verdict per paper finding for one dataset, L and method."""
     input:
         unpack(
             lambda wc: {
@@ -13,6 +14,16 @@ rule paper_check:
         ),
     output:
         f"{ASUMMARY}/paper_check.tsv",
+    log:
+        "results/logs/paper_check/{dataset}_ctx{context}_{method}.log",
+    benchmark:
+        "results/benchmarks/paper_check/{dataset}_ctx{context}_{method}.tsv"
+    conda:
+        "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         source=lambda wc: config["datasets"][wc.dataset]["source"],
@@ -24,21 +35,12 @@ rule paper_check:
             "fdr_alpha": config["analysis"]["fdr_alpha"],
         },
         seed=config["seed"],
-    threads: 1
-    resources:
-        mem_mb=mem_mb(4000),
-        runtime=runtime(30),
-    log:
-        "results/logs/paper_check/{dataset}_ctx{context}_{method}.log",
-    benchmark:
-        "results/benchmarks/paper_check/{dataset}_ctx{context}_{method}.tsv"
-    conda:
-        "../../envs/analysis.yaml"
     script:
         "../scripts/paper_check.py"
 
 
 rule paper_check_summary:
+    """All verdicts as one table and figure."""
     input:
         expand(f"{ASUMMARY}/paper_check.tsv", dataset=DATASETS, context=CONTEXTS, method=METHODS),
     output:
@@ -55,15 +57,15 @@ rule paper_check_summary:
             labels={"figure": "Verdicts"},
         ),
         pdf="results/figures/paper_check.pdf",
-    threads: 1
-    resources:
-        mem_mb=mem_mb(2000),
-        runtime=runtime(10),
     log:
         "results/logs/paper_check_summary/all.log",
     benchmark:
         "results/benchmarks/paper_check_summary/all.tsv"
     conda:
         "../../envs/analysis.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(2000),
+        runtime=runtime(10),
     script:
         "../scripts/paper_check_summary.py"

@@ -11,5 +11,6 @@ run_brain_map(
     snakemake.output.nifti,
     snakemake.output.png,
     snakemake.output.pdf,
+    out_sidecar=snakemake.output.sidecar,
     title=f"BA (held-out r), mean over subjects - {w.dataset}, {w.model}, L = {w.context} words",
 )
