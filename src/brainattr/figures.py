@@ -581,7 +581,7 @@ def context_control(
     fig, axes = plt.subplots(len(models), 2, figsize=(10, 3.4 * len(models)), squeeze=False)
     x = np.arange(len(contexts))
     for (ax_c, ax_i), model in zip(axes, models, strict=True):
-        series = [("nwp", "final", "NWP (final)", "-")]
+        series = [("nwp", "final", "NWP (final)", "-.")]  # apart from the late layer's "-"
         series += [("ba", g, f"BA {g}", GROUP_STYLE[g]) for g in GROUPS]
         series += [("nwp", g, f"NWP {g} (logit lens)", GROUP_STYLE[g]) for g in GROUPS
                    if any(((t["task"] == "nwp") & (t["layer_group"] == g)).any()
@@ -600,7 +600,9 @@ def context_control(
                 t = t[np.isclose(t["threshold"], threshold) & (t["layer_group"] == g)]
                 vals.append(t["iou"].mean())
                 base.append(t["iou_random"].mean())
-            ax_i.plot(x, vals, GROUP_STYLE[g], marker="o", color="k", label=f"BA {g} vs NWP")
+            lens = any(_has_logit_lens(t) for t in iou_tables.values())
+            nwp = f"NWP {g}" if lens else "NWP"
+            ax_i.plot(x, vals, GROUP_STYLE[g], marker="o", color="k", label=f"BA {g} vs {nwp}")
             ax_i.plot(x, base, GROUP_STYLE[g], color=COLORS["random"], label=f"random ({g})")
         for ax in (ax_c, ax_i):
             ax.set_xticks(x, [f"L = {c}" for c in contexts])
