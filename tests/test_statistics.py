@@ -5,7 +5,8 @@ from scipy import stats
 
 from brainattr.analysis import important_sets, spread_table
 from brainattr.inference import bh_fdr, target_blocks
-from brainattr.statistics import StoryBlocks, inference_table, nwp_pairings, spread_tests
+from brainattr.linguistic import nwp_readouts
+from brainattr.statistics import StoryBlocks, inference_table, spread_tests
 
 from .test_analysis import _scores
 
@@ -188,8 +189,8 @@ def test_ba_is_paired_with_nwp_read_at_its_own_layer_and_with_nwp_final():
     spread = _per_context(np.full(n, 5.0), np.full(n, 1.0), "auc")  # NWP(final) AUC 1
     lens = spread[spread["task"] == "nwp"].assign(layer=3, layer_group="early", auc=4.0)
     spread = pd.concat([spread, lens], ignore_index=True)
-    assert nwp_pairings(spread) == [("", "layer"), ("_nwp_final", "final")]
-    assert nwp_pairings(spread[spread["layer_group"] != "early"]) == [("", "final")]
+    assert nwp_readouts(spread) == [("logit_lens", "layer"), ("final", "final")]
+    assert nwp_readouts(spread[spread["layer_group"] != "early"]) == [("final", "final")]
     _, com, iou = _neutral_tables(n)
     blocks = StoryBlocks(np.zeros(n, int), 4)
     t = inference_table(spread, com, iou, None, blocks, 200).set_index("comparison")

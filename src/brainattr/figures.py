@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from brainattr.analysis import important_set, iou
+from brainattr.analysis import ba_nwp_pairs, important_set, iou
 from brainattr.linguistic import primary_rows
 from brainattr.masking_tables import masking_summary
 
@@ -712,15 +712,14 @@ def _word_strengths(rows: pd.DataFrame, span: np.ndarray) -> dict[str, np.ndarra
     return out
 
 
-def _pairs(s: pd.DataFrame):
-    """(target, BA scores, NWP(final) scores) of every BA context, words in order."""
-    nwp = {
-        t: g.sort_values("word_index")["score"].to_numpy()
-        for t, g in s[(s["task"] == "nwp") & (s["layer_group"] == "final")].groupby("target_tr")
-    }
-    for (t, _, _), g in s[s["task"] == "ba"].groupby(["target_tr", "subject", "layer"]):
-        g = g.sort_values("word_index")
-        yield t, g, nwp[t]  # fmt: skip
+def _word_sets(s: pd.DataFrame, threshold: float):
+    """(target, span words, BA set, NWP(final) set) of every BA context at ``threshold``,
+    paired by :func:`brainattr.analysis.ba_nwp_pairs`."""
+    text = {t: g.drop_duplicates("word_index").sort_values("word_index")["word"].astype(str)
+            for t, g in s.groupby("target_tr")}  # fmt: skip
+    for key, ba, nwp in ba_nwp_pairs(s, "final"):
+        t = int(key[-1])
+        yield t, text[t], important_set(ba, threshold), important_set(nwp, threshold)
 
 
 def word_examples(s: pd.DataFrame, threshold: float, seed: int) -> list[tuple[int, str]]:
@@ -729,9 +728,8 @@ def word_examples(s: pd.DataFrame, threshold: float, seed: int) -> list[tuple[in
     targets = np.sort(s["target_tr"].unique())
     drawn = int(np.random.default_rng(seed).choice(targets))
     overlap: dict[int, list[float]] = {}
-    for t, ba, nwp in _pairs(s):
-        a, b = important_set(ba["score"].to_numpy(), threshold), important_set(nwp, threshold)
-        overlap.setdefault(int(t), []).append(iou(a, b))
+    for t, _, a, b in _word_sets(s, threshold):
+        overlap.setdefault(t, []).append(iou(a, b))
     # spans cut short at a story's start would win trivially: only spans of typical length
     length = s[s["task"] == "nwp"].groupby("target_tr")["word_index"].nunique()
     typical = set(length.index[length >= length.median()])
@@ -747,9 +745,8 @@ def word_table(s: pd.DataFrame, threshold: float) -> dict[str, list[tuple[str, i
     """The words (lower case, punctuation stripped) most often important to BA only, both,
     NWP only at ``threshold``, counted over every BA context and its NWP(final) context."""
     counts: dict[str, dict[str, int]] = {"ba_only": {}, "both": {}, "nwp_only": {}}
-    for _, ba, nwp in _pairs(s):
-        a, b = important_set(ba["score"].to_numpy(), threshold), important_set(nwp, threshold)
-        text = ba["word"].astype(str).str.lower().str.strip(".,;:!?\"'()-").to_numpy()
+    for _, span_words, a, b in _word_sets(s, threshold):
+        text = span_words.str.lower().str.strip(".,;:!?\"'()-").to_numpy()
         for cat, m in (("ba_only", a & ~b), ("both", a & b), ("nwp_only", ~a & b)):
             for w in text[m]:
                 counts[cat][w] = counts[cat].get(w, 0) + 1

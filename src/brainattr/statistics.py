@@ -29,7 +29,7 @@ from brainattr.inference import (
     span_trs,
     target_blocks,
 )
-from brainattr.linguistic import primary_rows
+from brainattr.linguistic import nwp_readouts, primary_rows
 from brainattr.tables import (
     BA_CONTEXT,
     CENTER_OF_MASS,
@@ -101,15 +101,6 @@ def _row(comparison, group, threshold, a_ctx, b_ctx, per_target, blocks, n_resam
         "t_paper": t,
         "p_paper": p,
     }
-
-
-def nwp_pairings(table: pd.DataFrame) -> list[tuple[str, str]]:
-    """(suffix of the comparison, readout) of each BA/NWP pairing a table's NWP rows allow:
-    BA(l) with NWP(l) (logit lens) first, then BA(l) with NWP(final) (``_nwp_final``)."""
-    layers = set(table.loc[table["task"] == "nwp", "layer"])
-    if not layers - {FINAL}:
-        return [("", "final")]
-    return [("", "layer")] + ([("_nwp_final", "final")] if FINAL in layers else [])
 
 
 def _ba_vs_nwp(
@@ -248,7 +239,8 @@ def inference_table(
     ``nulls``: the nulls' ``spread``, ``center_of_mass``, ``iou``, ``stability``,
     ``linguistic`` tables (column ``null``), each BA value compared with each null's."""
     rows = []
-    for suffix, readout in nwp_pairings(spread):
+    for i, (_, readout) in enumerate(nwp_readouts(spread)):
+        suffix = "_nwp_final" if i else ""  # the first: NWP(l) where read, else NWP(final)
         rows += task_differences(spread, "auc", f"spread_auc{suffix}", blocks, n_resamples, seed,
                                  readout)  # fmt: skip
         for value in ("center_of_mass", "iqr"):
@@ -365,8 +357,8 @@ def spread_tests(
     """
     rows = []
     for model, t in spread.groupby("model", sort=False):
-        for suffix, readout in nwp_pairings(t):
-            label = "final" if readout == "final" else "logit_lens"
+        for i, (label, readout) in enumerate(nwp_readouts(t)):
+            suffix = "_nwp_final" if i else ""
             for r in task_differences(t, "auc", f"spread_auc{suffix}", blocks, n_resamples,
                                       seed, readout):  # fmt: skip
                 rows.append({"model": model, "nwp_readout": label, **r})
