@@ -4,6 +4,7 @@ import os
 import sys
 from pathlib import Path
 
+from snakemake.settings.types import DeploymentMethod
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -12,16 +13,16 @@ min_version("9.0")
 # workflow.basedir is the importing workflow's)
 BASEDIR = Path(str(workflow.current_basedir))
 SRC = str(BASEDIR / "src")
+# for this file's own imports only: jobs import the installed package (make install, or the
+# conda envs' post-deploy scripts, which read BRAINATTR_ROOT), checked below
 sys.path.insert(0, SRC)
-# Scripts (also under --sdm conda and in cluster jobs, which re-read this file) import the
-# package from this checkout: set, not required, so no envvars directive.
-os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p))
+os.environ["BRAINATTR_ROOT"] = str(BASEDIR)
 
 from brainattr.analysis import ANALYSIS_TABLES  # noqa: E402
 from brainattr.config import validate_config  # noqa: E402
 from brainattr.dataset import COMMON_FILES  # noqa: E402
 from brainattr.figure_registry import FIGURES, config_value, figures_for  # noqa: E402
-from brainattr.plan_checks import plan_checks  # noqa: E402
+from brainattr.plan_checks import check_job_package, plan_checks  # noqa: E402
 from brainattr.sources import DOWNLOADED, remote_files  # noqa: E402
 from brainattr.workflow import dataset_dir, dataset_provides, download_dir  # noqa: E402
 
@@ -35,6 +36,9 @@ if not workflow.overwrite_configfiles:
 config.update(validate_config(config, BASEDIR / "workflow/schemas/config.schema.yaml"))
 # the catalog's convention on top: the same schema through Snakemake (defaults already set)
 validate(config, str(BASEDIR / "workflow/schemas/config.schema.yaml"), set_default=True)
+check_job_package(
+    SRC, DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+)
 plan_checks(config)  # model paths and depths, local datasets and their ROIs: before any job
 
 DATA_DIR = config["data_dir"]

@@ -202,3 +202,39 @@ def test_each_envs_pip_list_resolves_against_the_registry(name, tmp_path):
                                              res.stderr):  # fmt: skip
             pytest.skip(f"the package index is unreachable: {res.stderr.strip()[-200:]}")
         assert res.returncode == 0, f"envs/{name}.yaml does not resolve:\n{res.stderr[-2000:]}"
+
+
+@pytest.mark.parametrize("name", ENVS)
+def test_post_deploy_installs_this_workflow_editable(name):
+    script = (REPO / f"envs/{name}.post-deploy.sh").read_text()
+    assert 'pip install --no-deps -e "$BRAINATTR_ROOT"' in script
+    assert 'os.environ["BRAINATTR_ROOT"] = str(BASEDIR)' in (REPO / "Snakefile").read_text()
+
+
+def test_post_deploy_gives_jobs_the_package_without_pythonpath(tmp_path):
+    """What Snakemake does after creating envs/analysis.yaml, in a fresh venv standing in for
+    the conda env: run the post-deploy script with the env first on PATH; the env's Python
+    then imports this checkout's package (no PYTHONPATH), as its jobs will."""
+    import os
+    import subprocess
+    import venv
+
+    venv.create(tmp_path / "env", with_pip=True)
+    bin_dir = tmp_path / "env/bin"
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environ.update(PATH=f"{bin_dir}{os.pathsep}{environ['PATH']}", BRAINATTR_ROOT=str(REPO))
+    res = subprocess.run(["bash", str(REPO / "envs/analysis.post-deploy.sh")], env=environ,
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    if res.returncode != 0 and re.search(r"Connection|Network is unreachable|Max retries",
+                                         res.stdout + res.stderr):  # fmt: skip
+        pytest.skip(f"the package index is unreachable (setuptools): {res.stderr[-200:]}")
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    where = subprocess.run([str(bin_dir / "python"), "-P", "-c",
+                            "import importlib.util as u; print(u.find_spec('brainattr').origin)"],
+                           env=environ, capture_output=True, text=True, check=True)  # fmt: skip
+    assert where.stdout.strip() == str(REPO / "src/brainattr/__init__.py")
+    # without BRAINATTR_ROOT (not run by the Snakefile) the script says so and stops
+    del environ["BRAINATTR_ROOT"]
+    res = subprocess.run(["bash", str(REPO / "envs/analysis.post-deploy.sh")], env=environ,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert res.returncode != 0 and "BRAINATTR_ROOT" in res.stderr

