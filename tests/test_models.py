@@ -158,6 +158,12 @@ def test_every_paper_architecture_gives_one_hidden_state_convention(arch):
         assert len(part) == k + 1
         for a, b in zip(part, full, strict=False):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
+    # the LM head never runs: its logits over every position would cost GBs per batch
+    head_calls = []
+    handle = model.get_output_embeddings().register_forward_hook(lambda *a: head_calls.append(1))
+    hidden_states(lm, x)
+    handle.remove()
+    assert head_calls == []
     (grad,) = torch.autograd.grad(full[2].square().sum(), x)
     gxi = (grad * x).sum(-1)
     assert torch.isfinite(gxi).all() and (gxi.abs() > 0).all()

@@ -122,6 +122,7 @@ def _check_semantics(config: dict[str, Any]) -> None:
             "gguf_package": ["package", "gguf_file"],
             "huggingface": ["id"],
             "local": ["path"],
+            "shape": ["shape"],
         }[spec["source"]]
         missing = [k for k in needed if k not in spec]
         if missing:

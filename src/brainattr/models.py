@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from brainattr.errors import ModelSpecError
+from brainattr.shapes import shape_model
 from brainattr.tables import FINAL
 
 log = logging.getLogger(__name__)
@@ -225,21 +226,26 @@ def load_model(spec: dict, device: str = "auto") -> LoadedModel:
     Parameters
     ----------
     spec : dict
-        One entry of the config's ``models`` (source gguf_package, huggingface or local).
+        One entry of the config's ``models`` (source gguf_package, huggingface, local or
+        shape).
     device : str
         ``auto``, ``cpu`` or ``cuda``.
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    where, kwargs = _locate(spec)
     dev = resolve_device(device)
     dtype = _DTYPES[spec.get("dtype", "float32")]
-    log.info("loading model %s (%s) on %s as %s", where, kwargs, dev, dtype)
-    tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
-    if spec.get("init", "pretrained") == "random":
-        model = untrained_twin(where, kwargs, dtype, int(spec.get("init_seed", 0)))
+    if spec["source"] == "shape":  # a paper model's shape, random weights (brainattr.shapes)
+        where = f"shape {spec['shape']}"
+        model, tokenizer = shape_model(spec, dtype, int(spec.get("init_seed", 0)))
     else:
-        model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kwargs)
+        where, kwargs = _locate(spec)
+        log.info("loading model %s (%s) on %s as %s", where, kwargs, dev, dtype)
+        tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
+        if spec.get("init", "pretrained") == "random":
+            model = untrained_twin(where, kwargs, dtype, int(spec.get("init_seed", 0)))
+        else:
+            model = AutoModelForCausalLM.from_pretrained(where, dtype=dtype, **kwargs)
     model.to(dev).eval()
     # Frozen weights: backward passes compute input gradients only.
     model.requires_grad_(False)
@@ -309,7 +315,7 @@ def hidden_states(
 
     transformers does not agree across architectures (its Mamba drops the embeddings and
     starts at block 1's output), so the blocks are hooked. The pass stops after block
-    ``max_layer`` when ``max_layer < n_layers``.
+    ``max_layer`` when ``max_layer < n_layers``, and after the final norm otherwise (no LM head).
     """
     blocks = decoder_layers(lm.model)
     n = lm.n_layers
@@ -334,6 +340,13 @@ def hidden_states(
 
     handles = [blocks[0].register_forward_pre_hook(pre_hook, with_kwargs=True)]
     handles += [blocks[i].register_forward_hook(hook) for i in range(min(max_layer, n - 1))]
+    if max_layer == n:
+        # stop after the final norm: the LM head's logits over every position (vocabulary
+        # 128k-256k) are never used here and would cost GBs per batch
+        try:
+            handles.append(final_norm(lm).register_forward_hook(hook))
+        except ModelSpecError:  # no known final norm: the full forward pass below
+            pass
     try:
         out = lm.model(
             inputs_embeds=inputs_embeds,

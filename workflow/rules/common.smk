@@ -58,9 +58,10 @@ def model_inputs(model):
 
 def model_spec(model):
     """A model's config entry, pointing hub models at their downloaded snapshot; an untrained
-    twin (init: random) gets the config's seed for its initialisation."""
+    twin (init: random) and a paper shape get the config's seed for their initialisation."""
     spec = config["models"][model]
-    seed = {"init_seed": config["seed"]} if spec.get("init") == "random" else {}
+    random_init = spec.get("init") == "random" or spec["source"] == "shape"
+    seed = {"init_seed": config["seed"]} if random_init else {}
     return {**spec, **dict(zip(["snapshot"], model_inputs(model))), **seed}
 
 
