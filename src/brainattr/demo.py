@@ -20,6 +20,7 @@ import pandas as pd
 from nilearn.glm.first_level import spm_hrf
 
 from brainattr.dataset import TR_COLUMNS, WORD_COLUMNS, DatasetWriter
+from brainattr.rehearsal import LAYOUTS, layout_tables
 
 DRIVER_WORDS = ("marta", "tobias", "elin", "oskar", "saltmere", "kelderwick", "fenwood")
 DRIVER_CLASS = "character and place names of the story"
@@ -97,6 +98,19 @@ def simulate_bold(
     return bold, signal
 
 
+def _mixed_bold(
+    driver_signals: np.ndarray, weights: np.ndarray, snr: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """BOLD of many voxels as :func:`simulate_bold` gives it, cheaply: the HRF is linear, so a
+    voxel's signal is its weighted sum of the drivers' responses. float32 (paper sizes).
+
+    driver_signals : (n_trs, n_drivers); weights : (n_drivers, n_voxels)
+    """
+    signal = (driver_signals @ weights).astype(np.float32)
+    noise = rng.standard_normal(signal.shape, dtype=np.float32)
+    return signal + noise * noise_sd(signal, snr).astype(np.float32), signal
+
+
 def noise_sd(signal: np.ndarray, snr: float) -> np.ndarray:
     """Per-voxel noise s.d. giving var(signal) / var(noise) = snr (1 where no signal)."""
     sd = signal.std(axis=0)
@@ -158,6 +172,68 @@ def make_demo_dataset(folder: str | Path, params: dict, seed: int) -> None:
     seed : int
     """
     rng = np.random.default_rng(seed)
+    layout = params.get("layout", "story")
+    if layout == "story":
+        words, trs, tr = _story_tables(params)
+    else:  # a paper dataset's timing, the story's words cycled (brainattr.rehearsal)
+        text = [w for p in story_paragraphs() for w in p]
+        words, trs = layout_tables(layout, text, rng)
+        tr = LAYOUTS[layout]["tr"]
+
+    n_vox = params["n_voxels"]
+    n_driven = max(1, round(params["driver_voxel_fraction"] * n_vox))
+    forms = words["word"].map(normalize_word).to_numpy()
+    driver_of_word = np.array([DRIVER_WORDS.index(f) if f in DRIVER_WORDS else -1 for f in forms])
+    n_repeats = params.get("n_repeats", 0)
+    repeated = (trs["run"] == trs["run"].max()).to_numpy() & trs["kept"].to_numpy()
+    language = np.zeros(n_vox, dtype=bool)
+    language[:n_driven] = True
+    rois = {"language": language, "control": ~language}
+    voxel_ijk = np.concatenate(
+        [cluster_ijk(MNI_LANGUAGE, n_driven), cluster_ijk(MNI_CONTROL, n_vox - n_driven)]
+    )
+    planted = {}
+    meta = {
+        "source": "demo",
+        "description": "brainattr demo: original story, simulated BOLD with planted driver words",
+        "driver_class": DRIVER_CLASS,
+        "driver_words": list(DRIVER_WORDS),
+        "seed": seed,
+        "params": params,
+    }
+    if layout != "story":  # (n_trs, n_drivers): each driver word's noiseless response
+        one_hot = (driver_of_word[:, None] == np.arange(len(DRIVER_WORDS))).astype(float)
+        _, driver_signals = simulate_bold(
+            words["onset"].to_numpy(), one_hot, trs["onset"].to_numpy(), 1.0, rng
+        )
+    with DatasetWriter(folder, "demo", tr, words, trs, meta, runs_continue=True) as writer:
+        for s in range(1, params["n_subjects"] + 1):
+            subject = f"sub-{s:02d}"
+            weights = np.zeros((len(DRIVER_WORDS), n_vox))
+            weights[:, :n_driven] = rng.standard_normal((len(DRIVER_WORDS), n_driven))
+            if layout == "story":
+                word_weights = np.where(driver_of_word[:, None] >= 0, weights[driver_of_word], 0.0)
+                bold, signal = simulate_bold(
+                    words["onset"].to_numpy(), word_weights, trs["onset"].to_numpy(),
+                    params["snr"], rng,
+                )  # fmt: skip
+            else:  # paper sizes: the drivers' HRF responses once, then per voxel a mixture
+                bold, signal = _mixed_bold(driver_signals, weights, params["snr"], rng)
+            repeats = {}
+            if n_repeats:
+                sig = signal[repeated]
+                sd = noise_sd(signal, params["snr"])
+                rep = sig + rng.standard_normal((n_repeats, *sig.shape)) * sd
+                bold[repeated] = rep.mean(axis=0)
+                repeats = {int(trs["run"].max()): rep}
+            writer.add_subject(subject, bold, rois, repeats, voxel_ijk, DEMO_AFFINE)
+            planted[subject] = weights
+        writer.add_word_groups(demo_word_groups(words))
+    np.savez(Path(folder) / "planted_weights.npz", **planted)
+
+
+def _story_tables(params: dict) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Word and TR tables of the story laid out in ``n_runs`` runs (the demo's layout)."""
     paragraphs = story_paragraphs()
     if params.get("max_words"):
         kept, budget = [], params["max_words"]
@@ -184,45 +260,4 @@ def make_demo_dataset(folder: str | Path, params: dict, seed: int) -> None:
         clock += n_trs * tr
     words = pd.DataFrame(word_rows, columns=WORD_COLUMNS)
     trs = pd.DataFrame(tr_rows, columns=TR_COLUMNS)
-
-    n_vox = params["n_voxels"]
-    n_driven = max(1, round(params["driver_voxel_fraction"] * n_vox))
-    forms = words["word"].map(normalize_word).to_numpy()
-    driver_of_word = np.array([DRIVER_WORDS.index(f) if f in DRIVER_WORDS else -1 for f in forms])
-    n_repeats = params.get("n_repeats", 0)
-    repeated = (trs["run"] == trs["run"].max()).to_numpy() & trs["kept"].to_numpy()
-    language = np.zeros(n_vox, dtype=bool)
-    language[:n_driven] = True
-    rois = {"language": language, "control": ~language}
-    voxel_ijk = np.concatenate(
-        [cluster_ijk(MNI_LANGUAGE, n_driven), cluster_ijk(MNI_CONTROL, n_vox - n_driven)]
-    )
-    planted = {}
-    meta = {
-        "source": "demo",
-        "description": "brainattr demo: original story, simulated BOLD with planted driver words",
-        "driver_class": DRIVER_CLASS,
-        "driver_words": list(DRIVER_WORDS),
-        "seed": seed,
-        "params": params,
-    }
-    with DatasetWriter(folder, "demo", tr, words, trs, meta, runs_continue=True) as writer:
-        for s in range(1, params["n_subjects"] + 1):
-            subject = f"sub-{s:02d}"
-            weights = np.zeros((len(DRIVER_WORDS), n_vox))
-            weights[:, :n_driven] = rng.standard_normal((len(DRIVER_WORDS), n_driven))
-            word_weights = np.where(driver_of_word[:, None] >= 0, weights[driver_of_word], 0.0)
-            bold, signal = simulate_bold(
-                words["onset"].to_numpy(), word_weights, trs["onset"].to_numpy(), params["snr"], rng
-            )
-            repeats = {}
-            if n_repeats:
-                sig = signal[repeated]
-                sd = noise_sd(signal, params["snr"])
-                rep = sig + rng.standard_normal((n_repeats, *sig.shape)) * sd
-                bold[repeated] = rep.mean(axis=0)
-                repeats = {int(trs["run"].max()): rep}
-            writer.add_subject(subject, bold, rois, repeats, voxel_ijk, DEMO_AFFINE)
-            planted[subject] = weights
-        writer.add_word_groups(demo_word_groups(words))
-    np.savez(Path(folder) / "planted_weights.npz", **planted)
+    return words, trs, tr
