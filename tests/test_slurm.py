@@ -39,7 +39,9 @@ def _config(work: Path, model_dir: Path, layers: list[int]) -> Path:
     cfg = {
         "seed": 2,
         "device": "cpu",
-        "resources": {"model_gpus": 0},  # the test cluster has no GPU
+        # the test node has one GPU GRES (/dev/null as its device): model jobs ask for it,
+        # torch runs on the CPU
+        "resources": {"model_gpus": 1},
         "datasets": {
             "demo": {
                 "source": "demo",
@@ -81,6 +83,9 @@ def _snakemake(work: Path, cfg: Path, *extra: str, limit: int = 900):
             "2",
             "--jobs",
             "2",
+            # a group job runs at most this many of its jobs at once: the node has 2 CPUs
+            "--cores",
+            "2",
             *extra,
         ),
     ]
@@ -88,7 +93,8 @@ def _snakemake(work: Path, cfg: Path, *extra: str, limit: int = 900):
 
 
 def _job_ids(log: str) -> list[str]:
-    """SLURM job ids from the executor's 'has been submitted with SLURM jobid N' lines."""
+    """SLURM job ids from the executor's 'has been submitted with SLURM jobid N' lines (a group
+    job is one id)."""
     return sorted(set(re.findall(r"submitted with SLURM jobid (\d+)", log)), key=int)
 
 
@@ -102,10 +108,16 @@ def test_workflow_runs_through_slurm(cluster, tmp_path, tiny_model_dir, capsys):
     for jid in ids:
         out = subprocess.run(["scontrol", "show", "job", jid], capture_output=True, text=True)
         jobs[jid] = out.stdout
-    # the executor's --comment is rule_<name>[_wildcards_<values>]
-    rules = {
+    # the executor's --comment is rule_<name>[_wildcards_<values>]; a group job's name is its
+    # group's (profiles/slurm: encoding, analysis, summary)
+    names = {
         jid: re.search(r"Comment=rule_(\S+)", s).group(1).split("_wildcards_")[0]
         for jid, s in jobs.items()
+    }
+    # a group job's comment is rule_<group>_<its rules>
+    rules = {
+        jid: next((g for g in ("encoding", "analysis", "summary") if n.startswith(g + "_")), n)
+        for jid, n in names.items()
     }
     with capsys.disabled():
         print(f"\nSLURM job ids: {' '.join(ids)}")
@@ -115,16 +127,17 @@ def test_workflow_runs_through_slurm(cluster, tmp_path, tiny_model_dir, capsys):
             )
             print(f"  {jid} {rule}: {' '.join(f.strip(', ') for f in fields)}")
     submitted = set(rules.values())
-    # every non-local rule went through sbatch; plotting stayed on the submitting node
+    # every non-local rule went through sbatch, the small ones in groups; plotting stayed on
+    # the submitting node
     assert {
         "dataset_demo",
         "features",
         "encoding",
         "layer_selection",
         "attribution",
-        "analyses",
+        "analysis",
         "masking",
-        "spread_tests",
+        "summary",
         "demo_recovery",
     } <= submitted
     assert not any(r.startswith("fig_") for r in submitted)
@@ -132,6 +145,15 @@ def test_workflow_runs_through_slurm(cluster, tmp_path, tiny_model_dir, capsys):
     features = next(s for j, s in jobs.items() if rules[j] == "features")
     assert "NumCPUs=2" in features and "mem=8000M" in features
     assert "TimeLimit=02:00:00" in features
+    # the model rules ask SLURM for the GPU (--gpus=1); no other job does
+    for j, s in jobs.items():
+        asks_gpu = re.search(r"TresPerJob=gres[:/]gpu:1", s) is not None
+        assert asks_gpu == (rules[j] in {"features", "attribution", "masking"}), s
+    # the six encodings (2 subjects x 3 layers) ran in one group job, two at a time (--cores 2):
+    # 2 CPUs, 2 x 8000 MB, 3 rounds x 60 min
+    (group,) = [s for j, s in jobs.items() if rules[j] == "encoding"]
+    assert "NumCPUs=2" in group and "mem=16000M" in group and "TimeLimit=03:00:00" in group
+    assert len(list((tmp_path / "results/demo/tiny/ctx8/encoding").glob("layer*/*.h5"))) == 6
     for method in ("gxi", "ig"):
         assert (tmp_path / f"results/demo/ctx8/{method}/figures/fig2_iou.png").stat().st_size > 1000
         scores = pd.read_parquet(

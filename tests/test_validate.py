@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from brainattr.cli import main
 from brainattr.dataset import DatasetError, DatasetWriter, read_dataset, read_responses, roi_mask
 from brainattr.sources.common import zero_nan
-from brainattr.validate import main, validate_dataset
+from brainattr.validate import validate_dataset
 
 
 def _words(n=8):

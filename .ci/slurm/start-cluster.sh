@@ -59,6 +59,7 @@ JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/filetxt
 JobCompLoc=$STATE/log/jobcomp.txt
+GresTypes=gpu
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
 SchedulerType=sched/backfill
@@ -66,9 +67,14 @@ MpiDefault=none
 ReturnToService=2
 DefMemPerCPU=500
 MinJobAge=7200
-NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
+# one GPU GRES with /dev/null as its device file (slurmd 22.05 reports a gpu GRES without File
+# as 0 and drains the node): jobs that ask for --gpus are scheduled and the request shows in
+# scontrol; torch still runs on the CPU (the test config sets device: cpu)
+[ -e /etc/slurm/gres.conf ] && [ ! -e "$STATE/gres.conf.orig" ] && cp /etc/slurm/gres.conf "$STATE/gres.conf.orig"
+echo "NodeName=$node Name=gpu Count=1 File=/dev/null" > /etc/slurm/gres.conf
 
 slurmctld -c -f "$CONF"
 slurmd -f "$CONF"

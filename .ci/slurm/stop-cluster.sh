@@ -20,3 +20,8 @@ if [ -e "$STATE/slurm.conf.orig" ]; then
 else
   rm -f /etc/slurm/slurm.conf
 fi
+if [ -e "$STATE/gres.conf.orig" ]; then
+  mv "$STATE/gres.conf.orig" /etc/slurm/gres.conf
+else
+  rm -f /etc/slurm/gres.conf
+fi

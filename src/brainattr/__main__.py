@@ -1,7 +1,7 @@
-"""``python -m brainattr check-dataset PATH``: see :mod:`brainattr.validate`."""
+"""``python -m brainattr``: see :mod:`brainattr.cli`."""
 
 import sys
 
-from brainattr.validate import main
+from brainattr.cli import main
 
 sys.exit(main())

@@ -7,7 +7,6 @@ the file, the row or subject, and the fix.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,13 +93,8 @@ def validate_dataset(folder: str | Path, roi: str | list[str] | None = None) -> 
                          warnings)  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m brainattr")
-    commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("check-dataset", help=__doc__.split("\n")[0])
-    check.add_argument("path", help="the dataset folder (dataset.json, words.tsv, ...)")
-    check.add_argument("--roi", nargs="+", help="ROI label(s) the config will use")
-    args = parser.parse_args(argv)
+def main(args) -> int:
+    """``python -m brainattr check-dataset PATH [--roi ...]`` (:mod:`brainattr.cli`)."""
     try:
         report = validate_dataset(args.path, args.roi)
     except DatasetError as err:
