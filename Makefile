@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: install demo report test lint bench clean
+.PHONY: install demo report test lint bench bench-gpu gpu-wheels rehearse rehearse-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,3 +46,28 @@ bench: install
 	$(BIN)/python benchmarks/bench_encoding.py
 	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_inference.py
+
+# The GPU check (README, "Paper scale"): on a CUDA machine, from this checkout
+bench-gpu:
+	bash benchmarks/gpu_check.sh
+
+# wheels of the GPU check's pure-Python and scientific dependencies, for a GPU machine without
+# internet (carry benchmarks/wheels/ with the checkout); GPU_PYTHON = that machine's Python
+GPU_PYTHON ?= 3.11
+gpu-wheels:
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --python-version $(GPU_PYTHON) \
+	  --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 -d benchmarks/wheels \
+	  himalaya==0.4.11 h5py pandas scikit-learn scipy pyyaml joblib threadpoolctl \
+	  python-dateutil pytz tzdata
+
+# The paper's run rehearsed on synthetic data of its shapes (README, "Paper scale"): the smoke
+# scale (CI) and the full rehearsal; each writes results/<name>/cost.tsv and cost.png
+rehearse-smoke: install
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 --configfile config/rehearsal-smoke.yaml \
+	  --until attribution
+	$(BIN)/python -m brainattr costs --configfile config/rehearsal-smoke.yaml \
+	  --out results/rehearsal-smoke
+
+rehearse: install
+	$(BIN)/snakemake --cores $(CORES) --resources gpu=1 --configfile config/rehearsal.yaml
+	$(BIN)/python -m brainattr costs --configfile config/rehearsal.yaml --out results/rehearsal

@@ -25,6 +25,7 @@ import torch
 from brainattr.attribution.nwp import nwp_inputs, nwp_scores_batched, nwp_word_scores
 from brainattr.attribution.per_target import ba_word_scores
 from brainattr.attribution.shared import ba_scores_shared
+from brainattr.costs import matmul_peak as matmul_flops
 from brainattr.dataset import read_dataset
 from brainattr.demo import make_demo_dataset
 from brainattr.models import decoder_layers, hidden_states, load_model, pad_batch
@@ -51,15 +52,6 @@ DEMO = dict(
     snr=1.0,
     max_words=0,
 )
-
-
-def matmul_flops(n: int = 2048, reps: int = 10) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * n**3 * reps / (time.perf_counter() - t0)
 
 
 def demo_inputs():

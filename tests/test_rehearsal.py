@@ -72,3 +72,38 @@ def test_unknown_layout_is_a_schema_error():
     }
     with pytest.raises(ConfigError, match="layout"):
         validate_config(cfg, REPO / "workflow/schemas/config.schema.yaml")
+
+
+def test_rehearsal_smoke_runs_the_paper_shapes_and_writes_the_costs(tmp_path):
+    """`make rehearse-smoke` as CI runs it: HP's layout and a paper shape (Qwen2-1.5B's width
+    and 152k vocabulary, 3 blocks) through the workflow up to attribution, then cost.tsv."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    from .conftest import REPO, snakemake_command
+
+    config = REPO / "config/rehearsal-smoke.yaml"
+    run = subprocess.run(
+        snakemake_command(tmp_path, config, "--cores", "2", "--resources", "gpu=1",
+                          "--until", "attribution"),
+        capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    out = tmp_path / "results/rehearsal-smoke"
+    costs = subprocess.run(
+        [sys.executable, "-m", "brainattr", "costs", "--configfile", str(config),
+         "--directory", str(tmp_path), "--out", str(out)],
+        capture_output=True, text=True, timeout=900, cwd=REPO,
+    )  # fmt: skip
+    assert costs.returncode == 0, costs.stderr[-3000:]
+    table = pd.read_csv(out / "cost.tsv", sep="\t").set_index("rule")
+    assert {"dataset_demo", "features", "encoding", "layer_selection", "attribution"} <= set(
+        table.index
+    )
+    assert table.loc["encoding", "jobs_measured"] == 6
+    assert table.loc["encoding", "paper_jobs"] > 5000  # projected onto the paper's DAG
+    # every measured peak within the rule's declared memory
+    assert table["mem_ok"].dropna().astype(bool).all(), table[["max_rss_mb", "declared_mem_mb"]]
+    assert (out / "cost.png").stat().st_size > 10_000
