@@ -16,7 +16,7 @@ SRC = str(BASEDIR / "src")
 # for this file's own imports only: jobs import the installed package (make install, or the
 # conda envs' post-deploy scripts, which read BRAINATTR_ROOT), checked below
 sys.path.insert(0, SRC)
-os.environ["BRAINATTR_ROOT"] = str(BASEDIR)
+os.environ.update(BRAINATTR_ROOT=str(BASEDIR))  # set, not required: no envvars directive
 
 from brainattr.analysis import ANALYSIS_TABLES  # noqa: E402
 from brainattr.config import validate_config  # noqa: E402
@@ -36,9 +36,7 @@ if not workflow.overwrite_configfiles:
 config.update(validate_config(config, BASEDIR / "workflow/schemas/config.schema.yaml"))
 # the catalog's convention on top: the same schema through Snakemake (defaults already set)
 validate(config, str(BASEDIR / "workflow/schemas/config.schema.yaml"), set_default=True)
-check_job_package(
-    SRC, DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
-)
+check_job_package(SRC, DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method)
 plan_checks(config)  # model paths and depths, local datasets and their ROIs: before any job
 
 DATA_DIR = config["data_dir"]

@@ -53,9 +53,11 @@ def test_projection_scales_jobs_and_targets_and_checks_memory():
     assert t.loc["encoding", "projected_cpu_hours"] == pytest.approx(2.0)
     assert not t.loc["encoding", "mem_ok"] and t.loc["encoding", "max_rss_mb"] == 9000
     # attribution: 100 s per job for the rehearsed targets, x 300 for every target, x 4 jobs
-    assert t.loc["attribution", "projected_cpu_hours"] == pytest.approx(100 * 300 * 4 / 3600, abs=0.01)
+    hours = 100 * 300 * 4 / 3600
+    assert t.loc["attribution", "projected_cpu_hours"] == pytest.approx(hours, abs=0.01)
     assert t.loc["attribution", "mem_ok"]
     # a model rule's GPU-hours: CPU-hours x CPU peak / GPU peak; none for the others
-    assert t.loc["features", "projected_gpu_hours_fp32"] == pytest.approx(0.2 * 1e11 / 1e13, abs=1e-3)
+    gpu = 0.2 * 1e11 / 1e13
+    assert t.loc["features", "projected_gpu_hours_fp32"] == pytest.approx(gpu, abs=1e-3)
     assert np.isnan(t.loc["encoding", "projected_gpu_hours_fp32"])
     assert t.loc["features", "mem_ok"] is None  # no declared memory: the profile's default

@@ -208,7 +208,7 @@ def test_each_envs_pip_list_resolves_against_the_registry(name, tmp_path):
 def test_post_deploy_installs_this_workflow_editable(name):
     script = (REPO / f"envs/{name}.post-deploy.sh").read_text()
     assert 'pip install --no-deps -e "$BRAINATTR_ROOT"' in script
-    assert 'os.environ["BRAINATTR_ROOT"] = str(BASEDIR)' in (REPO / "Snakefile").read_text()
+    assert "os.environ.update(BRAINATTR_ROOT=str(BASEDIR))" in (REPO / "Snakefile").read_text()
 
 
 def test_post_deploy_gives_jobs_the_package_without_pythonpath(tmp_path):
