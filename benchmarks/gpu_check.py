@@ -36,6 +36,7 @@ import yaml
 from brainattr.attribution.nwp import nwp_scores_batched
 from brainattr.attribution.per_target import ba_word_scores
 from brainattr.attribution.shared import ba_scores_shared
+from brainattr.costs import matmul_peak
 from brainattr.dataset import DatasetWriter, read_dataset
 from brainattr.encoding import encode_subject
 from brainattr.models import LoadedModel, decoder_layers, tokenizer_adds_bos
@@ -51,20 +52,6 @@ TEXT = (
     "the boy who lived had never been so surprised in his whole life when the owl came "
     "through the window with a letter for him and nobody else in the house"
 ).split()
-
-
-def matmul_peak(device: torch.device, dtype: torch.dtype, n: int) -> float:
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    for _ in range(3):
-        a @ b
-    sync(device)
-    reps = 20 if device.type == "cuda" else 4
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    sync(device)
-    return 2 * n**3 * reps / (time.perf_counter() - t0)
 
 
 def sync(device: torch.device) -> None:
@@ -278,7 +265,8 @@ def main() -> None:
         args.voxels, args.roi_voxels, args.batch_tokens = 300, 50, 4096
     device = torch.device(args.device)
     n = 8192 if device.type == "cuda" else 256
-    peaks = {k: matmul_peak(device, dt, n) for k, dt in DTYPES.items()}
+    reps = 20 if device.type == "cuda" else 4
+    peaks = {k: matmul_peak(n, reps, device.type, dt) for k, dt in DTYPES.items()}
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     import transformers
 

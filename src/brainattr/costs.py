@@ -131,17 +131,28 @@ def plot_costs(table: pd.DataFrame, png: str | Path) -> None:
     plt.close(fig)
 
 
-def matmul_peak(n: int = 2048, reps: int = 8) -> float:
-    """fp32 matmul FLOP/s of this machine with torch's threads (the model jobs' kernels)."""
+def matmul_peak(n: int = 2048, reps: int = 8, device: str = "cpu", dtype=None) -> float:
+    """Matmul FLOP/s of ``n`` x ``n`` products on ``device`` in ``dtype`` (default fp32),
+    with torch's threads: the peak the model jobs' kernels are measured against."""
     import time
 
     import torch
 
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
+    dev = torch.device(device)
+    a = torch.randn(n, n, device=dev, dtype=dtype or torch.float32)
+    b = torch.randn(n, n, device=dev, dtype=dtype or torch.float32)
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(2):  # warm-up: kernel selection, allocation
+        a @ b
+    sync()
     t0 = time.perf_counter()
     for _ in range(reps):
         a @ b
+    sync()
     return 2 * n**3 * reps / (time.perf_counter() - t0)
 
 
