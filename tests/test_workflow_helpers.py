@@ -1,11 +1,15 @@
 """brainattr.workflow: the helpers the Snakefile and scripts share."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 
 from brainattr.dataset import DatasetWriter
 from brainattr.progress import Progress
-from brainattr.workflow import dataset_provides
+from brainattr.workflow import THREAD_VARIABLES, dataset_provides
 
 
 def _local(tmp_path, **parts):
@@ -63,3 +67,26 @@ def test_progress_writes_a_bar_to_stderr(capsys):
             bar.update()
     err = capsys.readouterr().err
     assert "attribution" in err and "4/4" in err
+
+
+def _job_threads(tmp_path, flags: str) -> str:
+    # a fresh interpreter, as a Snakemake job: setup_script first, then the job's imports
+    code = (
+        "import sys\n"
+        "from brainattr.workflow import setup_script\n"
+        f"setup_script({str(tmp_path / 'job.log')!r}, 1{flags})\n"
+        "early = 'torch' in sys.modules\n"
+        "import torch\n"
+        "print(early, torch.get_num_threads())\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    return res.stdout.split()
+
+
+def test_setup_script_gives_the_job_its_threads_without_importing_torch(tmp_path):
+    # an analysis or figure job never pays torch's import, and a later import still gets the
+    # job's one thread (torch's default here is one per core)
+    assert _job_threads(tmp_path, "") == ["False", "1"]
+    assert _job_threads(tmp_path, ", model_job=True") == ["True", "1"]

@@ -23,6 +23,10 @@ def download_dir(config: dict, dataset: str) -> str:
     return f"{config['data_dir']}/downloads/{dataset}"
 
 
+# read by OpenMP (torch's intra-op pool), OpenBLAS and MKL (numpy) when they load
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def setup_script(
     log_path: str | Path, threads: int = 1, model_job: bool = False, plots: bool = False
 ) -> None:
@@ -45,12 +49,14 @@ def setup_script(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     sys.excepthook = _report
-    try:
+    # The job's threads reach BLAS and torch through the environment, read at their import;
+    # importing torch here would cost every analysis and figure job seconds for nothing.
+    for var in THREAD_VARIABLES:
+        os.environ[var] = str(max(1, int(threads)))
+    if model_job or "torch" in sys.modules:
         import torch
 
         torch.set_num_threads(max(1, int(threads)))
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
 
 
 def hub_offline() -> None:
