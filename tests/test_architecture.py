@@ -181,6 +181,17 @@ def test_model_jobs_set_the_hub_offline_before_any_import():
         assert all("brainattr.workflow" in line for line in lines[:setup] if "import" in line)
 
 
+def test_every_job_sets_its_state_before_importing_the_package():
+    # the job's threads reach BLAS only through variables set before numpy is first imported
+    for script in sorted(SCRIPTS.glob("*.py")):
+        lines = script.read_text().splitlines()
+        setup = next(i for i, line in enumerate(lines) if line.startswith("setup_script("))
+        early = [line for line in lines[:setup] if line.startswith(("import ", "from "))]
+        assert all(
+            "brainattr.workflow" in line or line.startswith("from pathlib") for line in early
+        ), script.name
+
+
 def test_hub_offline_is_effective_in_a_model_job(tmp_path):
     """The start of a real model-job script, then the package and transformers: the hub
     library is offline, as when a job loads a downloaded snapshot."""

@@ -1,7 +1,8 @@
-from brainattr.recovery import run_recovery
 from brainattr.workflow import setup_script
 
 setup_script(snakemake.log[0])
+from brainattr.recovery import run_recovery  # noqa: E402
+
 run_recovery(
     snakemake.params.dataset_dir,
     dict(zip(snakemake.params.models, snakemake.input.scores, strict=True)),

@@ -1,7 +1,8 @@
-from brainattr.encoding import run_encoding
 from brainattr.workflow import setup_script
 
 setup_script(snakemake.log[0], snakemake.threads)
+from brainattr.encoding import run_encoding  # noqa: E402
+
 run_encoding(
     snakemake.params.dataset_dir,
     snakemake.input.features,

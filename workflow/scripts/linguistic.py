@@ -1,7 +1,8 @@
-from brainattr.linguistic import run_linguistic
 from brainattr.workflow import setup_script
 
 setup_script(snakemake.log[0])
+from brainattr.linguistic import run_linguistic  # noqa: E402
+
 run_linguistic(
     snakemake.params.dataset_dir,
     snakemake.input.scores,

@@ -1,7 +1,8 @@
-from brainattr.paper_check import run_paper_check
 from brainattr.workflow import setup_script
 
 setup_script(snakemake.log[0])
+from brainattr.paper_check import run_paper_check  # noqa: E402
+
 tables = {"data", "reference", "spread_tests"}
 run_paper_check(
     snakemake.input.reference,
