@@ -136,3 +136,30 @@ def test_torch_cuda_without_cuda_names_the_key():
     with pytest.raises(ValueError, match=r"encoding\.backend = 'torch_cuda' but no CUDA"):
         resolve_backend("torch_cuda")
     assert resolve_backend("auto") == "numpy" and resolve_backend("numpy") == "numpy"
+
+
+def test_a_control_entry_takes_its_models_keys():
+    models = {"m": {**MINIMAL["models"]["m"], "layers": [1, 2, 3, 4]},
+              "m-pca": {"control_of": "m", "pca_components": 8},
+              "m-nofn": {"control_of": "m", "remove": ["function"], "layers": [1, 3, 4]}}  # fmt: skip
+    cfg = validate_config({**MINIMAL, "models": models}, SCHEMA)
+    assert cfg["models"]["m-pca"] == {**cfg["models"]["m"], "control_of": "m", "pca_components": 8}
+    assert cfg["models"]["m-nofn"]["layers"] == [1, 3, 4]
+    assert cfg["models"]["m-nofn"]["path"] == "x"
+    assert list(cfg["models"]) == ["m", "m-pca", "m-nofn"]  # the panels' order
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"control_of": "nope", "pca_components": 2}, r"control_of = 'nope'.*models: \['m'\]"),
+        ({"control_of": "m", "pca_components": 2, "dtype": "bfloat16"}, r"remove \['dtype'\]"),
+        ({"control_of": "m"}, "exactly one of pca_components"),
+        ({"control_of": "m", "pca_components": 2, "remove": ["a"]}, "exactly one of"),
+        ({"control_of": "m", "remove": ["a"], "layers": [1, 2, 9]}, r"layers: \[9\] are not"),
+        ({"control_of": "m", "pca_components": 0}, "pca_components"),
+    ],
+)
+def test_a_bad_control_entry_is_named(entry, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config({**MINIMAL, "models": {**MINIMAL["models"], "c": entry}}, SCHEMA)

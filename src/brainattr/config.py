@@ -70,6 +70,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> dict[
     """
     schema = yaml.safe_load(Path(schema_path).read_text())
     filled = copy.deepcopy(dict(config))
+    _expand_controls(filled)
     _fill_defaults(filled, schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(filled), key=lambda e: list(e.absolute_path))
@@ -85,6 +86,47 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> dict[
 
 # a dataset or model name becomes a wildcard value and a folder name
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+# what a control entry (models.<name>.control_of) may set; every other key is its model's
+CONTROL_KEYS = ("control_of", "pca_components", "remove", "layers")
+
+
+def _expand_controls(config: dict[str, Any]) -> None:
+    """Give each control entry its model's keys (brainattr.controls): it reads that model's
+    features, so it may change only how the ridge sees them, and the layers it fits."""
+    models = config.get("models")
+    if not isinstance(models, Mapping):
+        return
+    for name, spec in models.items():
+        if not isinstance(spec, Mapping) or "control_of" not in spec:
+            continue
+        base = models.get(spec["control_of"])
+        where = f"models.{name}.control_of = {spec['control_of']!r}"
+        if not isinstance(base, Mapping) or "control_of" in base:
+            raise ConfigError(
+                f"{where}: name a model entry of this config that is not itself a control "
+                f"(models: {sorted(k for k, v in models.items() if 'control_of' not in v)})"
+            )
+        other = sorted(set(spec) - set(CONTROL_KEYS))
+        if other:
+            raise ConfigError(
+                f"models.{name}: a control entry reads the features of {spec['control_of']!r} and "
+                f"takes its model keys; remove {other} (a control may set {list(CONTROL_KEYS)})"
+            )
+        if ("pca_components" in spec) == ("remove" in spec):
+            raise ConfigError(
+                f"models.{name}: a control entry sets exactly one of pca_components "
+                "(encoding on the first k principal components) and remove (word groups "
+                "regressed out of the features)"
+            )
+        extra = sorted(set(spec.get("layers", [])) - set(base.get("layers", [])))
+        if extra:
+            raise ConfigError(
+                f"models.{name}.layers: {extra} are not layers of {spec['control_of']!r}, whose "
+                f"features it reads ({base.get('layers')})"
+            )
+        models[name] = {**copy.deepcopy(dict(base)), **spec}
 
 
 def canonical(value: Any) -> Any:

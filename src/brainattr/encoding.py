@@ -7,8 +7,9 @@ predictions (concatenated over folds) and BOLD.
 
 Stored per fold: each voxel's alpha. Attribution refits the ROI voxels' weights of the few
 layers it uses from those alphas (:func:`roi_weights`), instead of every layer's 4H x V
-weights being written to disk; the refit weights have the z-scoring folded in, so that
-prediction = delayed_features @ weights + intercept on raw features.
+weights being written to disk; the refit weights have the z-scoring (and a control's PCA
+or property removal, :mod:`brainattr.controls`) folded in, so that prediction =
+delayed_features @ weights + intercept on raw features (minus a removal's per-TR offset).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ import h5py
 import numpy as np
 from sklearn.model_selection import KFold
 
+from brainattr.controls import FeatureControl, control_label, feature_control, fold_readout
 from brainattr.dataset import read_dataset, read_responses, repeated_runs, roi_mask
-from brainattr.design import delayed_design, fold_design, pearson_r, zscore_per_run
+from brainattr.design import delayed_design, pearson_r, zscore_per_run
 from brainattr.tables import read_features
 
 log = logging.getLogger(__name__)
@@ -163,12 +165,13 @@ def roi_weights(
     n_delays: int,
     encoding: dict,
     backend: str = "numpy",
+    control: FeatureControl | None = None,
 ) -> dict[str, np.ndarray]:
     """Refit the ROI voxels' weights of every fold from the alphas an encoding stored.
 
     Parameters
     ----------
-    features, bold, runs, kept, n_delays
+    features, bold, runs, kept, n_delays, control
         As given to :func:`encode_subject`.
     encoding : dict
         :func:`brainattr.tables.read_encoding` of that subject and layer (``roi``,
@@ -178,7 +181,10 @@ def roi_weights(
     -------
     weights : dict
         Per fold k ``weights_k`` (n_delays*hidden, n_roi) and ``intercept_k`` (n_roi,),
-        float32, equal to those :func:`encode_subject` predicted with.
+        float32, equal to those :func:`encode_subject` predicted with; with property removal
+        also ``removal_k`` (n_properties, n_delays*hidden) and ``property_mean_k``: the
+        readout of kept row t is ``x_t @ w + b - (P_t - property_mean_k) @ removal_k @ w``
+        for any ``w`` (fitted or null), P = ``control.properties``.
     """
     rows = np.flatnonzero(kept)
     roi = encoding["roi"]
@@ -186,11 +192,16 @@ def roi_weights(
     y = zscore_per_run(bold[rows][:, roi].astype(np.float64), runs[rows])
     out = {}
     for k in range(int(encoding["fold"].max()) + 1):
-        xs, yc, mu, sd, y_mean = fold_design(x, y, encoding["fold"] != k)
-        coef = solve_ridge(xs, yc, encoding[f"alphas_{k}"][roi], backend)
-        weights = coef / sd[:, None]
-        out[f"weights_{k}"] = weights.astype(np.float32)
-        out[f"intercept_{k}"] = (y_mean - mu @ weights).astype(np.float32)
+
+        def solve(xd, yc, alphas=encoding[f"alphas_{k}"][roi]):
+            return solve_ridge(xd, yc, alphas, backend), alphas
+
+        fit = fold_readout(x, y, encoding["fold"] != k, control, solve)
+        out[f"weights_{k}"] = fit.weights.astype(np.float32)
+        out[f"intercept_{k}"] = fit.intercept.astype(np.float32)
+        if fit.fold_map.removal is not None:
+            out[f"removal_{k}"] = fit.fold_map.removal * fit.sd[None, :]
+            out[f"property_mean_{k}"] = fit.fold_map.property_mean
     return out
 
 
@@ -207,6 +218,7 @@ def encode_subject(
     targets_batch: int = 0,
     alphas_batch: int = 0,
     r_runs: list[int] = (),
+    control: FeatureControl | None = None,
 ) -> dict[str, np.ndarray]:
     """Cross-validated encoding model of one subject and layer.
 
@@ -228,6 +240,8 @@ def encode_subject(
         Memory bound of the solver (see :func:`fit_ridge_cv`).
     r_runs : list of int
         Runs whose held-out r is also returned on their own (``r_run_<run>``, (n_voxels,)).
+    control : FeatureControl or None
+        PCA or property removal, fit within each fold (:mod:`brainattr.controls`).
 
     Returns
     -------
@@ -244,24 +258,15 @@ def encode_subject(
     fold = np.searchsorted(fold_ids, runs[rows])
     pred = np.zeros_like(y)
     out: dict[str, np.ndarray] = {"rows": rows, "fold": fold}
+    props = control.properties if control is not None else None
     for k in range(len(fold_ids)):
         train, test = fold != k, fold == k
-        xs, yc, mu, sd, y_mean = fold_design(x, y, train)
-        coef, best = fit_ridge_cv(
-            xs,
-            yc,
-            alphas,
-            inner_folds,
-            backend,
-            targets_batch,
-            alphas_batch,
-        )
-        weights = coef / sd[:, None]
-        intercept = y_mean - mu @ weights
-        pred[test] = x[test] @ weights + intercept
-        out[f"weights_{k}"] = weights[:, roi].astype(np.float32)
-        out[f"intercept_{k}"] = intercept[roi].astype(np.float32)
-        out[f"alphas_{k}"] = best
+        fit = fold_readout(x, y, train, control, lambda xd, yc: fit_ridge_cv(
+            xd, yc, alphas, inner_folds, backend, targets_batch, alphas_batch))  # fmt: skip
+        pred[test] = fit.predict(x[test], props[test] if props is not None else None)
+        out[f"weights_{k}"] = fit.weights[:, roi].astype(np.float32)
+        out[f"intercept_{k}"] = fit.intercept[roi].astype(np.float32)
+        out[f"alphas_{k}"] = fit.alphas
     out["r"] = pearson_r(pred, y)
     row_runs = runs[rows]
     for run in r_runs:
@@ -283,9 +288,12 @@ def run_encoding(
     backend: str = "numpy",
     targets_batch: int = 0,
     alphas_batch: int = 0,
+    model: dict | None = None,
 ) -> None:
-    """Workflow stage ``encoding``: fit one subject x layer and write the result to HDF5."""
+    """Workflow stage ``encoding``: fit one subject x layer (with the control keys of the
+    config entry ``model``, if any) and write the result to HDF5."""
     ds = read_dataset(dataset_dir)
+    control = feature_control(model or {}, dataset_dir, ds, n_delays)
     bold, rois = read_responses(dataset_dir, subject)
     roi = roi_mask(rois, roi_label, bold.shape[1], f"{dataset_dir}/responses.h5:{subject}")
     feats = read_features(features_path, layer)
@@ -303,6 +311,7 @@ def run_encoding(
         targets_batch,
         alphas_batch,
         repeated,
+        control,
     )
     grid = np.asarray(alphas, dtype=np.float64)
     n_folds = int(res["fold"].max() + 1)
@@ -325,6 +334,7 @@ def run_encoding(
             n_folds=n_folds,
             mean_ba=float(res["r"][roi].mean()),
             roi_label=roi_label,
+            control=control_label(model or {}),
         )
     log.info("%s layer %d: mean BA (%s) = %.4f", subject, layer, roi_label, res["r"][roi].mean())
 

@@ -141,7 +141,7 @@ def _needs_nwp(v) -> bool:
 
 
 def _score_contexts(dataset_dir, lm, context_words, scores, nulls, targets, encoding_paths,
-                    features_path, settings):  # fmt: skip
+                    features_path, settings, model_spec):  # fmt: skip
     """Run every variant of every target (:class:`_Results`, and the encodings' delays)."""
     ds = read_dataset(dataset_dir)
     null_names = sorted(nulls["null"].unique()) if nulls is not None else []
@@ -149,7 +149,7 @@ def _score_contexts(dataset_dir, lm, context_words, scores, nulls, targets, enco
     readouts = Readouts(
         {k: v for k, v in encoding_paths.items() if k[1] in layers}, features_path, dataset_dir,
         ds, lm.embedding.weight.dtype, lm.device, nulls=null_names,
-        null_shift_trs=settings["null_shift_trs"], seed=settings["seed"],
+        null_shift_trs=settings["null_shift_trs"], seed=settings["seed"], model=model_spec,
     )  # fmt: skip
     windows = StoryWindows.of_dataset(ds, context_words)
     words = windows.words
@@ -250,7 +250,7 @@ def run_masking(
     lm = load_model(model_spec, settings["device"])
     results, n_delays = _score_contexts(
         dataset_dir, lm, context_words, scores, nulls, targets, encoding_paths,
-        features_path, settings,
+        features_path, settings, model_spec,
     )  # fmt: skip
     group_of = dict(zip(scores["layer"], scores["layer_group"], strict=False))
     per_target = per_target_table(results.rows, group_of)

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from brainattr.controls import feature_control
 from brainattr.dataset import Dataset, DatasetError, read_repeats, read_responses
 from brainattr.design import prepare_responses, zscore_per_run
 from brainattr.encoding import roi_weights
@@ -148,6 +149,9 @@ class Readouts:
         refit, with the stored alphas, on BOLD circularly shifted by ``null_shift_trs`` within
         each run, and scored against that shifted BOLD)
     null_shift_trs, seed : of the nulls
+    model : the model's config entry: its control keys (:mod:`brainattr.controls`) are those
+        the encodings were fit with; with property removal each head's BOLD is raised by its
+        TR's offset, so that the usual readout's loss equals the residualised readout's
 
     Attributes
     ----------
@@ -173,6 +177,7 @@ class Readouts:
         nulls: Sequence[str] = (),
         null_shift_trs: int = 40,
         seed: int = 0,
+        model: dict | None = None,
     ):
         unknown = sorted(set(nulls) - set(NULLS))
         if unknown:
@@ -186,6 +191,7 @@ class Readouts:
         self._y: dict[str, torch.Tensor] = {}
         self._repeat_y: dict[str, dict[int, torch.Tensor]] = {}
         self._weights: dict[tuple[str, int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._offsets: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
         runs, kept = ds.trs["run"].to_numpy(), ds.trs["kept"].to_numpy()
         bolds, shifted = {}, {}
         for (subject, layer), path in encoding_paths.items():
@@ -200,8 +206,10 @@ class Readouts:
                     for row, r in repeat_targets(runs[kept], reps, e["roi"]).items()
                 }
             n_delays = int(e["attrs"]["n_delays"])
+            if not self.encodings:  # the control's property design is delayed like features
+                control = feature_control(model or {}, dataset_dir, ds, n_delays)
             feats = read_features(features_path, layer)
-            e.update(roi_weights(feats, bolds[subject], runs, kept, n_delays, e, backend))
+            e.update(roi_weights(feats, bolds[subject], runs, kept, n_delays, e, backend, control))
             self.encodings[(subject, layer)] = e
             if "shifted_bold" in self.nulls:
                 if subject not in shifted:  # once per subject, for all its layers
@@ -211,7 +219,9 @@ class Readouts:
                     self._null_y[subject] = self._tensor(y)
                 self._null_encodings[("shifted_bold", subject, layer)] = {
                     **e,
-                    **roi_weights(feats, shifted[subject], runs, kept, n_delays, e, backend),
+                    **roi_weights(
+                        feats, shifted[subject], runs, kept, n_delays, e, backend, control
+                    ),
                 }
             if "random_readout" in self.nulls:
                 rng = np.random.default_rng([seed, self.keys.index((subject, layer))])
@@ -230,6 +240,8 @@ class Readouts:
             )
         self.n_delays = delays.pop()
         self.fold = next(iter(self.encodings.values()))["fold"]
+        removal = control is not None and control.properties is not None
+        self._properties = self._tensor(control.properties) if removal else None
 
     def _fold_weights(self, key: tuple, fold: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Device weights of (subject, layer) or (null, subject, layer) at a fold, cached."""
@@ -238,7 +250,18 @@ class Readouts:
             e = self.encodings[key] if len(key) == 2 else self._null_encodings[key]
             self._weights[cached] = (self._tensor(e[f"weights_{fold}"]),
                                      self._tensor(e[f"intercept_{fold}"]))  # fmt: skip
+            if self._properties is not None:
+                m = e[f"removal_{fold}"] @ e[f"weights_{fold}"].astype(np.float64)
+                mean = e[f"property_mean_{fold}"]
+                self._offsets[cached] = (self._tensor(m), self._tensor(mean))
         return self._weights[cached]
+
+    def _target_y(self, y: torch.Tensor, key: tuple, target: Target) -> torch.Tensor:
+        """A head's BOLD at the target, plus the removal control's offset at its TR."""
+        if self._properties is None:
+            return y
+        m, mean = self._offsets[(*key, target.fold)]
+        return y + (self._properties[target.row] - mean) @ m
 
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(a, dtype=self.dtype, device=self.device)
@@ -251,16 +274,18 @@ class Readouts:
         out = []
         for s, lay in self.keys:
             w, b = self._fold_weights((s, lay), target.fold)
-            out.append(BAHead(s, lay, w, b, self._y[s][target.row]))
+            y = self._target_y(self._y[s][target.row], (s, lay), target)
+            out.append(BAHead(s, lay, w, b, y))
         for s, lay in self.keys:
             w, b = self._fold_weights((s, lay), target.fold)
             for j, y in enumerate(self._repeat_y[s].get(target.row, [])):
-                out.append(BAHead(s, lay, w, b, y, repeat=j + 1))
+                out.append(BAHead(s, lay, w, b, self._target_y(y, (s, lay), target), repeat=j + 1))
         for null in self.nulls:
             for s, lay in self.keys:
                 w, b = self._fold_weights((null, s, lay), target.fold)
                 y = (self._null_y if null == "shifted_bold" else self._y)[s][target.row]
-                out.append(BAHead(s, lay, w, b, y, null=null))
+                out.append(BAHead(s, lay, w, b, self._target_y(y, (null, s, lay), target),
+                                  null=null))  # fmt: skip
         return out
 
     def device_bytes(self) -> int:
@@ -269,4 +294,6 @@ class Readouts:
         tensors = [t for pair in self._weights.values() for t in pair]
         tensors += list(self._y.values()) + list(self._null_y.values())
         tensors += [t for reps in self._repeat_y.values() for t in reps.values()]
+        tensors += [t for pair in self._offsets.values() for t in pair]
+        tensors += [] if self._properties is None else [self._properties]
         return sum(t.element_size() * t.nelement() for t in tensors)

@@ -184,7 +184,7 @@ rule masking:
             lambda wc: {
                 "data": dataset_files(wc.dataset),
                 "model": model_inputs(wc.model),
-                "features": f"{RUN}/features.h5".format(**wc),
+                "features": features_file(wc),
                 "scores": f"{ATTR}/attribution/scores.parquet".format(**wc),
                 "targets": f"{ATTR}/attribution/targets.tsv".format(**wc),
                 "null_scores": f"{ATTR}/attribution/null_scores.parquet".format(**wc),

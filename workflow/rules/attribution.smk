@@ -8,7 +8,7 @@ rule attribution:
             lambda wc: {
                 "data": dataset_files(wc.dataset),
                 "model": model_inputs(wc.model),
-                "features": f"{RUN}/features.h5".format(**wc),
+                "features": features_file(wc),
                 "layers": f"{RUN}/layers.tsv".format(**wc),
                 **encoding_files(wc),
             }

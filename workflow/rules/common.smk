@@ -49,10 +49,28 @@ def encoding_files(wildcards):
     }
 
 
+def lm_of(model):
+    """The entry whose language model and features a model uses: itself, or the model that a
+    control entry (control_of) controls."""
+    return config["models"][model].get("control_of", model)
+
+
+def features_file(wildcards):
+    """The features a run's encodings read: its model's, or its controlled model's."""
+    values = {k: wildcards[k] for k in wildcards.keys()}
+    return f"{RUN}/features.h5".format(**{**values, "model": lm_of(wildcards.model)})
+
+
+def control_spec(model):
+    """The control keys of a model entry (brainattr.controls; empty for a plain model)."""
+    spec = config["models"][model]
+    return {k: spec[k] for k in ("control_of", "pca_components", "remove") if k in spec}
+
+
 def model_inputs(model):
     """Files a model job needs before it starts: the downloaded snapshot of a hub model."""
     if config["models"][model]["source"] == "huggingface":
-        return [f"{DATA_DIR}/models/{model}/snapshot.json"]
+        return [f"{DATA_DIR}/models/{lm_of(model)}/snapshot.json"]
     return []
 
 

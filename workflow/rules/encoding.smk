@@ -5,7 +5,7 @@ rule encoding:
     """Cross-validated ridge from one layer's delayed features to one subject's voxels (BA)."""
     input:
         data=lambda wc: dataset_files(wc.dataset),
-        features=f"{RUN}/features.h5",
+        features=features_file,
     output:
         f"{RUN}/encoding/layer{{layer}}/{{subject}}.h5",
     log:
@@ -27,6 +27,7 @@ rule encoding:
         backend=config["encoding"]["backend"],
         targets_batch=config["encoding"]["targets_batch"],
         alphas_batch=config["encoding"]["alphas_batch"],
+        model=lambda wc: control_spec(wc.model),
     script:
         "../scripts/encoding.py"
 
@@ -34,7 +35,7 @@ rule encoding:
 rule layer_selection:
     """Mean BA per layer and the best layer of each third (early, middle, late)."""
     input:
-        unpack(lambda wc: {"features": f"{RUN}/features.h5".format(**wc), **encoding_files(wc)}),
+        unpack(lambda wc: {"features": features_file(wc), **encoding_files(wc)}),
     output:
         f"{RUN}/layers.tsv",
     log:

@@ -8,6 +8,9 @@ rule features:
         model=lambda wc: model_inputs(wc.model),
     output:
         f"{RUN}/features.h5",
+    wildcard_constraints:
+        # a control entry reads its model's features (features_file)
+        model=names_regex([m for m in MODELS if "control_of" not in config["models"][m]]),
     log:
         "results/logs/features/{dataset}_{model}_ctx{context}.log",
     benchmark:

@@ -16,4 +16,5 @@ run_encoding(
     backend=snakemake.params.backend,
     targets_batch=snakemake.params.targets_batch,
     alphas_batch=snakemake.params.alphas_batch,
+    model=snakemake.params.model,
 )

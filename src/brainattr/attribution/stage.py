@@ -110,6 +110,7 @@ def run_attribution(
         nulls=settings.nulls,
         null_shift_trs=settings.null_shift_trs,
         seed=settings.seed,
+        model=model_spec,
     )
     windows = StoryWindows.of_dataset(ds, context_words)
     targets = sample_targets(
