@@ -139,9 +139,11 @@ def test_torch_cuda_without_cuda_names_the_key():
 
 
 def test_a_control_entry_takes_its_models_keys():
-    models = {"m": {**MINIMAL["models"]["m"], "layers": [1, 2, 3, 4]},
-              "m-pca": {"control_of": "m", "pca_components": 8},
-              "m-nofn": {"control_of": "m", "remove": ["function"], "layers": [1, 3, 4]}}  # fmt: skip
+    models = {
+        "m": {**MINIMAL["models"]["m"], "layers": [1, 2, 3, 4]},
+        "m-pca": {"control_of": "m", "pca_components": 8},
+        "m-nofn": {"control_of": "m", "remove": ["function"], "layers": [1, 3, 4]},
+    }
     cfg = validate_config({**MINIMAL, "models": models}, SCHEMA)
     assert cfg["models"]["m-pca"] == {**cfg["models"]["m"], "control_of": "m", "pca_components": 8}
     assert cfg["models"]["m-nofn"]["layers"] == [1, 3, 4]

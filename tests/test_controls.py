@@ -1,7 +1,9 @@
 """brainattr.controls: PCA and property removal within the training folds, on known answers."""
 
+import h5py
 import numpy as np
 import pandas as pd
+import pytest
 
 from brainattr.controls import FeatureControl, feature_control, fold_readout, property_design
 from brainattr.design import delay_features, fold_design, zscore_per_run
@@ -141,3 +143,22 @@ def test_readout_heads_carry_the_removal_offset(tiny_run, tmp_path):
         np.testing.assert_allclose(usual - head.y.numpy(), residual, rtol=1e-4, atol=1e-6)
         offsets.append(np.abs(head.y.numpy() - y[target.row, roi]).max())
     assert max(offsets) > 1e-3  # the offset is there, not a no-op
+    with h5py.File(path) as f:  # the removal's null was fit beside it
+        assert f.attrs["control"] == "word groups function removed"
+        assert f["r_removal_null"].shape == f["r"].shape
+        assert np.isfinite(f.attrs["mean_ba_null"])
+
+
+def test_removal_null_rolls_the_groups_over_the_words(tiny_run):
+    from brainattr.dataset import read_dataset
+
+    ds = read_dataset(tiny_run["data"])
+    model = {"control_of": "tiny", "remove": ["function", "names"]}
+    real = feature_control(model, tiny_run["data"], ds, 4)
+    null = feature_control(model, tiny_run["data"], ds, 4, null_seed=0)
+    assert null.properties.shape == real.properties.shape
+    assert not np.allclose(null.properties, real.properties)
+    again = feature_control(model, tiny_run["data"], ds, 4, null_seed=0)
+    np.testing.assert_array_equal(again.properties, null.properties)  # seeded
+    with pytest.raises(ValueError, match=r"groups \['verbs'\] are not in .*word_groups.tsv"):
+        feature_control({"control_of": "tiny", "remove": ["verbs"]}, tiny_run["data"], ds, 4)

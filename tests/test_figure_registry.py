@@ -31,6 +31,7 @@ def test_figures_for_follow_the_dataset_parts():
     assert "recovery" in figures_for(True, set(), "demo")
     assert figures_for(False, set(), "mrh") == ["ba_per_layer"]
     assert figures_for(False, {"repeats", "ceiling"}, "mrh") == ["ba_per_layer", "noise_ceiling"]
+    assert "controls" in figures_for(False, {"controls"}, "mrh")
 
 
 def test_draw_figure_reads_per_model_and_shared_inputs(tmp_path):

@@ -126,6 +126,13 @@ def test_every_figure_renders(tmp_path, logit_lens):
                                          "not reproduced"]})  # fmt: skip
     calls = {
         "a": lambda p, q: figures.ba_per_layer({"m": layers}, "t", p, q),
+        "a2": lambda p, q: figures.controls(
+            {"m": layers, "c": layers.assign(mean_ba=layers["mean_ba"] - 0.05)},
+            {"m": {}, "c": {"control_of": "m"}},
+            "t",
+            p,
+            q,
+        ),
         "b": lambda p, q: figures.iou_vs_threshold(
             {"m": iou_table(scores, th, 0)}, "t", p, q, reference=reference
         ),

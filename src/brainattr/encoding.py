@@ -289,30 +289,22 @@ def run_encoding(
     targets_batch: int = 0,
     alphas_batch: int = 0,
     model: dict | None = None,
+    seed: int = 0,
 ) -> None:
     """Workflow stage ``encoding``: fit one subject x layer (with the control keys of the
-    config entry ``model``, if any) and write the result to HDF5."""
+    config entry ``model``, if any, and a removal's seeded null) and write it to HDF5."""
     ds = read_dataset(dataset_dir)
     control = feature_control(model or {}, dataset_dir, ds, n_delays)
     bold, rois = read_responses(dataset_dir, subject)
     roi = roi_mask(rois, roi_label, bold.shape[1], f"{dataset_dir}/responses.h5:{subject}")
     feats = read_features(features_path, layer)
     repeated = repeated_runs(dataset_dir, subject)
-    res = encode_subject(
-        feats,
-        bold,
-        ds.trs["run"].to_numpy(),
-        ds.trs["kept"].to_numpy(),
-        n_delays,
-        alphas,
-        inner_folds,
-        roi,
-        backend,
-        targets_batch,
-        alphas_batch,
-        repeated,
-        control,
-    )
+    args = (feats, bold, ds.trs["run"].to_numpy(), ds.trs["kept"].to_numpy(), n_delays, alphas,
+            inner_folds, roi, backend, targets_batch, alphas_batch)  # fmt: skip
+    res = encode_subject(*args, repeated, control)
+    if control is not None and control.properties is not None:
+        null = feature_control(model or {}, dataset_dir, ds, n_delays, null_seed=seed)
+        res["r_removal_null"] = encode_subject(*args, control=null)["r"]
     grid = np.asarray(alphas, dtype=np.float64)
     n_folds = int(res["fold"].max() + 1)
     # weights are refit for the layers attribution uses (roi_weights); each voxel's alpha is
@@ -325,6 +317,9 @@ def run_encoding(
         f.create_dataset("alpha_grid", data=grid)
         for k in range(n_folds):
             f.create_dataset(f"alpha_index_{k}", data=alpha_indices(res[f"alphas_{k}"], grid))
+        if "r_removal_null" in res:
+            f.create_dataset("r_removal_null", data=res["r_removal_null"].astype(np.float32))
+            f.attrs["mean_ba_null"] = float(res["r_removal_null"][roi].mean())
         for run in repeated:  # BA normalised by the run's noise ceiling
             f.create_dataset(f"r_repeated_{run}", data=res[f"r_run_{run}"].astype(np.float32))
         f.attrs.update(

@@ -43,7 +43,7 @@ class FigureSpec:
     inputs: dict[str, Input]  # plotting-function argument -> input
     per_method: bool = True  # one figure per attribution method (gxi, ig)
     subcategory: str = "Paper figures"
-    needs: str | None = None  # a dataset part (word_groups, repeats) or "demo"
+    needs: str | None = None  # a dataset part (word_groups, repeats), "demo" or "controls"
     params: dict[str, str] = field(default_factory=dict)  # argument -> config key (dotted)
 
 
@@ -86,6 +86,11 @@ FIGURES: dict[str, FigureSpec] = {
         FigureSpec("noise_ceiling", "noise_ceiling", "noise_ceiling", "Noise ceiling",
                    "Noise ceiling", {"tables": Input("run", "analysis/noise_ceiling.tsv")},
                    per_method=False, subcategory="Beyond the paper", needs="ceiling"),
+        FigureSpec("controls", "controls", "controls", "Feature controls",
+                   "Feature controls (PCA, property removal)",
+                   {"tables": Input("run", "layers.tsv")}, per_method=False,
+                   subcategory="Beyond the paper", needs="controls",
+                   params={"models": "models"}),
         FigureSpec("stability", "stability", "stability", "Attribution stability",
                    "Attribution stability", {"tables": _attr("stability.tsv"),
                                              "nulls": _attr("null_stability.tsv")},

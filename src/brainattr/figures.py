@@ -1,6 +1,6 @@
 """The paper's figures from the analysis tables (PNG + PDF; BA and NWP in fixed colours).
 
-Every figure's drawing lives in this one module (about 780 lines) so that colours, line
+Every figure's drawing lives in this one module (about 860 lines) so that colours, line
 styles and layer-group order are defined once; which figures exist, their inputs and
 captions are in :mod:`brainattr.figure_registry`. The plotting backend is chosen by the
 entry point (``brainattr.workflow.setup_script(plots=True)``), not on import.
@@ -60,6 +60,35 @@ def ba_per_layer(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str
         title=title,
     )
     ax.legend(fontsize=8)
+    _save(fig, png, pdf)
+
+
+def controls(tables: dict[str, pd.DataFrame], models: dict, title: str, png: str,
+             pdf: str) -> None:  # fmt: skip
+    """Per feature control (a model entry with ``control_of``), its mean BA per layer minus
+    that of the model whose features it reads, ± the s.e.m.s combined, and a removal's null
+    (dashed); left, the BA of both."""
+    pairs = [(m, spec["control_of"]) for m, spec in models.items() if "control_of" in spec]
+    fig, (ax_ba, ax_d) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for control, model in pairs:
+        both = tables[control].merge(tables[model], on="layer", suffixes=("", "_model"))
+        sem = np.hypot(both["sem_ba"].fillna(0), both["sem_ba_model"].fillna(0))
+        line = ax_d.errorbar(both["layer"], both["mean_ba"] - both["mean_ba_model"], yerr=sem,
+                             marker="o", ms=4, capsize=2, label=f"{control} - {model}")  # fmt: skip
+        ax_ba.plot(both["layer"], both["mean_ba"], marker="o", ms=4, color=line[0].get_color(),
+                   label=control)  # fmt: skip
+        if "mean_ba_null" in both and both["mean_ba_null"].notna().any():
+            ax_d.plot(both["layer"], both["mean_ba_null"] - both["mean_ba_model"], ls="--",
+                      color=line[0].get_color(), alpha=0.6,
+                      label=f"{control} null: groups rolled over the words")  # fmt: skip
+    for model in dict.fromkeys(m for _, m in pairs):
+        ax_ba.plot(tables[model]["layer"], tables[model]["mean_ba"], marker="s", ms=4, color="k",
+                   label=model)  # fmt: skip
+    ax_d.axhline(0, color=COLORS["random"], lw=1)
+    ax_ba.set(xlabel="layer", ylabel="mean BA (Pearson r, ROI voxels)", title=title)
+    ax_d.set(xlabel="layer", ylabel="delta BA (control - its model)")
+    for ax in (ax_ba, ax_d):
+        ax.legend(fontsize=8)
     _save(fig, png, pdf)
 
 

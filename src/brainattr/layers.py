@@ -35,7 +35,8 @@ def select_layers(ba: pd.DataFrame, n_layers: int) -> pd.DataFrame:
     -------
     table : DataFrame
         One row per layer: ``layer``, ``group``, ``mean_ba`` (over subjects), ``sem_ba``,
-        ``n_subjects``, ``selected``.
+        ``n_subjects``, ``selected``, ``n_layers`` and ``mean_ba_null`` (the mean over
+        subjects of ``ba``'s column ``null_ba`` where given, else NaN).
     """
     g = ba.groupby("layer")["mean_ba"]
     table = pd.DataFrame(
@@ -55,7 +56,11 @@ def select_layers(ba: pd.DataFrame, n_layers: int) -> pd.DataFrame:
     best = table.loc[table.groupby("group")["mean_ba"].idxmax(), "layer"]
     table["selected"] = table["layer"].isin(best)
     table["n_layers"] = n_layers
-    return table[["layer", "group", "mean_ba", "sem_ba", "n_subjects", "selected", "n_layers"]]
+    # a removal control's null (brainattr.controls): NaN for every other model
+    null = ba.groupby("layer")["null_ba"].mean() if "null_ba" in ba else pd.Series(dtype=float)
+    table["mean_ba_null"] = table["layer"].map(null).astype(float)
+    return table[["layer", "group", "mean_ba", "sem_ba", "n_subjects", "selected", "n_layers",
+                  "mean_ba_null"]]  # fmt: skip
 
 
 def run_layer_selection(
@@ -72,6 +77,7 @@ def run_layer_selection(
                 "layer": int(attrs["layer"]),
                 "subject": str(attrs["subject"]),
                 "mean_ba": float(attrs["mean_ba"]),
+                "null_ba": float(attrs.get("mean_ba_null", np.nan)),
             }
         )
     select_layers(pd.DataFrame(rows), n_layers).to_csv(out_path, sep="\t", index=False)

@@ -28,6 +28,7 @@ rule encoding:
         targets_batch=config["encoding"]["targets_batch"],
         alphas_batch=config["encoding"]["alphas_batch"],
         model=lambda wc: control_spec(wc.model),
+        seed=config["seed"],
     script:
         "../scripts/encoding.py"
 

@@ -17,4 +17,5 @@ run_encoding(
     targets_batch=snakemake.params.targets_batch,
     alphas_batch=snakemake.params.alphas_batch,
     model=snakemake.params.model,
+    seed=snakemake.params.seed,
 )
