@@ -165,3 +165,36 @@ def test_a_control_entry_takes_its_models_keys():
 def test_a_bad_control_entry_is_named(entry, message):
     with pytest.raises(ConfigError, match=message):
         validate_config({**MINIMAL, "models": {**MINIMAL["models"], "c": entry}}, SCHEMA)
+
+
+def test_revisions_become_one_model_per_checkpoint():
+    models = {
+        "p": {"source": "huggingface", "id": "EleutherAI/pythia-160m", "layers": [1, 6, 12],
+              "revisions": ["step1000", "step143000"]},
+        "t": {"source": "local", "path": "ck", "layers": [1, 2, 3], "revisions": ["s0", "s9"]},
+        "t-pca": {"control_of": "t-s9", "pca_components": 4},
+    }  # fmt: skip
+    cfg = validate_config({**MINIMAL, "models": models}, SCHEMA)
+    assert list(cfg["models"]) == ["p-step1000", "p-step143000", "t-s0", "t-s9", "t-pca"]
+    late = cfg["models"]["p-step143000"]
+    assert (late["revision"], late["step"], late["checkpoint_of"]) == ("step143000", 143000, "p")
+    assert cfg["models"]["t-s0"]["path"] == "ck/s0" and cfg["models"]["t-s0"]["step"] == 0
+    # a control of a checkpoint is not itself a checkpoint (it is no point of the curve)
+    assert "checkpoint_of" not in cfg["models"]["t-pca"]
+    assert cfg["models"]["t-pca"]["path"] == "ck/s9"
+    assert validate_config(cfg, SCHEMA) == cfg  # validating again changes nothing
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"source": "local", "path": "x", "layers": [1, 2, 3], "revisions": ["final", "step2"]},
+         r"'final' has no number"),
+        ({"source": "gguf_package", "package": "p", "gguf_file": "f", "layers": [1, 2, 3],
+          "revisions": ["s1", "s2"]}, "not source 'gguf_package'"),
+        ({"source": "local", "path": "x", "layers": [1, 2, 3], "revisions": ["s1"]}, "two or more"),
+    ],
+)  # fmt: skip
+def test_bad_revisions_are_named(entry, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config({**MINIMAL, "models": {"c": entry}}, SCHEMA)

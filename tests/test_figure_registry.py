@@ -32,6 +32,8 @@ def test_figures_for_follow_the_dataset_parts():
     assert figures_for(False, set(), "mrh") == ["ba_per_layer"]
     assert figures_for(False, {"repeats", "ceiling"}, "mrh") == ["ba_per_layer", "noise_ceiling"]
     assert "controls" in figures_for(False, {"controls"}, "mrh")
+    assert "training" in figures_for(True, {"checkpoints"}, "mrh")
+    assert "training" not in figures_for(True, set(), "mrh")
 
 
 def test_draw_figure_reads_per_model_and_shared_inputs(tmp_path):

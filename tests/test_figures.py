@@ -165,6 +165,36 @@ def test_every_figure_renders(tmp_path, logit_lens):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and pdf.read_bytes()[:4] == b"%PDF"
 
 
+def test_training_curves_follow_the_checkpoints(monkeypatch):
+    """Each checkpoint family is a curve over its steps, in step order, whatever the model
+    order; a control or a plain model is not a point of it."""
+    from brainattr import figures
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, png, pdf: drawn.append(fig))
+    layers = pd.DataFrame({"layer": [2, 5, 8], "group": ["early", "middle", "late"],
+                           "mean_ba": [0.1, 0.2, 0.3], "selected": True})  # fmt: skip
+    iou = pd.DataFrame({"layer_group": ["early"] * 4, "threshold": [0.1, 0.1, 0.5, 0.5],
+                        "iou": [0.2, 0.4, 0.9, 0.9], "iou_random": 0.1})  # fmt: skip
+    spread = pd.DataFrame({"task": ["ba", "nwp"], "layer_group": ["early", "final"],
+                           "auc": [10.0, 20.0]})  # fmt: skip
+    models = {"f-s100": {"checkpoint_of": "f", "step": 100}, "plain": {},
+              "f-s10": {"checkpoint_of": "f", "step": 10}}  # fmt: skip
+    tables = {m: layers.assign(mean_ba=layers["mean_ba"] * (2 if m == "f-s100" else 1))
+              for m in models}  # fmt: skip
+    figures.training(tables, {m: iou for m in models}, {m: spread for m in models}, models,
+                     0.12, "t", "a.png", "a.pdf")  # fmt: skip
+    ax_ba, ax_iou, ax_auc = drawn[0].axes
+    early = next(line for line in ax_ba.lines if line.get_label() == "f early")
+    np.testing.assert_allclose(early.get_xdata(), [10, 100])
+    np.testing.assert_allclose(early.get_ydata(), [0.1, 0.2])
+    iou_early = next(line for line in ax_iou.lines if line.get_label() == "f early")
+    np.testing.assert_allclose(iou_early.get_ydata(), [0.3, 0.3])  # the 10 % rows' mean
+    assert ax_iou.get_ylabel() == "IoU(BA, NWP) at 12%"
+    nwp = next(line for line in ax_auc.lines if line.get_label() == "f NWP")
+    np.testing.assert_allclose(nwp.get_ydata(), [20.0, 20.0])
+
+
 def test_the_papers_values_are_drawn_where_they_apply(tmp_path, monkeypatch):
     """Fig. 4 marks the paper's semantic shares at 60 % (HP's semantic group only); the red
     marks carry the paper's values as legend labels."""

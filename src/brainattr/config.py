@@ -70,6 +70,7 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> dict[
     """
     schema = yaml.safe_load(Path(schema_path).read_text())
     filled = copy.deepcopy(dict(config))
+    _expand_revisions(filled)
     _expand_controls(filled)
     _fill_defaults(filled, schema)
     validator = jsonschema.Draft202012Validator(schema)
@@ -86,6 +87,47 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> dict[
 
 # a dataset or model name becomes a wildcard value and a folder name
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def _expand_revisions(config: dict[str, Any]) -> None:
+    """Replace each model entry that lists ``revisions`` (training checkpoints) by one entry per
+    revision, ``<name>-<revision>``, in place: a hub model at that revision, or a local model in
+    the subfolder of that name; each records ``checkpoint_of`` and its training ``step`` (the
+    first number in the revision's name, e.g. Pythia's ``step1000``)."""
+    models = config.get("models")
+    if not isinstance(models, Mapping) or not any(
+        isinstance(s, Mapping) and "revisions" in s for s in models.values()
+    ):
+        return
+    expanded: dict[str, Any] = {}
+    for name, spec in models.items():
+        if not isinstance(spec, Mapping) or "revisions" not in spec:
+            expanded[name] = spec
+            continue
+        if spec.get("source") not in ("huggingface", "local"):
+            raise ConfigError(
+                f"models.{name}.revisions: checkpoints are hub revisions (source huggingface) or "
+                f"subfolders of a local model's path (source local), not source "
+                f"{spec.get('source')!r}"
+            )
+        revisions = spec["revisions"]
+        if not isinstance(revisions, list) or len(revisions) < 2:
+            raise ConfigError(f"models.{name}.revisions: list two or more checkpoints")
+        for rev in revisions:
+            step = re.search(r"\d+", str(rev))
+            if step is None:
+                raise ConfigError(
+                    f"models.{name}.revisions: {rev!r} has no number: the training step is read "
+                    "from the revision's name (e.g. step1000)"
+                )
+            entry = {k: v for k, v in spec.items() if k != "revisions"}
+            entry.update(checkpoint_of=name, step=int(step.group()))
+            if spec["source"] == "huggingface":
+                entry["revision"] = str(rev)
+            else:
+                entry["path"] = f"{spec.get('path', '')}/{rev}"
+            expanded[f"{name}-{rev}"] = entry
+    config["models"] = expanded
 
 
 # what a control entry (models.<name>.control_of) may set; every other key is its model's
@@ -108,7 +150,8 @@ def _expand_controls(config: dict[str, Any]) -> None:
                 f"{where}: name a model entry of this config that is not itself a control "
                 f"(models: {sorted(k for k, v in models.items() if 'control_of' not in v)})"
             )
-        other = sorted(set(spec) - set(CONTROL_KEYS))
+        # keys equal to the model's are what an earlier expansion gave (validation is idempotent)
+        other = sorted(k for k in set(spec) - set(CONTROL_KEYS) if spec[k] != base.get(k))
         if other:
             raise ConfigError(
                 f"models.{name}: a control entry reads the features of {spec['control_of']!r} and "
@@ -126,7 +169,8 @@ def _expand_controls(config: dict[str, Any]) -> None:
                 f"models.{name}.layers: {extra} are not layers of {spec['control_of']!r}, whose "
                 f"features it reads ({base.get('layers')})"
             )
-        models[name] = {**copy.deepcopy(dict(base)), **spec}
+        inherited = {k: v for k, v in base.items() if k not in ("checkpoint_of", "step")}
+        models[name] = {**copy.deepcopy(inherited), **spec}
 
 
 def canonical(value: Any) -> Any:

@@ -43,7 +43,9 @@ class FigureSpec:
     inputs: dict[str, Input]  # plotting-function argument -> input
     per_method: bool = True  # one figure per attribution method (gxi, ig)
     subcategory: str = "Paper figures"
-    needs: str | None = None  # a dataset part (word_groups, repeats), "demo" or "controls"
+    # a dataset part (word_groups, repeats), "demo", or what the models are: "controls",
+    # "checkpoints"
+    needs: str | None = None
     params: dict[str, str] = field(default_factory=dict)  # argument -> config key (dotted)
 
 
@@ -91,6 +93,12 @@ FIGURES: dict[str, FigureSpec] = {
                    {"tables": Input("run", "layers.tsv")}, per_method=False,
                    subcategory="Beyond the paper", needs="controls",
                    params={"models": "models"}),
+        FigureSpec("training", "training", "training", "Over training",
+                   "Training checkpoints: BA, IoU and spread",
+                   {"layers": Input("run", "layers.tsv"), "iou": _attr("iou.tsv"),
+                    "spread": _attr("spread.tsv")},
+                   subcategory="Beyond the paper", needs="checkpoints",
+                   params={"models": "models", "threshold": "analysis.position_threshold"}),
         FigureSpec("stability", "stability", "stability", "Attribution stability",
                    "Attribution stability", {"tables": _attr("stability.tsv"),
                                              "nulls": _attr("null_stability.tsv")},

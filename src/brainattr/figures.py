@@ -1,6 +1,6 @@
 """The paper's figures from the analysis tables (PNG + PDF; BA and NWP in fixed colours).
 
-Every figure's drawing lives in this one module (about 860 lines) so that colours, line
+Every figure's drawing lives in this one module (about 910 lines) so that colours, line
 styles and layer-group order are defined once; which figures exist, their inputs and
 captions are in :mod:`brainattr.figure_registry`. The plotting backend is chosen by the
 entry point (``brainattr.workflow.setup_script(plots=True)``), not on import.
@@ -90,6 +90,60 @@ def controls(tables: dict[str, pd.DataFrame], models: dict, title: str, png: str
     for ax in (ax_ba, ax_d):
         ax.legend(fontsize=8)
     _save(fig, png, pdf)
+
+
+GROUP_MARKERS = {"early": "o", "middle": "s", "late": "^", "final": "D"}
+
+
+def training(layers: dict[str, pd.DataFrame], iou: dict[str, pd.DataFrame],
+             spread: dict[str, pd.DataFrame], models: dict, threshold: float, title: str,
+             png: str, pdf: str) -> None:  # fmt: skip
+    """Per checkpointed model (entries made from ``revisions``), against the training step:
+    BA of each third's selected layer; mean IoU(BA, NWP) at ``threshold`` per layer group,
+    with the random baseline dashed; mean spread AUC of BA per group and of NWP(final)."""
+    families: dict[str, list[tuple[int, str]]] = {}
+    for m, spec in models.items():
+        if "checkpoint_of" in spec and m in layers:
+            families.setdefault(spec["checkpoint_of"], []).append((int(spec["step"]), m))
+    fig, (ax_ba, ax_iou, ax_auc) = plt.subplots(1, 3, figsize=(13, 3.6))
+    for family, members in families.items():
+        steps, names = zip(*sorted(members), strict=True)
+        for group in GROUPS:
+            mk = dict(marker=GROUP_MARKERS[group], ms=5, label=f"{family} {group}")
+            sel = [_rows(layers[m], selected=True, group=group)["mean_ba"].mean() for m in names]
+            ax_ba.plot(steps, sel, color=COLORS["ba"], **mk)
+            t = [iou[m][iou[m]["layer_group"] == group] for m in names]
+            at = [x[np.isclose(x["threshold"], _nearest(x["threshold"], threshold))] for x in t]
+            ax_iou.plot(steps, [x["iou"].mean() for x in at], color=COLORS["both"], **mk)
+            ax_iou.plot(steps, [x["iou_random"].mean() for x in at], color=COLORS["random"],
+                        ls="--", marker=GROUP_MARKERS[group], ms=3)  # fmt: skip
+            auc = [_rows(spread[m], task="ba", layer_group=group)["auc"].mean() for m in names]
+            ax_auc.plot(steps, auc, color=COLORS["ba"], **mk)
+        nwp = [_rows(spread[m], task="nwp", layer_group="final")["auc"].mean() for m in names]
+        ax_auc.plot(steps, nwp, color=COLORS["nwp"], marker="D", ms=5, label=f"{family} NWP")
+    ax_iou.plot([], [], color=COLORS["random"], ls="--", label="random baseline")
+    ax_ba.set(ylabel="BA of the selected layer (mean r)", title=title)
+    ax_iou.set(ylabel=f"IoU(BA, NWP) at {threshold:.0%}")
+    ax_auc.set(ylabel="spread AUC (words needed vs threshold)")
+    for ax in (ax_ba, ax_iou, ax_auc):
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlabel("training step")
+        ax.legend(fontsize=7)
+    _save(fig, png, pdf)
+
+
+def _rows(table: pd.DataFrame, **equal) -> pd.DataFrame:
+    """The rows of ``table`` whose columns equal the given values."""
+    keep = np.ones(len(table), dtype=bool)
+    for column, value in equal.items():
+        keep &= (table[column] == value).to_numpy()
+    return table[keep]
+
+
+def _nearest(values: pd.Series, target: float) -> float:
+    """The value of ``values`` closest to ``target`` (a configured threshold)."""
+    v = np.asarray(values, dtype=float)
+    return float(v[np.abs(v - target).argmin()]) if v.size else target
 
 
 NULL_STYLE = {"random_readout": (0, (1, 1)), "shifted_bold": (0, (4, 2))}

@@ -111,7 +111,8 @@ def figures_of(dataset):
     """(figures that depend on the attribution method, figures that do not) of a dataset:
     the registered ones its optional parts allow, and its brain maps."""
     has = dataset_provides(config, dataset)
-    has |= {"controls"} if any("control_of" in config["models"][m] for m in MODELS) else set()
+    for part, key in (("controls", "control_of"), ("checkpoints", "checkpoint_of")):
+        has |= {part} if any(key in config["models"][m] for m in MODELS) else set()
     source = config["datasets"][dataset]["source"]
     shared = figures_for(False, has, source)
     shared += [f"brain_map_{m}" for m in MODELS] if "voxel_coords" in has else []

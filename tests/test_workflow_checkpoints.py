@@ -1,0 +1,59 @@
+"""Training checkpoints through the workflow: a local model saved at two "steps" runs as two
+models, and the training figure draws both."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import h5py
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from .conftest import snakemake_command
+
+
+@pytest.mark.slow
+def test_checkpoints_run_as_models_and_draw_the_training_figure(tmp_path, tiny_model_dir):
+    from transformers import AutoModelForCausalLM
+
+    checkpoints = tmp_path / "tiny-ck"
+    shutil.copytree(tiny_model_dir, checkpoints / "step0")
+    later = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    torch.manual_seed(1)
+    with torch.no_grad():  # "training": every weight moved
+        for p in later.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    shutil.copytree(tiny_model_dir, checkpoints / "step100")  # the tokenizer, then new weights
+    later.save_pretrained(checkpoints / "step100")
+    config = {
+        "seed": 2,
+        "device": "cpu",
+        "datasets": {"demo": {"source": "demo", "roi": "language",
+                              "demo": {"n_subjects": 1, "n_voxels": 30, "n_runs": 3,
+                                       "max_words": 400}}},
+        "models": {"tiny": {"source": "local", "path": str(checkpoints), "layers": [1, 2, 3],
+                            "revisions": ["step0", "step100"]}},
+        "features": {"context_words": [8]},
+        "encoding": {"alphas": [1, 100, 10000], "inner_folds": 2},
+        "attribution": {"n_targets": 8, "nulls": []},
+    }  # fmt: skip
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    plan = subprocess.run(snakemake_command(tmp_path, cfg, "-n", "--quiet", "rules"),
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert "fig_training" in plan.stdout  # the whole run draws it
+    figure = "results/demo/ctx8/gxi/figures/training.png"
+    cmd = snakemake_command(tmp_path, cfg, "--cores", "2", "--resources", "gpu=1", "--quiet",
+                            "rules", figure)  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-5000:]
+    assert (tmp_path / figure).stat().st_size > 1000
+    r = {}
+    for step in ("step0", "step100"):
+        with h5py.File(tmp_path / f"results/demo/tiny-{step}/ctx8/encoding/layer2/sub-01.h5") as f:
+            r[step] = f["r"][:]
+    assert not np.allclose(r["step0"], r["step100"])  # two models, not one run twice
