@@ -22,6 +22,9 @@ def test_every_registered_figure_has_a_caption_and_a_matching_plot(name):
     assert (REPO / "workflow" / "report" / f"{spec.file}.rst").is_file()
     params = inspect.signature(getattr(figures, spec.plot)).parameters
     assert set(params) == {*spec.inputs, *spec.params, "title", "png", "pdf"}
+    # draw_figure passes inputs and params by keyword beside its own arguments
+    own = set(inspect.signature(draw_figure).parameters) - {"params"}
+    assert not own & {*spec.inputs, *spec.params}, own & {*spec.inputs, *spec.params}
 
 
 def test_figures_for_follow_the_dataset_parts():

@@ -63,12 +63,12 @@ def ba_per_layer(tables: dict[str, pd.DataFrame], title: str, png: str, pdf: str
     _save(fig, png, pdf)
 
 
-def controls(tables: dict[str, pd.DataFrame], models: dict, title: str, png: str,
+def controls(tables: dict[str, pd.DataFrame], model_specs: dict, title: str, png: str,
              pdf: str) -> None:  # fmt: skip
     """Per feature control (a model entry with ``control_of``), its mean BA per layer minus
     that of the model whose features it reads, ± the s.e.m.s combined, and a removal's null
     (dashed); left, the BA of both."""
-    pairs = [(m, spec["control_of"]) for m, spec in models.items() if "control_of" in spec]
+    pairs = [(m, s["control_of"]) for m, s in model_specs.items() if "control_of" in s]
     fig, (ax_ba, ax_d) = plt.subplots(1, 2, figsize=(10, 3.6))
     for control, model in pairs:
         both = tables[control].merge(tables[model], on="layer", suffixes=("", "_model"))
@@ -96,13 +96,13 @@ GROUP_MARKERS = {"early": "o", "middle": "s", "late": "^", "final": "D"}
 
 
 def training(layers: dict[str, pd.DataFrame], iou: dict[str, pd.DataFrame],
-             spread: dict[str, pd.DataFrame], models: dict, threshold: float, title: str,
+             spread: dict[str, pd.DataFrame], model_specs: dict, threshold: float, title: str,
              png: str, pdf: str) -> None:  # fmt: skip
     """Per checkpointed model (entries made from ``revisions``), against the training step:
     BA of each third's selected layer; mean IoU(BA, NWP) at ``threshold`` per layer group,
     with the random baseline dashed; mean spread AUC of BA per group and of NWP(final)."""
     families: dict[str, list[tuple[int, str]]] = {}
-    for m, spec in models.items():
+    for m, spec in model_specs.items():
         if "checkpoint_of" in spec and m in layers:
             families.setdefault(spec["checkpoint_of"], []).append((int(spec["step"]), m))
     fig, (ax_ba, ax_iou, ax_auc) = plt.subplots(1, 3, figsize=(13, 3.6))
