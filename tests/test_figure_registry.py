@@ -37,6 +37,7 @@ def test_figures_for_follow_the_dataset_parts():
     assert "controls" in figures_for(False, {"controls"}, "mrh")
     assert "training" in figures_for(True, {"checkpoints"}, "mrh")
     assert "training" not in figures_for(True, set(), "mrh")
+    assert "faithfulness" in figures_for(True, {"faithfulness"}, "hp_toneva")
 
 
 def test_draw_figure_reads_per_model_and_shared_inputs(tmp_path):

@@ -124,8 +124,20 @@ def test_every_figure_renders(tmp_path, logit_lens):
                              "ours": [0.1, np.nan, 0.2, 1.0], "paper": ["~0.16", "BA > NWP"] * 2,
                              "verdict": ["not comparable", "not comparable", "reproduced",
                                          "not reproduced"]})  # fmt: skip
+    from brainattr.faithfulness import faithfulness_tables, target_curves
+    from brainattr.inference import bootstrap_counts
+
+    ft = pd.DataFrame({"task": ["ba", "ba", "ba", "nwp", "nwp"] * 2,
+                       "mask": ["ba_top", "ba_matched", "random", "nwp_top", "random"] * 2,
+                       "null": "", "layer_group": ["late"] * 3 + ["final"] * 2 + ["late"] * 3
+                       + ["final"] * 2, "n_masked": [1] * 5 + [2] * 5, "target_tr": 7,
+                       "relative": np.linspace(0, 0.3, 10)})  # fmt: skip
+    ft = pd.concat([ft, ft.assign(target_tr=8), ft.assign(null="shifted_bold")])
+    faith = faithfulness_tables(target_curves(ft), np.array([7, 8]),
+                                bootstrap_counts(np.array([0, 1]), 50, 0))  # fmt: skip
     calls = {
         "a": lambda p, q: figures.ba_per_layer({"m": layers}, "t", p, q),
+        "fa": lambda p, q: figures.faithfulness({"m": faith[0]}, {"m": faith[1]}, "t", p, q),
         "a2": lambda p, q: figures.controls(
             {"m": layers, "c": layers.assign(mean_ba=layers["mean_ba"] - 0.05)},
             {"m": {}, "c": {"control_of": "m"}},

@@ -1,5 +1,5 @@
 """Training checkpoints through the workflow: a local model saved at two "steps" runs as two
-models, and the training figure draws both."""
+models, and the training figure draws both; the faithfulness curves of the same run."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import subprocess
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -39,16 +40,19 @@ def test_checkpoints_run_as_models_and_draw_the_training_figure(tmp_path, tiny_m
         "features": {"context_words": [8]},
         "encoding": {"alphas": [1, 100, 10000], "inner_folds": 2},
         "attribution": {"n_targets": 8, "nulls": []},
+        # faithfulness curves ride along: small, and the same model jobs
+        "analysis": {"mask_seeds": 1, "faithfulness_words": [1, 3]},
     }  # fmt: skip
     cfg = tmp_path / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
     plan = subprocess.run(snakemake_command(tmp_path, cfg, "-n", "--quiet", "rules"),
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert plan.returncode == 0, plan.stderr[-3000:]
-    assert "fig_training" in plan.stdout  # the whole run draws it
+    assert "fig_training" in plan.stdout and "fig_faithfulness" in plan.stdout
     figure = "results/demo/ctx8/gxi/figures/training.png"
+    faithful = "results/demo/ctx8/gxi/figures/faithfulness.png"
     cmd = snakemake_command(tmp_path, cfg, "--cores", "2", "--resources", "gpu=1", "--quiet",
-                            "rules", figure)  # fmt: skip
+                            "rules", figure, faithful)  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-5000:]
     assert (tmp_path / figure).stat().st_size > 1000
@@ -57,3 +61,11 @@ def test_checkpoints_run_as_models_and_draw_the_training_figure(tmp_path, tiny_m
         with h5py.File(tmp_path / f"results/demo/tiny-{step}/ctx8/encoding/layer2/sub-01.h5") as f:
             r[step] = f["r"][:]
     assert not np.allclose(r["step0"], r["step100"])  # two models, not one run twice
+    assert (tmp_path / faithful).stat().st_size > 1000
+    run = tmp_path / "results/demo/tiny-step100/ctx8/gxi/analysis"
+    per_target = pd.read_csv(run / "faithfulness_targets.tsv", sep="\t")
+    masked = per_target[per_target["mask"] != "none"]
+    assert sorted(masked["n_masked"].unique()) == [1, 3]  # exactly k words, not the fraction
+    aopc = pd.read_csv(run / "aopc.tsv", sep="\t")
+    assert set(aopc["control"]) == {"ba_matched", "nwp_matched", "random"}
+    assert (aopc["ci_low"] <= aopc["aopc"]).all() and (aopc["aopc"] <= aopc["ci_high"]).all()

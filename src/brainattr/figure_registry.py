@@ -43,8 +43,8 @@ class FigureSpec:
     inputs: dict[str, Input]  # plotting-function argument -> input
     per_method: bool = True  # one figure per attribution method (gxi, ig)
     subcategory: str = "Paper figures"
-    # a dataset part (word_groups, repeats), "demo", or what the models are: "controls",
-    # "checkpoints"
+    # a dataset part (word_groups, repeats), "demo", what the models are ("controls",
+    # "checkpoints") or an analysis switched on ("faithfulness")
     needs: str | None = None
     params: dict[str, str] = field(default_factory=dict)  # argument -> config key (dotted)
 
@@ -93,6 +93,10 @@ FIGURES: dict[str, FigureSpec] = {
                    {"tables": Input("run", "layers.tsv")}, per_method=False,
                    subcategory="Beyond the paper", needs="controls",
                    params={"model_specs": "models"}),
+        FigureSpec("faithfulness", "faithfulness", "faithfulness", "Faithfulness curves",
+                   "Faithfulness: loss change against words masked",
+                   {"curves": _attr("faithfulness.tsv"), "aopc": _attr("aopc.tsv")},
+                   subcategory="Beyond the paper", needs="faithfulness"),
         FigureSpec("training", "training", "training", "Over training",
                    "Training checkpoints: BA, IoU and spread",
                    {"layers": Input("run", "layers.tsv"), "iou": _attr("iou.tsv"),

@@ -1,6 +1,6 @@
 """The paper's figures from the analysis tables (PNG + PDF; BA and NWP in fixed colours).
 
-Every figure's drawing lives in this one module (about 910 lines) so that colours, line
+Every figure's drawing lives in this one module (about 960 lines) so that colours, line
 styles and layer-group order are defined once; which figures exist, their inputs and
 captions are in :mod:`brainattr.figure_registry`. The plotting backend is chosen by the
 entry point (``brainattr.workflow.setup_script(plots=True)``), not on import.
@@ -89,6 +89,49 @@ def controls(tables: dict[str, pd.DataFrame], model_specs: dict, title: str, png
     ax_d.set(xlabel="layer", ylabel="delta BA (control - its model)")
     for ax in (ax_ba, ax_d):
         ax.legend(fontsize=8)
+    _save(fig, png, pdf)
+
+
+def faithfulness(curves: dict[str, pd.DataFrame], aopc: dict[str, pd.DataFrame], title: str,
+                 png: str, pdf: str) -> None:  # fmt: skip
+    """Per model (rows) and BA layer group or NWP(final) (columns): the mean relative loss
+    change against the number k of masked words, for the task's top-k (95 % band), its
+    distance-matched and random controls, and each null's top-k (grey); AOPC in the titles."""
+    panels = [("ba", g) for g in GROUPS] + [("nwp", "final")]
+    fig, axes = plt.subplots(len(curves), len(panels), figsize=(14, 3.2 * len(curves)),
+                             squeeze=False)  # fmt: skip
+    styles = {"top": "-", "matched": "--", "random": ":"}
+    for row, (model, table) in zip(axes, curves.items(), strict=True):
+        t = table.assign(null=table["null"].fillna(""))
+        a = aopc[model].assign(null=aopc[model]["null"].fillna(""))
+        for ax, (task, group) in zip(row, panels, strict=True):
+            sel = t[(t["task"] == task) & (t["layer_group"] == group)]
+            for null, g in sel.groupby("null", sort=True):
+                for mask, m in g.groupby("mask"):
+                    kind = mask.split("_")[-1]
+                    m = m.sort_values("n_masked")
+                    if null and kind != "top":
+                        continue
+                    color = COLORS["null"] if null else (COLORS[task] if kind != "random"
+                                                        else COLORS["random"])  # fmt: skip
+                    label = f"null {null}: top" if null else kind
+                    ax.plot(m["n_masked"], 100 * m["mean_relative"], color=color,
+                            ls=styles[kind], lw=1 if null else 1.8, marker="o", ms=3,
+                            label=label)  # fmt: skip
+                    if not null and kind == "top":
+                        ax.fill_between(m["n_masked"], 100 * m["ci_low"], 100 * m["ci_high"],
+                                        color=color, alpha=0.2)  # fmt: skip
+            area = a[(a["task"] == task) & (a["layer_group"] == group) & (a["null"] == "")]
+            text = "; ".join(f"AOPC vs {r.control.split('_')[-1]} {100 * r.aopc:+.1f} "
+                             f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}]"
+                             for r in area.itertuples())  # fmt: skip
+            name = "NWP(final)" if task == "nwp" else f"BA {group}"
+            ax.set_title(f"{model}: {name}\n{text}", fontsize=8)
+            ax.axhline(0, color=COLORS["random"], lw=0.8)
+            ax.set(xlabel="words masked (k)", ylabel="loss change (%)")
+            if ax.get_legend_handles_labels()[0]:  # a layer group without selected layers
+                ax.legend(fontsize=7)
+    fig.suptitle(title)
     _save(fig, png, pdf)
 
 

@@ -118,7 +118,10 @@ def _target_plan(tgt, words, heads_of, by_ctx, nwp_scores, settings):
     if lengths != {len(span)}:
         raise ValueError(f"target TR {tgt.tr}: scores over {sorted(lengths)} words, but its "
                          f"span in targets.tsv has {len(span)}; rerun attribution")  # fmt: skip
-    n_masked = n_masked_words(settings["mask_fraction"], len(span))
+    # the faithfulness stage masks exactly k words; masking, its fraction of the span
+    n_masked = min(int(settings.get("n_masked") or 0), len(span)) or n_masked_words(
+        settings["mask_fraction"], len(span)
+    )
     plan, texts = [], {}
     for i in range(int(settings["n_seeds"])):
         # one generator per (seed, replacement seed, target): a target's masks do not depend
@@ -140,7 +143,7 @@ def _needs_nwp(v) -> bool:
     return v.mask != "ba_matched" and (v.key is None or (v.mask == "ba_top" and not v.key[0]))
 
 
-def _score_contexts(dataset_dir, lm, context_words, scores, nulls, targets, encoding_paths,
+def score_contexts(dataset_dir, lm, context_words, scores, nulls, targets, encoding_paths,
                     features_path, settings, model_spec):  # fmt: skip
     """Run every variant of every target (:class:`_Results`, and the encodings' delays)."""
     ds = read_dataset(dataset_dir)
@@ -223,6 +226,15 @@ class _Results:
             self.truth.setdefault(key, np.zeros((self.n_targets, y.size)))[ti] = y
 
 
+def load_masking_inputs(scores_path, null_scores_path, targets_path):
+    """The attribution stage's scores, null scores (None without nulls) and targets."""
+    scores = read_table(scores_path, SCORES)
+    nulls = read_table(null_scores_path, NULL_SCORES) if null_scores_path else None
+    if nulls is not None and nulls.empty:
+        nulls = None
+    return scores, nulls, read_targets(targets_path)
+
+
 def run_masking(
     dataset_dir: str | Path,
     model_spec: dict,
@@ -242,13 +254,9 @@ def run_masking(
     ``batch_tokens``, ``block_spans`` and ``n_resamples`` (the interval), ``null_shift_trs``;
     the heads of each null in ``null_scores_path`` mask their own top words.
     """
-    scores = read_table(scores_path, SCORES)
-    nulls = read_table(null_scores_path, NULL_SCORES) if null_scores_path else None
-    if nulls is not None and nulls.empty:
-        nulls = None
-    targets = read_targets(targets_path)
+    scores, nulls, targets = load_masking_inputs(scores_path, null_scores_path, targets_path)
     lm = load_model(model_spec, settings["device"])
-    results, n_delays = _score_contexts(
+    results, n_delays = score_contexts(
         dataset_dir, lm, context_words, scores, nulls, targets, encoding_paths,
         features_path, settings, model_spec,
     )  # fmt: skip

@@ -74,6 +74,10 @@ MASKING_TARGETS = [
     "loss",
     "relative",
 ]
+# stage faithfulness: the mean relative loss change per curve point, and the area between curves
+FAITHFULNESS = ["task", "null", "layer_group", "mask", "n_masked", "mean_relative", "ci_low",
+                "ci_high", "n_targets"]  # fmt: skip
+AOPC = ["task", "null", "layer_group", "control", "aopc", "ci_low", "ci_high", "n_k"]
 IMPORTANT_SETS = [*CONTEXT, "threshold", "n_important", "n_words", "words"]
 # ``iou``: against NWP read at the same layer where it was (logit lens), else NWP(final);
 # ``iou_final``: against NWP(final), the paper's pairing (NaN without it)

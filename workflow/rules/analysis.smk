@@ -180,17 +180,7 @@ rule inference:
 rule masking:
     """Mask the top words of each task and head, with distance-matched, random and cross-task controls."""
     input:
-        unpack(
-            lambda wc: {
-                "data": dataset_files(wc.dataset),
-                "model": model_inputs(wc.model),
-                "features": features_file(wc),
-                "scores": f"{ATTR}/attribution/scores.parquet".format(**wc),
-                "targets": f"{ATTR}/attribution/targets.tsv".format(**wc),
-                "null_scores": f"{ATTR}/attribution/null_scores.parquet".format(**wc),
-                **encoding_files(wc),
-            }
-        ),
+        unpack(masking_inputs),
     output:
         table=f"{ATTR}/analysis/masking.tsv",
         targets=f"{ATTR}/analysis/masking_targets.tsv",
@@ -209,18 +199,38 @@ rule masking:
     params:
         dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
         model=lambda wc: model_spec(wc.model),
-        settings={
-            "mask_fraction": config["analysis"]["mask_fraction"],
-            "n_seeds": config["analysis"]["mask_seeds"],
-            "seed": config["seed"],
-            "device": config["device"],
-            "batch_tokens": config["features"]["batch_tokens"],
-            "block_spans": config["analysis"]["inference"]["block_spans"],
-            "n_resamples": config["analysis"]["inference"]["n_resamples"],
-            "null_shift_trs": config["attribution"]["null_shift_trs"],
-        },
+        settings=masking_settings(),
     script:
         "../scripts/masking.py"
+
+
+rule faithfulness:
+    """Mask exactly k words for each k: each task's top-k against distance-matched and random words."""
+    input:
+        unpack(masking_inputs),
+    output:
+        curves=f"{ATTR}/analysis/faithfulness.tsv",
+        aopc=f"{ATTR}/analysis/aopc.tsv",
+        targets=f"{ATTR}/analysis/faithfulness_targets.tsv",
+    log:
+        "results/logs/faithfulness/{dataset}_{model}_ctx{context}_{method}.log",
+    benchmark:
+        "results/benchmarks/faithfulness/{dataset}_{model}_ctx{context}_{method}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: 2
+    resources:
+        mem_mb=mem_mb(16000),
+        runtime=runtime(960),
+        gpu=model_gpus(),
+        gres=model_gres(),
+    params:
+        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
+        model=lambda wc: model_spec(wc.model),
+        words=config["analysis"]["faithfulness_words"],
+        settings=masking_settings(),
+    script:
+        "../scripts/faithfulness.py"
 
 
 rule masking_table:

@@ -67,6 +67,34 @@ def control_spec(model):
     return {k: spec[k] for k in ("control_of", "pca_components", "remove") if k in spec}
 
 
+def masking_inputs(wildcards):
+    """What the masking and faithfulness stages read: the attribution, its model, features and
+    encodings."""
+    return {
+        "data": dataset_files(wildcards.dataset),
+        "model": model_inputs(wildcards.model),
+        "features": features_file(wildcards),
+        "scores": f"{ATTR}/attribution/scores.parquet".format(**wildcards),
+        "targets": f"{ATTR}/attribution/targets.tsv".format(**wildcards),
+        "null_scores": f"{ATTR}/attribution/null_scores.parquet".format(**wildcards),
+        **encoding_files(wildcards),
+    }
+
+
+def masking_settings():
+    """The masking and faithfulness stages' settings (brainattr.masking.run_masking)."""
+    return {
+        "mask_fraction": config["analysis"]["mask_fraction"],
+        "n_seeds": config["analysis"]["mask_seeds"],
+        "seed": config["seed"],
+        "device": config["device"],
+        "batch_tokens": config["features"]["batch_tokens"],
+        "block_spans": config["analysis"]["inference"]["block_spans"],
+        "n_resamples": config["analysis"]["inference"]["n_resamples"],
+        "null_shift_trs": config["attribution"]["null_shift_trs"],
+    }
+
+
 def model_inputs(model):
     """Files a model job needs before it starts: the downloaded snapshot of a hub model."""
     if config["models"][model]["source"] == "huggingface":
@@ -113,6 +141,7 @@ def figures_of(dataset):
     has = dataset_provides(config, dataset)
     for part, key in (("controls", "control_of"), ("checkpoints", "checkpoint_of")):
         has |= {part} if any(key in config["models"][m] for m in MODELS) else set()
+    has |= {"faithfulness"} if config["analysis"]["faithfulness_words"] else set()
     source = config["datasets"][dataset]["source"]
     shared = figures_for(False, has, source)
     shared += [f"brain_map_{m}" for m in MODELS] if "voxel_coords" in has else []
