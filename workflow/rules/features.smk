@@ -8,13 +8,13 @@ rule features:
         model=lambda wc: model_inputs(wc.model),
     output:
         f"{RUN}/features.h5",
-    wildcard_constraints:
-        # a control entry reads its model's features (features_file)
-        model=names_regex([m for m in MODELS if "control_of" not in config["models"][m]]),
     log:
         "results/logs/features/{dataset}_{model}_ctx{context}.log",
     benchmark:
         "results/benchmarks/features/{dataset}_{model}_ctx{context}.tsv"
+    wildcard_constraints:
+        # a control entry reads its model's features (features_file)
+        model=names_regex([m for m in MODELS if "control_of" not in config["models"][m]]),
     conda:
         "../../envs/model.yaml"
     threads: 2
