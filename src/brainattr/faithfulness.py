@@ -69,10 +69,8 @@ def faithfulness_tables(
         w = counts[:, [col[int(tr)] for tr in wide.index]]
         for (mask, k), values in wide.items():
             v = values.to_numpy()
-            ok = np.isfinite(v)
-            boot = (w[:, ok] @ v[ok]) / np.maximum(w[:, ok].sum(axis=1), 1e-12)
-            rows.append((task, null, group, mask, int(k), float(v[ok].mean()),
-                         *np.percentile(boot, [2.5, 97.5]), int(ok.sum())))  # fmt: skip
+            rows.append((task, null, group, mask, int(k), *_mean_interval(v, w),
+                         int(np.isfinite(v).sum())))  # fmt: skip
         if TOP[task] not in wide.columns.get_level_values(0):
             continue
         ks = sorted(wide[TOP[task]].columns)
@@ -80,11 +78,17 @@ def faithfulness_tables(
             if control not in wide.columns.get_level_values(0):
                 continue
             diff = np.mean([wide[(TOP[task], k)] - wide[(control, k)] for k in ks], axis=0)
-            ok = np.isfinite(diff)
-            boot = (w[:, ok] @ diff[ok]) / np.maximum(w[:, ok].sum(axis=1), 1e-12)
-            areas.append((task, null, group, control, float(diff[ok].mean()),
-                          *np.percentile(boot, [2.5, 97.5]), len(ks)))  # fmt: skip
+            areas.append((task, null, group, control, *_mean_interval(diff, w), len(ks)))
     return pd.DataFrame(rows, columns=FAITHFULNESS), pd.DataFrame(areas, columns=AOPC)
+
+
+def _mean_interval(values: np.ndarray, counts: np.ndarray) -> tuple[float, float, float]:
+    """Mean over targets of the finite ``values`` (n_targets,) and the 95 % percentile
+    interval of its block-bootstrap resamples (``counts`` (n_resamples, n_targets))."""
+    ok = np.isfinite(values)
+    boot = (counts[:, ok] @ values[ok]) / np.maximum(counts[:, ok].sum(axis=1), 1e-12)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return float(values[ok].mean()), float(low), float(high)
 
 
 def run_faithfulness(
