@@ -51,8 +51,9 @@ def test_checkpoints_run_as_models_and_draw_the_training_figure(tmp_path, tiny_m
     assert "fig_training" in plan.stdout and "fig_faithfulness" in plan.stdout
     figure = "results/demo/ctx8/gxi/figures/training.png"
     faithful = "results/demo/ctx8/gxi/figures/faithfulness.png"
-    cmd = snakemake_command(tmp_path, cfg, "--cores", "2", "--resources", "gpu=1", "--quiet",
-                            "rules", figure, faithful)  # fmt: skip
+    # targets last, after an option of one value (--quiet and --resources take lists)
+    cmd = snakemake_command(tmp_path, cfg, "--quiet", "rules", "--resources", "gpu=1",
+                            "--cores", "2", figure, faithful)  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-5000:]
     assert (tmp_path / figure).stat().st_size > 1000
