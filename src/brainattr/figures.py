@@ -98,7 +98,7 @@ def faithfulness(curves: dict[str, pd.DataFrame], aopc: dict[str, pd.DataFrame],
     change against the number k of masked words, for the task's top-k (95 % band), its
     distance-matched and random controls, and each null's top-k (grey); AOPC in the titles."""
     panels = [("ba", g) for g in GROUPS] + [("nwp", "final")]
-    fig, axes = plt.subplots(len(curves), len(panels), figsize=(14, 3.2 * len(curves)),
+    fig, axes = plt.subplots(len(curves), len(panels), figsize=(16, 3.8 * len(curves)),
                              squeeze=False)  # fmt: skip
     styles = {"top": "-", "matched": "--", "random": ":"}
     for row, (model, table) in zip(axes, curves.items(), strict=True):
@@ -122,11 +122,12 @@ def faithfulness(curves: dict[str, pd.DataFrame], aopc: dict[str, pd.DataFrame],
                         ax.fill_between(m["n_masked"], 100 * m["ci_low"], 100 * m["ci_high"],
                                         color=color, alpha=0.2)  # fmt: skip
             area = a[(a["task"] == task) & (a["layer_group"] == group) & (a["null"] == "")]
-            text = "; ".join(f"AOPC vs {r.control.split('_')[-1]} {100 * r.aopc:+.1f} "
+            text = "\n".join(f"AOPC vs {r.control.split('_')[-1]} {100 * r.aopc:+.1f} "
                              f"[{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}]"
                              for r in area.itertuples())  # fmt: skip
             name = "NWP(final)" if task == "nwp" else f"BA {group}"
-            ax.set_title(f"{model}: {name}\n{text}", fontsize=8)
+            ax.set_title(f"{model}: {name}\n{text}", fontsize=7)
+            ax.xaxis.get_major_locator().set_params(integer=True)
             ax.axhline(0, color=COLORS["random"], lw=0.8)
             ax.set(xlabel="words masked (k)", ylabel="loss change (%)")
             if ax.get_legend_handles_labels()[0]:  # a layer group without selected layers
