@@ -30,6 +30,12 @@ def test_pca_with_every_component_is_the_plain_ridge():
     np.testing.assert_allclose(full.intercept, plain.intercept, rtol=1e-8, atol=1e-10)
 
 
+def test_pca_asks_for_no_more_components_than_a_fold_has():
+    x, y, train = _design(np.random.default_rng(5), n=30, h=12)
+    with pytest.raises(ValueError, match=r"pca_components = 13, but .* only 12 components"):
+        fold_readout(x, y, train, FeatureControl(pca_components=13), _ridge(1.0))
+
+
 def test_pca_is_fit_on_the_training_rows_only():
     x, y, train = _design(np.random.default_rng(1))
     control = FeatureControl(pca_components=3)

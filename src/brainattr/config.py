@@ -110,6 +110,8 @@ def _expand_revisions(config: dict[str, Any]) -> None:
                 f"subfolders of a local model's path (source local), not source "
                 f"{spec.get('source')!r}"
             )
+        if spec["source"] == "local" and "path" not in spec:
+            raise ConfigError(f"models.{name}: a local model's revisions are subfolders of path")
         revisions = spec["revisions"]
         if not isinstance(revisions, list) or len(revisions) < 2:
             raise ConfigError(f"models.{name}.revisions: list two or more checkpoints")

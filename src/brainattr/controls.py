@@ -41,6 +41,12 @@ class FeatureControl:
         """Fit the control on one fold's z-scored training design ``xs`` (n_train, n_features);
         ``train`` (n_kept,) bool marks those rows among the kept TRs."""
         if self.pca_components:
+            if self.pca_components > min(xs.shape):
+                raise ValueError(
+                    f"pca_components = {self.pca_components}, but a fold's training design has "
+                    f"only {min(xs.shape)} components ({xs.shape[0]} rows x {xs.shape[1]} "
+                    "delayed features): ask for fewer"
+                )
             # right singular vectors of the training rows only: nothing of the test run leaks
             _, _, vt = np.linalg.svd(xs, full_matrices=False)
             return FoldMap(basis=vt[: self.pca_components].T)
