@@ -194,6 +194,8 @@ def test_revisions_become_one_model_per_checkpoint():
           "revisions": ["s1", "s2"]}, "not source 'gguf_package'"),
         ({"source": "local", "path": "x", "layers": [1, 2, 3], "revisions": ["s1"]}, "two or more"),
         ({"source": "local", "layers": [1, 2, 3], "revisions": ["s1", "s2"]}, "subfolders of path"),
+        ({"source": "local", "path": "x", "layers": [1, 2, 3], "revisions": ["s1", "s1"]},
+         "distinct names"),
     ],
 )  # fmt: skip
 def test_bad_revisions_are_named(entry, message):

@@ -148,6 +148,8 @@ def test_readout_heads_carry_the_removal_offset(tiny_run, tmp_path):
         residual = res["prediction"][target.row, roi] - y[target.row, roi]
         np.testing.assert_allclose(usual - head.y.numpy(), residual, rtol=1e-4, atol=1e-6)
         offsets.append(np.abs(head.y.numpy() - y[target.row, roi]).max())
+        # the offset is kept beside y: masking's r compares prediction - offset with the BOLD
+        np.testing.assert_allclose((head.y - head.offset).numpy(), y[target.row, roi])
     assert max(offsets) > 1e-3  # the offset is there, not a no-op
     with h5py.File(path) as f:  # the removal's null was fit beside it
         assert f.attrs["control"] == "word groups function removed"

@@ -63,3 +63,20 @@ def test_a_faithless_attribution_has_no_area_in_most_draws():
         r = aopc[aopc["control"] == "random"].iloc[0]
         misses += not (r.ci_low <= 0 <= r.ci_high)
     assert misses <= 6  # about 5 % of 40 expected
+
+
+def test_a_span_too_short_for_k_matched_words_is_left_out_at_that_k():
+    from types import SimpleNamespace
+
+    from brainattr.masking import _target_plan
+
+    tgt = SimpleNamespace(tr=5, span_start=2, span_stop=7)  # a span of 5 words
+    words = [f"w{i}" for i in range(10)]
+    key = ("", "a", 3)
+    by_ctx = {(*key, 5): np.array([0.1, 0.5, 0.2, 0.9, 0.3])}
+    settings = {"mask_fraction": 0.01, "n_seeds": 1, "seed": 0}
+    nwp = np.array([0.4, 0.1, 0.2, 0.3, 0.5])
+    k, plan, texts = _target_plan(tgt, words, {key: None}, by_ctx, nwp, {**settings, "n_masked": 3})
+    assert (k, plan, texts) == (3, [], {})
+    k, plan, _ = _target_plan(tgt, words, {key: None}, by_ctx, nwp, {**settings, "n_masked": 2})
+    assert k == 2 and plan and all(len(v.positions) == 2 for _, v in plan)

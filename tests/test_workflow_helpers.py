@@ -90,3 +90,16 @@ def test_setup_script_gives_the_job_its_threads_without_importing_torch(tmp_path
     # job's one thread (torch's default here is one per core)
     assert _job_threads(tmp_path, "") == ["False", "1"]
     assert _job_threads(tmp_path, ", model_job=True") == ["True", "1"]
+
+
+def test_a_plot_job_sets_blas_threads_before_matplotlib_loads_numpy(tmp_path):
+    code = (
+        "from brainattr.workflow import setup_script\n"
+        f"setup_script({str(tmp_path / 'job.log')!r}, 1, plots=True)\n"
+        "from threadpoolctl import threadpool_info\n"
+        "print(sorted({p['num_threads'] for p in threadpool_info()}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "[1]"

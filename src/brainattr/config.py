@@ -113,7 +113,11 @@ def _expand_revisions(config: dict[str, Any]) -> None:
         if spec["source"] == "local" and "path" not in spec:
             raise ConfigError(f"models.{name}: a local model's revisions are subfolders of path")
         revisions = spec["revisions"]
-        if not isinstance(revisions, list) or len(revisions) < 2:
+        if not isinstance(revisions, list) or len(set(map(str, revisions))) < len(revisions):
+            raise ConfigError(
+                f"models.{name}.revisions: {revisions!r} is not a list of distinct names"
+            )
+        if len(revisions) < 2:
             raise ConfigError(f"models.{name}.revisions: list two or more checkpoints")
         for rev in revisions:
             step = re.search(r"\d+", str(rev))
@@ -148,9 +152,11 @@ def _expand_controls(config: dict[str, Any]) -> None:
         base = models.get(spec["control_of"])
         where = f"models.{name}.control_of = {spec['control_of']!r}"
         if not isinstance(base, Mapping) or "control_of" in base:
+            plain = sorted(k for k, v in models.items() if isinstance(v, Mapping)
+                           and "control_of" not in v)  # fmt: skip
             raise ConfigError(
-                f"{where}: name a model entry of this config that is not itself a control "
-                f"(models: {sorted(k for k, v in models.items() if 'control_of' not in v)})"
+                f"{where}: name a model entry of this config that is not itself a control; an "
+                f"entry with revisions is one model per checkpoint (models: {plain})"
             )
         # keys equal to the model's are what an earlier expansion gave (validation is idempotent)
         other = sorted(k for k in set(spec) - set(CONTROL_KEYS) if spec[k] != base.get(k))

@@ -5,7 +5,9 @@ faithfulness_words``, the masking stage's variants (:mod:`brainattr.masking`) ma
 span words: each task's top-k words by attribution, k distance-matched words and k uniform
 random words (the same replacement draws). A faithful attribution raises the loss it explains
 (BA: the readout's MSE over ROI voxels; NWP: the next word's cross-entropy) more when its own
-top words are masked than when the controls are.
+top words are masked than when the controls are. A target whose span has fewer than 2k words
+(no room for k distance-matched words beside its top k) is left out at that k; the AOPC of a
+curve averages over the targets that have every k.
 
 Tables:
 

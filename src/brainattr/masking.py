@@ -119,9 +119,10 @@ def _target_plan(tgt, words, heads_of, by_ctx, nwp_scores, settings):
         raise ValueError(f"target TR {tgt.tr}: scores over {sorted(lengths)} words, but its "
                          f"span in targets.tsv has {len(span)}; rerun attribution")  # fmt: skip
     # the faithfulness stage masks exactly k words; masking, its fraction of the span
-    n_masked = min(int(settings.get("n_masked") or 0), len(span)) or n_masked_words(
-        settings["mask_fraction"], len(span)
-    )
+    k = int(settings.get("n_masked") or 0)
+    if k and 2 * k > len(span):  # no room for k distance-matched words beside the top k
+        return k, [], {}
+    n_masked = k or n_masked_words(settings["mask_fraction"], len(span))
     plan, texts = [], {}
     for i in range(int(settings["n_seeds"])):
         # one generator per (seed, replacement seed, target): a target's masks do not depend
@@ -184,15 +185,18 @@ def score_contexts(dataset_dir, lm, context_words, scores, nulls, targets, encod
             ce = _cross_entropies(lm, [words if k is None else texts[k][0] for k in ce_keys], tgt,
                                   settings["batch_tokens"])  # fmt: skip
             ce_of = dict(zip(ce_keys, ce, strict=True))
-            bold = {key: head.y.double().cpu().numpy() for key, head in heads.items()}
+            # a removal control's offset leaves the MSE as it is and is taken out for r
+            off = {key: 0.0 if h.offset is None else h.offset.double().cpu().numpy()
+                   for key, h in heads.items()}  # fmt: skip
+            bold = {key: head.y.double().cpu().numpy() - off[key] for key, head in heads.items()}
             for key, head in heads.items():
-                out.ba("none", 0, key, tgt.tr, ti, 0, _predict(states[None], head, layers),
-                       bold[key])  # fmt: skip
+                out.ba("none", 0, key, tgt.tr, ti, 0,
+                       _predict(states[None], head, layers) - off[key], bold[key])  # fmt: skip
             out.rows.append(("nwp", "none", *NWP_KEY, tgt.tr, 0, 0, ce_of[None]))
             for i, v in plan:
                 text = states[(i, v.positions)]
                 for key in [v.key] if v.mask in ("ba_top", "ba_matched") else heads:
-                    pred = _predict(text, heads[key], layers)
+                    pred = _predict(text, heads[key], layers) - off[key]
                     out.ba(v.mask, i, key, tgt.tr, ti, n_masked, pred, bold[key])
                 if _needs_nwp(v):
                     key = NWP_KEY if v.key is None else v.key

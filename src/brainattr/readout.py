@@ -41,6 +41,9 @@ class BAHead:
     y: torch.Tensor  # (n_roi,) BOLD at the target
     repeat: int = 0  # 0: y is the (mean) bold; k >= 1: y is the k-th repeat's BOLD
     null: str = ""  # "": the fitted readout; else a brain-free null of NULLS
+    # a property-removal control's offset at the target, already added to y (the loss is the
+    # residualised readout's); r compares prediction - offset with y - offset
+    offset: torch.Tensor | None = None
 
 
 def readout(windows: Sequence[Window | None], states: torch.Tensor, head: BAHead) -> torch.Tensor:
@@ -256,12 +259,14 @@ class Readouts:
                 self._offsets[cached] = (self._tensor(m), self._tensor(mean))
         return self._weights[cached]
 
-    def _target_y(self, y: torch.Tensor, key: tuple, target: Target) -> torch.Tensor:
-        """A head's BOLD at the target, plus the removal control's offset at its TR."""
+    def _target_y(self, y: torch.Tensor, key: tuple, target: Target) -> dict:
+        """A head's BOLD at the target plus the removal control's offset at its TR, and the
+        offset (BAHead keywords)."""
         if self._properties is None:
-            return y
+            return {"y": y}
         m, mean = self._offsets[(*key, target.fold)]
-        return y + (self._properties[target.row] - mean) @ m
+        offset = (self._properties[target.row] - mean) @ m
+        return {"y": y + offset, "offset": offset}
 
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(a, dtype=self.dtype, device=self.device)
@@ -274,17 +279,18 @@ class Readouts:
         out = []
         for s, lay in self.keys:
             w, b = self._fold_weights((s, lay), target.fold)
-            y = self._target_y(self._y[s][target.row], (s, lay), target)
-            out.append(BAHead(s, lay, w, b, y))
+            out.append(BAHead(s, lay, w, b, **self._target_y(self._y[s][target.row], (s, lay),
+                                                             target)))  # fmt: skip
         for s, lay in self.keys:
             w, b = self._fold_weights((s, lay), target.fold)
             for j, y in enumerate(self._repeat_y[s].get(target.row, [])):
-                out.append(BAHead(s, lay, w, b, self._target_y(y, (s, lay), target), repeat=j + 1))
+                out.append(BAHead(s, lay, w, b, **self._target_y(y, (s, lay), target),
+                                  repeat=j + 1))  # fmt: skip
         for null in self.nulls:
             for s, lay in self.keys:
                 w, b = self._fold_weights((null, s, lay), target.fold)
                 y = (self._null_y if null == "shifted_bold" else self._y)[s][target.row]
-                out.append(BAHead(s, lay, w, b, self._target_y(y, (null, s, lay), target),
+                out.append(BAHead(s, lay, w, b, **self._target_y(y, (null, s, lay), target),
                                   null=null))  # fmt: skip
         return out
 

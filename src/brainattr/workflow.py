@@ -33,6 +33,10 @@ def setup_script(
     """Set a job's global state: logging and stderr to the rule's log file, torch's threads,
     errors without tracebacks where they explain themselves; for a ``model_job`` the Hugging
     Face hub offline (:func:`hub_offline`); for ``plots`` matplotlib's file-only backend."""
+    # The job's threads reach BLAS and torch through the environment, read at their import;
+    # importing torch here would cost every analysis and figure job seconds for nothing.
+    for var in THREAD_VARIABLES:
+        os.environ[var] = str(max(1, int(threads)))
     if model_job:
         hub_offline()
     if plots:
@@ -49,10 +53,6 @@ def setup_script(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     sys.excepthook = _report
-    # The job's threads reach BLAS and torch through the environment, read at their import;
-    # importing torch here would cost every analysis and figure job seconds for nothing.
-    for var in THREAD_VARIABLES:
-        os.environ[var] = str(max(1, int(threads)))
     if model_job or "torch" in sys.modules:
         import torch
 

@@ -28,7 +28,8 @@ rule encoding:
         targets_batch=config["encoding"]["targets_batch"],
         alphas_batch=config["encoding"]["alphas_batch"],
         model=lambda wc: control_spec(wc.model),
-        seed=config["seed"],
+        # only a removal control draws (its null): other encodings keep their params
+        seed=lambda wc: config["seed"] if "remove" in config["models"][wc.model] else 0,
     script:
         "../scripts/encoding.py"
 
