@@ -89,7 +89,7 @@ def test_setup_script_gives_the_job_its_threads_without_importing_torch(tmp_path
     # an analysis or figure job never pays torch's import, and a later import still gets the
     # job's one thread (torch's default here is one per core)
     assert _job_threads(tmp_path, "") == ["False", "1"]
-    assert _job_threads(tmp_path, ", model_job=True") == ["True", "1"]
+    assert _job_threads(tmp_path, ", model_job=True") == ["False", "1"]
 
 
 def test_a_plot_job_sets_blas_threads_before_matplotlib_loads_numpy(tmp_path):

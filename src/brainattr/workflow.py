@@ -53,9 +53,8 @@ def setup_script(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     sys.excepthook = _report
-    if model_job or "torch" in sys.modules:
-        import torch
-
+    torch = sys.modules.get("torch")  # loaded already: its pool is set; else the variables do
+    if torch is not None:
         torch.set_num_threads(max(1, int(threads)))
 
 
