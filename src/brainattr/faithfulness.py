@@ -116,14 +116,17 @@ def run_faithfulness(
     scores, nulls, targets = load_masking_inputs(scores_path, null_scores_path, targets_path)
     lm = load_model(model_spec, settings["device"])
     group_of = dict(zip(scores["layer"], scores["layer_group"], strict=False))
-    parts = []
-    for k in sorted(set(words)):
-        results, n_delays = score_contexts(
-            dataset_dir, lm, context_words, scores, nulls, targets, encoding_paths,
-            features_path, {**settings, "n_masked": int(k)}, model_spec,
-        )  # fmt: skip
-        parts.append(per_target_table(results.rows, group_of))
-    per_target = pd.concat(parts, ignore_index=True)
+    ks = sorted({int(k) for k in words})
+    # every k in one pass over the targets: the readouts, unmasked states and shared texts once
+    results, n_delays = score_contexts(
+        dataset_dir, lm, context_words, scores, nulls, targets, encoding_paths, features_path,
+        {**settings, "n_masked_values": ks}, model_spec,
+    )  # fmt: skip
+    # a row's n_masked (second to last) is its k, 0 for the unmasked rows every k compares with
+    per_target = pd.concat(
+        [per_target_table([r for r in results.rows if r[-2] in (0, k)], group_of) for k in ks],
+        ignore_index=True,
+    )
     write_table(per_target, out_targets, MASKING_TARGETS)
     blocks = StoryBlocks.of_dataset(dataset_dir, context_words, n_delays,
                                     settings["block_spans"])  # fmt: skip

@@ -118,7 +118,7 @@ def _target_plan(tgt, words, heads_of, by_ctx, nwp_scores, settings):
     if lengths != {len(span)}:
         raise ValueError(f"target TR {tgt.tr}: scores over {sorted(lengths)} words, but its "
                          f"span in targets.tsv has {len(span)}; rerun attribution")  # fmt: skip
-    # the faithfulness stage masks exactly k words; masking, its fraction of the span
+    # the faithfulness stage masks exactly k words; masking (k = 0), its fraction of the span
     k = int(settings.get("n_masked") or 0)
     if k and 2 * k > len(span):  # no room for k distance-matched words beside the top k
         return k, [], {}
@@ -174,14 +174,21 @@ def score_contexts(dataset_dir, lm, context_words, scores, nulls, targets, encod
     with torch.no_grad(), Progress(len(targets), "masking", "target") as bar:
         for ti, tgt in enumerate(targets):
             heads = {(h.null, h.subject, h.layer): h for h in readouts.heads(tgt)}
-            n_masked, plan, texts = _target_plan(tgt, words, heads, by_ctx, nwp_of[tgt.tr],
-                                                 settings)  # fmt: skip
+            # one plan per k (faithfulness: n_masked_values; masking: the fraction); a text
+            # that two k mask alike (same seed, same words) is one text, passed once
+            plan, texts = [], {}
+            for k in settings.get("n_masked_values") or [0]:
+                n_masked, plan_k, texts_k = _target_plan(
+                    tgt, words, heads, by_ctx, nwp_of[tgt.tr], {**settings, "n_masked": k}
+                )
+                plan += [(n_masked, i, v) for i, v in plan_k]
+                texts.update(texts_k)
             base_windows = windows.delay_windows(lm, tgt.delay_trs)
             base = (base_windows, pooled_states(lm, [w for w in base_windows if w], layers))
             states = _masked_states(lm, windows, tgt, base, texts, layers,
                                     settings["batch_tokens"])  # fmt: skip
             states[None] = base
-            ce_keys = [None, *dict.fromkeys((i, v.positions) for i, v in plan if _needs_nwp(v))]
+            ce_keys = [None, *dict.fromkeys((i, v.positions) for _, i, v in plan if _needs_nwp(v))]
             ce = _cross_entropies(lm, [words if k is None else texts[k][0] for k in ce_keys], tgt,
                                   settings["batch_tokens"])  # fmt: skip
             ce_of = dict(zip(ce_keys, ce, strict=True))
@@ -193,7 +200,7 @@ def score_contexts(dataset_dir, lm, context_words, scores, nulls, targets, encod
                 out.ba("none", 0, key, tgt.tr, ti, 0,
                        _predict(states[None], head, layers) - off[key], bold[key])  # fmt: skip
             out.rows.append(("nwp", "none", *NWP_KEY, tgt.tr, 0, 0, ce_of[None]))
-            for i, v in plan:
+            for n_masked, i, v in plan:
                 text = states[(i, v.positions)]
                 for key in [v.key] if v.mask in ("ba_top", "ba_matched") else heads:
                     pred = _predict(text, heads[key], layers) - off[key]
