@@ -45,6 +45,11 @@ MODELS = list(config["models"])
 CONTEXTS = config["features"]["context_words"]
 N_DELAYS = len(config["features"]["delays"])
 RUN = "results/{dataset}/{model}/ctx{context}"
+# models that read their own features (a control entry reads its model's)
+OWN_FEATURES = [m for m in MODELS if "control_of" not in config["models"][m]]
+# feature kinds beside the activations (features.kinds): a {kind} level of their own
+KINDS = config["features"]["kinds"][1:]
+KIND_RUN = "results/{dataset}/{model}/ctx{context}/{kind}"
 SUMMARY = "results/{dataset}/ctx{context}"
 # what depends on the attribution method (gxi, ig) lives one level down
 METHODS = config["attribution"]["methods"]

@@ -171,7 +171,7 @@ def _model_job_scripts() -> list[str]:
 
 def test_model_jobs_set_the_hub_offline_before_any_import():
     scripts = _model_job_scripts()
-    assert scripts == ["attribution", "faithfulness", "features", "masking"]
+    assert scripts == ["attribution", "attribution_features", "faithfulness", "features", "masking"]
     for name in scripts:
         text = (SCRIPTS / f"{name}.py").read_text()
         lines = text.splitlines()

@@ -224,6 +224,12 @@ def _check_semantics(config: dict[str, Any]) -> None:
                 f"models.{name}: source '{spec['source']}' needs key(s) {missing}; "
                 "see config/README.md, section 'models'."
             )
+    kinds = config["features"]["kinds"]
+    if kinds[0] != "activations":
+        raise ConfigError(
+            f"features.kinds = {kinds}: list activations first; every other kind is encoded "
+            "beside the activations and partitioned against them"
+        )
     from brainattr.sources import DOWNLOADED, default_subjects
 
     for name, spec in config["datasets"].items():

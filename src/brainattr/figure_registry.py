@@ -47,6 +47,8 @@ class FigureSpec:
     # "checkpoints") or an analysis switched on ("faithfulness")
     needs: str | None = None
     params: dict[str, str] = field(default_factory=dict)  # argument -> config key (dotted)
+    # per-model inputs of the models with features of their own only (controls read theirs)
+    own_features: bool = False
 
 
 # the paper's reported findings, drawn on the matching figures (brainattr.paper_check)
@@ -93,6 +95,13 @@ FIGURES: dict[str, FigureSpec] = {
                    {"tables": Input("run", "layers.tsv")}, per_method=False,
                    subcategory="Beyond the paper", needs="controls",
                    params={"model_specs": "models"}),
+        FigureSpec("feature_kinds", "feature_kinds", "feature_kinds",
+                   "Attributions as brain features", "NWP attributions as brain features",
+                   {"activations": Input("run", "layers.tsv"),
+                    "attributions": Input("run", "nwp_attribution/layers.tsv"),
+                    "partition": Input("run", "nwp_attribution/unique_variance.tsv")},
+                   per_method=False, subcategory="Beyond the paper", needs="feature_kinds",
+                   own_features=True),
         FigureSpec("faithfulness", "faithfulness", "faithfulness", "Faithfulness curves",
                    "Faithfulness: loss change against words masked",
                    {"curves": _attr("faithfulness.tsv"), "aopc": _attr("aopc.tsv")},

@@ -1,6 +1,6 @@
 """The paper's figures from the analysis tables (PNG + PDF; BA and NWP in fixed colours).
 
-Every figure's drawing lives in this one module (about 960 lines) so that colours, line
+Every figure's drawing lives in this one module (about 1000 lines) so that colours, line
 styles and layer-group order are defined once; which figures exist, their inputs and
 captions are in :mod:`brainattr.figure_registry`. The plotting backend is chosen by the
 entry point (``brainattr.workflow.setup_script(plots=True)``), not on import.
@@ -89,6 +89,36 @@ def controls(tables: dict[str, pd.DataFrame], model_specs: dict, title: str, png
     ax_d.set(xlabel="layer", ylabel="delta BA (control - its model)")
     for ax in (ax_ba, ax_d):
         ax.legend(fontsize=8)
+    _save(fig, png, pdf)
+
+
+def feature_kinds(activations: dict[str, pd.DataFrame], attributions: dict[str, pd.DataFrame],
+                  partition: dict[str, pd.DataFrame], title: str, png: str,
+                  pdf: str) -> None:  # fmt: skip
+    """Per model: left, mean BA per layer (± s.e.m. over subjects) of its activations and of
+    its NWP attributions; right, the unique variance (R^2) of each kind beyond the other,
+    subject means, with each kind's rolled-in-time null (dotted)."""
+    fig, (ax_ba, ax_u) = plt.subplots(1, 2, figsize=(10, 3.6))
+    kinds = [("activations", "-", "o"), ("attributions", "--", "s")]
+    for model in activations:
+        color = None
+        for (kind, ls, marker), table in zip(kinds, (activations[model], attributions[model]),
+                                             strict=True):  # fmt: skip
+            line = ax_ba.errorbar(table["layer"], table["mean_ba"], yerr=table["sem_ba"].fillna(0),
+                                  ls=ls, marker=marker, ms=4, capsize=2, color=color,
+                                  label=f"{model}: {kind}")  # fmt: skip
+            color = line[0].get_color()
+        means = partition[model].groupby("layer").mean(numeric_only=True).reset_index()
+        for kind, ls, marker in kinds:
+            ax_u.plot(means["layer"], means[f"unique_{kind}"], ls=ls, marker=marker, ms=4,
+                      color=color, label=f"{model}: unique to {kind}")  # fmt: skip
+            ax_u.plot(means["layer"], means[f"unique_{kind}_null"], ls=":", marker=marker, ms=3,
+                      color=color, alpha=0.6, label=f"{model}: {kind} rolled (null)")  # fmt: skip
+    ax_u.axhline(0, color=COLORS["random"], lw=1)
+    ax_ba.set(xlabel="layer", ylabel="mean BA (Pearson r, ROI voxels)", title=title)
+    ax_u.set(xlabel="layer", ylabel="unique variance (held-out R^2, ROI mean)")
+    for ax in (ax_ba, ax_u):
+        ax.legend(fontsize=7)
     _save(fig, png, pdf)
 
 

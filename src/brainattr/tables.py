@@ -78,6 +78,11 @@ MASKING_TARGETS = [
 FAITHFULNESS = ["task", "null", "layer_group", "mask", "n_masked", "mean_relative", "ci_low",
                 "ci_high", "n_targets"]  # fmt: skip
 AOPC = ["task", "null", "layer_group", "control", "aopc", "ci_low", "ci_high", "n_k"]
+# variance partitioning of activations and NWP attributions (brainattr.partition): ROI means
+UNIQUE_VARIANCE = ["subject", "layer", "roi_label", "r2_joint", "r2_activations",
+                   "r2_attributions", "unique_activations", "unique_attributions", "shared",
+                   "split_activations", "split_attributions", "unique_activations_null",
+                   "unique_attributions_null"]  # fmt: skip
 IMPORTANT_SETS = [*CONTEXT, "threshold", "n_important", "n_words", "words"]
 # ``iou``: against NWP read at the same layer where it was (logit lens), else NWP(final);
 # ``iou_final``: against NWP(final), the paper's pairing (NaN without it)

@@ -40,13 +40,25 @@ def subjects(dataset):
     return json.loads(info.read_text())["subjects"]
 
 
-def encoding_files(wildcards):
-    """Every encoding result of a dataset x model x context, keyed (subject, layer)."""
+def encoding_files(wildcards, folder=RUN, stage="encoding"):
+    """Every encoding result of a dataset x model x context, keyed (subject, layer): of the
+    activations, or of a feature kind (folder KIND_RUN), or its partition (stage)."""
     return {
-        f"{s}|{layer}": f"{RUN}/encoding/layer{layer}/{s}.h5".format(**wildcards)
+        f"{s}|{layer}": f"{folder}/{stage}/layer{layer}/{s}.h5".format(**wildcards)
         for s in subjects(wildcards.dataset)
         for layer in config["models"][wildcards.model]["layers"]
     }
+
+
+# what every encoding of a layer's features takes (rules encoding, encoding_of_kind, partition)
+ENCODING_PARAMS = {
+    "dataset_dir": lambda wc: dataset_dir(config, wc.dataset),
+    "roi": lambda wc: config["datasets"][wc.dataset]["roi"],
+    "n_delays": N_DELAYS,
+    "alphas": config["encoding"]["alphas"],
+    "inner_folds": config["encoding"]["inner_folds"],
+    "backend": config["encoding"]["backend"],
+}
 
 
 def lm_of(model):
@@ -130,9 +142,9 @@ def runtime(minutes):
     return lambda wildcards, attempt: minutes * attempt
 
 
-def per_model(path):
-    """One path per configured model, other wildcards left open."""
-    return expand(path, model=MODELS, allow_missing=True)
+def per_model(path, models=None):
+    """One path per configured model (or per one of ``models``), other wildcards left open."""
+    return expand(path, model=MODELS if models is None else models, allow_missing=True)
 
 
 def figures_of(dataset):
@@ -142,6 +154,7 @@ def figures_of(dataset):
     for part, key in (("controls", "control_of"), ("checkpoints", "checkpoint_of")):
         has |= {part} if any(key in config["models"][m] for m in MODELS) else set()
     has |= {"faithfulness"} if config["analysis"]["faithfulness_words"] else set()
+    has |= {"feature_kinds"} if "nwp_attribution" in KINDS else set()
     source = config["datasets"][dataset]["source"]
     shared = figures_for(False, has, source)
     shared += [f"brain_map_{m}" for m in MODELS] if "voxel_coords" in has else []
@@ -154,11 +167,16 @@ RESOURCES = str(BASEDIR / "resources")
 LEVELS = {"run": RUN, "attr": ATTR, "summary": SUMMARY, "asummary": ASUMMARY, "resource": RESOURCES}
 
 
+def figure_models(spec):
+    """The models a registered figure draws: all, or those with features of their own."""
+    return OWN_FEATURES if spec.own_features else MODELS
+
+
 def figure_inputs(spec):
     """The named inputs of a registered figure: a list per model, or one path."""
     return {
         role: (
-            per_model(f"{LEVELS[i.level]}/{i.path}")
+            per_model(f"{LEVELS[i.level]}/{i.path}", figure_models(spec))
             if i.per_model
             else f"{LEVELS[i.level]}/{i.path}"
         )

@@ -19,12 +19,7 @@ rule encoding:
         mem_mb=mem_mb(8000),
         runtime=runtime(60),
     params:
-        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
-        roi=lambda wc: config["datasets"][wc.dataset]["roi"],
-        n_delays=N_DELAYS,
-        alphas=config["encoding"]["alphas"],
-        inner_folds=config["encoding"]["inner_folds"],
-        backend=config["encoding"]["backend"],
+        **ENCODING_PARAMS,
         targets_batch=config["encoding"]["targets_batch"],
         alphas_batch=config["encoding"]["alphas_batch"],
         model=lambda wc: control_spec(wc.model),
@@ -52,3 +47,95 @@ rule layer_selection:
         runtime=runtime(10),
     script:
         "../scripts/layer_selection.py"
+
+
+use rule encoding as encoding_of_kind with:
+    input:
+        data=lambda wc: dataset_files(wc.dataset),
+        features=f"{KIND_RUN}/features.h5",
+    output:
+        f"{KIND_RUN}/encoding/layer{{layer}}/{{subject}}.h5",
+    log:
+        "results/logs/encoding_of_kind/{dataset}_{model}_ctx{context}_{kind}_layer{layer}_{subject}.log",
+    benchmark:
+        "results/benchmarks/encoding_of_kind/{dataset}_{model}_ctx{context}_{kind}_layer{layer}_{subject}.tsv"
+    wildcard_constraints:
+        kind=names_regex(KINDS),
+        model=names_regex(OWN_FEATURES),
+    params:
+        **ENCODING_PARAMS,
+        targets_batch=config["encoding"]["targets_batch"],
+        alphas_batch=config["encoding"]["alphas_batch"],
+        model={},
+        seed=0,
+
+
+use rule layer_selection as layer_selection_of_kind with:
+    input:
+        unpack(
+            lambda wc: {
+                "features": f"{KIND_RUN}/features.h5".format(**wc),
+                **encoding_files(wc, KIND_RUN),
+            }
+        ),
+    output:
+        f"{KIND_RUN}/layers.tsv",
+    log:
+        "results/logs/layer_selection_of_kind/{dataset}_{model}_ctx{context}_{kind}.log",
+    benchmark:
+        "results/benchmarks/layer_selection_of_kind/{dataset}_{model}_ctx{context}_{kind}.tsv"
+    wildcard_constraints:
+        kind=names_regex(KINDS),
+        model=names_regex(OWN_FEATURES),
+
+
+rule partition:
+    """Unique and shared variance of the activations and a feature kind (banded ridge)."""
+    input:
+        data=lambda wc: dataset_files(wc.dataset),
+        activations=f"{RUN}/features.h5",
+        attributions=f"{KIND_RUN}/features.h5",
+    output:
+        f"{KIND_RUN}/partition/layer{{layer}}/{{subject}}.h5",
+    log:
+        "results/logs/partition/{dataset}_{model}_ctx{context}_{kind}_layer{layer}_{subject}.log",
+    benchmark:
+        "results/benchmarks/partition/{dataset}_{model}_ctx{context}_{kind}_layer{layer}_{subject}.tsv"
+    wildcard_constraints:
+        kind=names_regex(KINDS),
+        model=names_regex(OWN_FEATURES),
+    conda:
+        "../../envs/model.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(8000),
+        runtime=runtime(120),
+    params:
+        **ENCODING_PARAMS,
+        n_iter=config["encoding"]["banded_iterations"],
+        seed=config["seed"],
+    script:
+        "../scripts/partition.py"
+
+
+rule unique_variance:
+    """The ROI means of every subject x layer's variance partition."""
+    input:
+        unpack(lambda wc: encoding_files(wc, KIND_RUN, "partition")),
+    output:
+        f"{KIND_RUN}/unique_variance.tsv",
+    log:
+        "results/logs/unique_variance/{dataset}_{model}_ctx{context}_{kind}.log",
+    benchmark:
+        "results/benchmarks/unique_variance/{dataset}_{model}_ctx{context}_{kind}.tsv"
+    wildcard_constraints:
+        kind=names_regex(KINDS),
+        model=names_regex(OWN_FEATURES),
+    conda:
+        "../../envs/model.yaml"
+    threads: 1
+    resources:
+        mem_mb=mem_mb(1000),
+        runtime=runtime(10),
+    script:
+        "../scripts/unique_variance.py"

@@ -38,7 +38,7 @@ for spec in FIGURES.values():
         conda:
             "../../envs/analysis.yaml"
         params:
-            models=MODELS,
+            models=figure_models(spec),
             figure=spec.name,
             plot_params={k: config_value(config, v) for k, v in spec.params.items()},
         script:
