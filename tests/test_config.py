@@ -201,3 +201,14 @@ def test_revisions_become_one_model_per_checkpoint():
 def test_bad_revisions_are_named(entry, message):
     with pytest.raises(ConfigError, match=message):
         validate_config({**MINIMAL, "models": {"c": entry}}, SCHEMA)
+
+
+def test_feature_kinds_list_the_activations_first():
+    cfg = validate_config({**MINIMAL, "features": {"kinds": ["activations", "nwp_attribution"]}},
+                          SCHEMA)  # fmt: skip
+    assert cfg["features"]["attribution_words"] == 16
+    assert cfg["encoding"]["banded_iterations"] == 20
+    with pytest.raises(ConfigError, match=r"features.kinds = \['nwp_attribution'\]: list act"):
+        validate_config({**MINIMAL, "features": {"kinds": ["nwp_attribution"]}}, SCHEMA)
+    with pytest.raises(ConfigError, match=r"features.kinds.*'gradients'.*nwp_attribution"):
+        validate_config({**MINIMAL, "features": {"kinds": ["activations", "gradients"]}}, SCHEMA)

@@ -279,3 +279,25 @@ def test_word_examples_and_table_by_hand():
     table = figures.word_table(s, 0.5)
     assert table["both"] == [("marta", 1), ("the", 1)]
     assert table["ba_only"] == [("marta", 1)] and table["nwp_only"] == [("fog", 1)]
+
+
+def test_feature_kinds_draws_both_kinds_and_the_subject_mean_unique_variance(monkeypatch):
+    from brainattr import figures
+    from brainattr.tables import UNIQUE_VARIANCE
+
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, png, pdf: drawn.append(fig))
+    layers = pd.DataFrame({"layer": [2, 5], "mean_ba": [0.1, 0.2], "sem_ba": [0.01, np.nan]})
+    part = pd.DataFrame({c: 0.0 for c in UNIQUE_VARIANCE[3:]}, index=range(4))
+    part = part.assign(subject=["a", "b"] * 2, layer=[2, 2, 5, 5], roi_label="language",
+                       unique_attributions=[0.01, 0.03, 0.05, 0.07],
+                       unique_attributions_null=[0.0, -0.02, 0.0, 0.0])  # fmt: skip
+    figures.feature_kinds({"m": layers}, {"m": layers.assign(mean_ba=[0.3, 0.4])}, {"m": part},
+                          "t", "a.png", "a.pdf")  # fmt: skip
+    ax_ba, ax_u = drawn[0].axes
+    by_label = {line.get_label(): line for line in ax_u.lines}
+    np.testing.assert_allclose(by_label["m: unique to attributions"].get_ydata(), [0.02, 0.06])
+    np.testing.assert_allclose(by_label["m: attributions rolled (null)"].get_ydata(), [-0.01, 0])
+    ba = {c.get_label(): c for c in ax_ba.containers}
+    np.testing.assert_allclose(np.asarray(ba["m: attributions"].lines[0].get_ydata(), float),
+                               [0.3, 0.4])  # fmt: skip

@@ -1,5 +1,6 @@
 """Training checkpoints through the workflow: a local model saved at two "steps" runs as two
-models, and the training figure draws both; the faithfulness curves of the same run."""
+models, and the training figure draws both; the faithfulness curves and the attribution
+features (with their variance partition) of the same run."""
 
 from __future__ import annotations
 
@@ -37,8 +38,10 @@ def test_checkpoints_run_as_models_and_draw_the_training_figure(tmp_path, tiny_m
                                        "max_words": 400}}},
         "models": {"tiny": {"source": "local", "path": str(checkpoints), "layers": [1, 2, 3],
                             "revisions": ["step0", "step100"]}},
-        "features": {"context_words": [8]},
-        "encoding": {"alphas": [1, 100, 10000], "inner_folds": 2},
+        # attribution features ride along too: the same model jobs' next-word gradients
+        "features": {"context_words": [8], "kinds": ["activations", "nwp_attribution"],
+                     "attribution_words": 4},
+        "encoding": {"alphas": [1, 100, 10000], "inner_folds": 2, "banded_iterations": 5},
         "attribution": {"n_targets": 8, "nulls": []},
         # faithfulness curves ride along: small, and the same model jobs
         "analysis": {"mask_seeds": 1, "faithfulness_words": [1, 3]},
@@ -48,12 +51,14 @@ def test_checkpoints_run_as_models_and_draw_the_training_figure(tmp_path, tiny_m
     plan = subprocess.run(snakemake_command(tmp_path, cfg, "-n", "--quiet", "rules"),
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert plan.returncode == 0, plan.stderr[-3000:]
-    assert "fig_training" in plan.stdout and "fig_faithfulness" in plan.stdout
+    for rule in ("fig_training", "fig_faithfulness", "fig_feature_kinds", "partition"):
+        assert rule in plan.stdout
     figure = "results/demo/ctx8/gxi/figures/training.png"
     faithful = "results/demo/ctx8/gxi/figures/faithfulness.png"
+    kinds = "results/demo/ctx8/figures/feature_kinds.png"
     # targets last, after an option of one value (--quiet and --resources take lists)
     cmd = snakemake_command(tmp_path, cfg, "--quiet", "rules", "--resources", "gpu=1",
-                            "--cores", "2", figure, faithful)  # fmt: skip
+                            "--cores", "2", figure, faithful, kinds)  # fmt: skip
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-5000:]
     assert (tmp_path / figure).stat().st_size > 1000
@@ -70,3 +75,11 @@ def test_checkpoints_run_as_models_and_draw_the_training_figure(tmp_path, tiny_m
     aopc = pd.read_csv(run / "aopc.tsv", sep="\t")
     assert set(aopc["control"]) == {"ba_matched", "nwp_matched", "random"}
     assert (aopc["ci_low"] <= aopc["aopc"]).all() and (aopc["aopc"] <= aopc["ci_high"]).all()
+    assert (tmp_path / kinds).stat().st_size > 1000
+    for step in ("step0", "step100"):
+        kind = tmp_path / f"results/demo/tiny-{step}/ctx8/nwp_attribution"
+        with h5py.File(kind / "features.h5") as f:
+            assert f["layer_2"].shape[1] == 4  # k attribution features, not the hidden size
+        assert list(pd.read_csv(kind / "layers.tsv", sep="\t")["layer"]) == [1, 2, 3]
+        table = pd.read_csv(kind / "unique_variance.tsv", sep="\t")
+        assert list(table["layer"]) == [1, 2, 3] and table["r2_joint"].notna().all()

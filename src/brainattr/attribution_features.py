@@ -26,8 +26,8 @@ from brainattr.attribution.nwp import nwp_scores_batched
 from brainattr.dataset import read_dataset
 from brainattr.models import LoadedModel, load_model
 from brainattr.progress import Progress
-from brainattr.targets import Target
 from brainattr.tables import write_features
+from brainattr.targets import Target
 from brainattr.windows import StoryWindows
 
 log = logging.getLogger(__name__)

@@ -202,7 +202,8 @@ def partition_subject(
         out[f"unique_{name}"] = r2_joint - r2_alone[1 - i]
         out[f"split_{name}"] = prod[i]
         if f"null_{name}" in split:
-            out[f"unique_{name}_null"] = r2_per_target(split[f"null_{name}"].sum(0), y) - r2_alone[1 - i]
+            r2_null = r2_per_target(split[f"null_{name}"].sum(0), y)
+            out[f"unique_{name}_null"] = r2_null - r2_alone[1 - i]
     return out
 
 
@@ -240,9 +241,9 @@ def run_partition(
         f.create_dataset("roi", data=roi)
         f.attrs.update(subject=subject, layer=layer, roi_label=roi_label,
                        **{f"mean_{k}": float(v[roi].mean()) for k, v in res.items()})  # fmt: skip
+    means = [res[k][roi].mean() for k in ("r2_joint", "unique_activations", "unique_attributions")]
     log.info("%s layer %d (%s): R2 joint %.4f, unique activations %.4f, unique attributions "
-             "%.4f", subject, layer, roi_label, res["r2_joint"][roi].mean(),
-             res["unique_activations"][roi].mean(), res["unique_attributions"][roi].mean())  # fmt: skip
+             "%.4f", subject, layer, roi_label, *means)  # fmt: skip
 
 
 def run_unique_variance(partition_paths: list[str], out_path: str | Path) -> None:
