@@ -275,6 +275,46 @@ def write_table(table: pd.DataFrame, path: str | Path, columns: list[str]) -> No
         out.to_csv(path, sep="\t", index=False)
 
 
+# the score tables' column types, so that tables written in chunks share one schema
+SCORE_TYPES = {"task": "string", "method": "string", "subject": "string", "layer": "int64",
+               "layer_group": "string", "target_tr": "int64", "fold": "int64",
+               "word_index": "int64", "distance": "int64", "word": "string",
+               "score": "float64", "repeat": "int64", "null": "string"}  # fmt: skip
+
+
+class ParquetStream:
+    """A score table written in chunks of rows (one Parquet row group each), so that a stage
+    never holds the whole table; the file is the one :func:`write_table` would write.
+
+    Use as a context manager; ``write`` takes a DataFrame with at least ``columns``.
+    """
+
+    def __init__(self, path: str | Path, columns: list[str]):
+        import pyarrow as pa
+
+        self.path, self.columns = Path(path), columns
+        self.schema = pa.schema([(c, pa.from_numpy_dtype(np.dtype(SCORE_TYPES[c]))
+                                  if SCORE_TYPES[c] != "string" else pa.string())
+                                 for c in columns])  # fmt: skip
+        self._writer = None
+
+    def __enter__(self) -> ParquetStream:
+        import pyarrow.parquet as pq
+
+        self._writer = pq.ParquetWriter(self.path, self.schema)
+        return self
+
+    def write(self, table: pd.DataFrame) -> None:
+        import pyarrow as pa
+
+        rows = check_columns(table, self.columns, f"table for {self.path}")
+        if len(rows):
+            self._writer.write_table(pa.Table.from_pandas(rows, self.schema, preserve_index=False))
+
+    def __exit__(self, *exc) -> None:
+        self._writer.close()  # with no rows written: an empty table of the schema
+
+
 def empty_table(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
 

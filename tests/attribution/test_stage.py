@@ -109,3 +109,30 @@ def test_nulls_add_their_own_rows_and_leave_the_brain_scores_as_they_are(
     assert set(nulls["null"]) == {"random_readout"} and len(nulls) == len(ba)
     np.testing.assert_array_equal(nulls["word_index"], ba["word_index"])
     assert not np.allclose(nulls["score"], ba["score"])
+
+
+@pytest.mark.parametrize("engine", ["per_target", "shared"])
+def test_tables_written_a_chunk_of_targets_at_a_time_equal_one_pass(
+    tmp_path, tiny_spec, tiny_run, monkeypatch, engine
+):
+    """Chunks of targets (one Parquet row group each) write the same rows, in the same order
+    and with the same types, as all targets at once, for the scores, repeats and nulls."""
+    import pyarrow.parquet as pq
+
+    from brainattr.attribution import stage
+    from brainattr.tables import NULL_SCORES
+
+    settings = AttributionSettings("gxi", n_targets=5, device="cpu", engine=engine,
+                                   nulls=("random_readout",))  # fmt: skip
+    run = [tiny_run[k] for k in ("data", "layers", "encodings", "features")]
+    out = {}
+    for chunk in (2, 100):
+        monkeypatch.setattr(stage, "TARGETS_PER_CHUNK", chunk)
+        paths = [tmp_path / f"{chunk}{n}" for n in ("s.parquet", "t.tsv", "r.parquet", "n.parquet")]
+        run_attribution(run[0], tiny_spec, 6, *run[1:], settings, *paths)
+        out[chunk] = [read_table(paths[0], SCORES), read_table(paths[2], REPEAT_SCORES),
+                      read_table(paths[3], NULL_SCORES)]  # fmt: skip
+        assert pq.ParquetFile(paths[0]).num_row_groups == (3 if chunk == 2 else 1)
+    for a, b in zip(out[2], out[100], strict=True):
+        assert len(a) > 0
+        pd.testing.assert_frame_equal(a, b, rtol=1e-9)

@@ -8,6 +8,7 @@ sampled) -> an engine (:mod:`brainattr.attribution.engines`) -> the score tables
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -20,12 +21,15 @@ from brainattr.dataset import read_dataset
 from brainattr.layers import selected_layers
 from brainattr.models import FINAL, load_model
 from brainattr.readout import BAHead, Readouts
-from brainattr.tables import NULL_SCORES, REPEAT_SCORES, SCORES, empty_table, write_table
+from brainattr.tables import NULL_SCORES, REPEAT_SCORES, SCORES, ParquetStream, empty_table
 from brainattr.targets import Target, eligible_targets, sample_targets, write_targets
 from brainattr.windows import StoryWindows
 
 # the model's output (the paper's NWP) and every selected layer's logit lens
 NWP_READOUTS = ("final", "logit_lens")
+# targets attributed and written together; neighbouring targets share windows in the shared
+# engine, so a chunk's first target recomputes at most D windows (scores are the same)
+TARGETS_PER_CHUNK = 64
 
 
 @dataclass(frozen=True)
@@ -122,17 +126,24 @@ def run_attribution(
         raise ValueError(f"{dataset_dir}: no eligible attribution target (see eligible_targets)")
     heads = [readouts.heads(t) for t in targets]  # shared weights; each adds its BOLD only
     s = settings
-    ba = engine.ba(lm, windows, targets, heads, s.method, s.ig_steps, s.batch_tokens, s.vjp_batch)
-    readouts = s.readouts(list(group_of))
-    nwp = engine.nwp(lm, windows.words, targets, s.method, s.ig_steps, s.batch_tokens, readouts)
-    scores, repeat_scores, null_scores = score_tables(
-        targets, heads, ba, nwp, windows.words, settings.method, group_of, readouts
-    )
-    write_table(scores, out_scores, SCORES)
-    if out_repeat_scores is not None:
-        write_table(repeat_scores, out_repeat_scores, REPEAT_SCORES)
-    if out_null_scores is not None:
-        write_table(null_scores, out_null_scores, NULL_SCORES)
+    nwp_readouts = s.readouts(list(group_of))
+    outputs = [(out_scores, SCORES), (out_repeat_scores, REPEAT_SCORES),
+               (out_null_scores, NULL_SCORES)]  # fmt: skip
+    with ExitStack() as stack:
+        streams = [stack.enter_context(ParquetStream(p, c)) if p is not None else None
+                   for p, c in outputs]  # fmt: skip
+        # a chunk of targets at a time: the tables' host memory does not grow with the targets
+        for start in range(0, len(targets), TARGETS_PER_CHUNK):
+            ts = targets[start : start + TARGETS_PER_CHUNK]
+            hs = heads[start : start + TARGETS_PER_CHUNK]
+            ba = engine.ba(lm, windows, ts, hs, s.method, s.ig_steps, s.batch_tokens, s.vjp_batch)
+            nwp = engine.nwp(lm, windows.words, ts, s.method, s.ig_steps, s.batch_tokens,
+                             nwp_readouts)  # fmt: skip
+            tables = score_tables(ts, hs, ba, nwp, windows.words, s.method, group_of,
+                                  nwp_readouts)  # fmt: skip
+            for stream, table in zip(streams, tables, strict=True):
+                if stream is not None:
+                    stream.write(table)
     write_targets(targets, out_targets)
 
 
