@@ -39,6 +39,18 @@ def test_no_word_predicts_across_a_story_border():
     assert min(t.span_start for t in targets if t.tr >= 4) == 7
 
 
+def test_story_borders_hold_for_words_outside_every_tr():
+    """Run two starts at word 6 (its context floor), whose first word lies before run two's
+    first TR (-1); run two's last word also lies outside every TR."""
+    words = [f"w{i}" for i in range(10)]
+    word_tr = np.array([0, 0, 1, 1, 2, 2, -1, 3, 3, -1])
+    w = StoryWindows(words, word_tr, 5, 3, np.array([0, 0, 0, 6, 6]))
+    pairs = [(t.tr, t.next_word) for t in word_targets(w)]
+    assert (2, 6) not in pairs  # word 5 ends story one
+    assert (3, 9) in pairs  # word 8 still predicts its story's last word
+    assert [n for _, n in pairs] == [1, 2, 3, 4, 5, 8, 9]
+
+
 def test_recent_word_vector_is_most_recent_first_and_zero_padded():
     scores = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     np.testing.assert_array_equal(recent_word_vector(scores, 2), [[3, 2], [6, 5]])

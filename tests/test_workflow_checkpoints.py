@@ -83,3 +83,14 @@ def test_checkpoints_run_as_models_and_draw_the_training_figure(tmp_path, tiny_m
         assert list(pd.read_csv(kind / "layers.tsv", sep="\t")["layer"]) == [1, 2, 3]
         table = pd.read_csv(kind / "unique_variance.tsv", sep="\t")
         assert list(table["layer"]) == [1, 2, 3] and table["r2_joint"].notna().all()
+    # the figure is in the report with its caption, rendered with this run's config
+    report = tmp_path / "report.zip"
+    res = subprocess.run(snakemake_command(tmp_path, cfg, "--report", str(report), kinds),
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    import zipfile
+
+    with zipfile.ZipFile(report) as z:
+        html = "".join(z.read(n).decode("utf-8", "replace") for n in z.namelist()
+                       if n.endswith(".html"))  # fmt: skip
+    assert "NWP attributions as brain features" in html and "k = 4 words" in html

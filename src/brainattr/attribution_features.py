@@ -3,12 +3,13 @@
 Feature kind ``nwp_attribution``: for each word i, the gradient x input attribution of the
 next-word loss (the cross-entropy of word i+1, mean over its tokens) to the last k words
 i, i-1, ..., i-k+1, as a vector ordered by distance (entry d = word i-d; 0 where the window
-does not reach back that far). Word i is read in its TR's window W_s, exactly as its
-activation is, and the prediction is made at each configured layer through the logit lens
-(:func:`brainattr.models.readout_logits`; the model's output at the last layer), so every
-layer has its own k features. Words average into their TR as activations do; a TR without a
-word that has a next word in its story gets zeros. The result is a ``features.h5`` like the
-activations' (:func:`brainattr.tables.write_features`), read by the same encoding stage.
+does not reach back that far). Word i is read in its TR's exact window W_s, as its
+activation is (``features.mode: exact``), and the prediction is made at each configured layer
+through the logit lens (:func:`brainattr.models.readout_logits`; the model's output at the
+last layer), so every layer has its own k features. Words average into their TR as
+activations do; a TR without a word that has a next word in its story gets zeros. The result
+is a ``features.h5`` like the activations' (:func:`brainattr.tables.write_features`), read by
+the same encoding stage.
 
 Our choices, not the cited paper's: signed GXI (not |GXI| or a normalised vector; the
 encoding z-scores each feature), the logit lens as the per-layer readout, and k a config key
@@ -43,14 +44,14 @@ def word_targets(windows: StoryWindows) -> list[Target]:
         ``tr`` = s, ``span_start`` = the start of W_s, ``span_stop`` = ``next_word`` = i+1
         (``row``/``fold`` -1, no delays: these are not encoding targets).
     """
-    word_floor = np.zeros(windows.n_words, dtype=np.int64)
-    for s in windows.trs_with_words():
-        word_floor[windows.first[s] : windows.stop[s]] = windows.floor[s]
+    # a story starts at each distinct context floor: from word order, so that words outside
+    # every TR (at a run's edges) still belong to their story
+    story = np.searchsorted(np.unique(windows.floor), np.arange(windows.n_words), side="right")
     out = []
     for s in windows.trs_with_words():
         start = int(windows.range(s)[0])
         for i in range(int(windows.first[s]), int(windows.stop[s])):
-            if i + 1 >= windows.n_words or word_floor[i + 1] != word_floor[i]:
+            if i + 1 >= windows.n_words or story[i + 1] != story[i]:
                 continue  # the story ends at word i: nothing to predict
             out.append(Target(int(s), -1, -1, [], start, i + 1, i + 1))
     return out

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-MODEL_RULES = ("features", "attribution", "masking")
-TARGET_RULES = ("attribution", "masking")
+MODEL_RULES = ("features", "attribution", "masking", "faithfulness", "attribution_features")
+TARGET_RULES = ("attribution", "masking", "faithfulness")
 H100_PEAK = {"fp32": 67e12, "bf16": 989e12}
 
 

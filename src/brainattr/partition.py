@@ -5,14 +5,14 @@ outer fold (run/story left out, as in :mod:`brainattr.encoding`) fits:
 
 - a banded (multiple-kernel) ridge on [A, B]: one linear kernel per space, each space
   z-scored on the fold's training rows and its kernel scaled to unit mean diagonal, the
-  kernel weights and alpha chosen per voxel by random search with contiguous inner CV
+  kernel weights (:func:`kernel_weights`) and alpha chosen per voxel with contiguous inner CV
   (``MultipleKernelRidgeCV``, Dupré la Tour et al. 2022);
 - a kernel ridge on A alone and on B alone (:func:`brainattr.encoding.kernel_ridge_cv_predict`).
 
 Held-out predictions are concatenated over folds and scored by R^2 per voxel. The unique
 variance of A is R^2(A, B) - R^2(B), of B R^2(A, B) - R^2(A), and the shared variance
 R^2(A) + R^2(B) - R^2(A, B) (de Heer et al. 2017). The banded model's prediction split per
-space gives the product-measure split (himalaya ``r2_score_split``), which sums to R^2(A, B).
+space gives the product-measure split (:func:`r2_split`), which sums to R^2(A, B).
 
 Null: each space is in turn rolled in time within every run by a seeded offset (keeping its
 autocorrelation, breaking its alignment with the BOLD) and the joint model refit; its
@@ -55,8 +55,44 @@ def r2_per_target(prediction: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.where(ss > 0, 1.0 - res / np.where(ss > 0, ss, 1.0), 0.0)
 
 
+def r2_split(split: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Product-measure split of the joint R^2 over feature spaces (himalaya's
+    ``r2_score_split``, in NumPy): space i gets (2 y.p_i - p_i.sum_j p_j) / y.y, and the
+    spaces sum to the joint R^2 (0 where y is 0).
+
+    Parameters
+    ----------
+    split : array of shape (n_spaces, n_samples, n_targets)
+        Each space's part of the joint prediction.
+    y : array of shape (n_samples, n_targets), zero-mean
+
+    Returns
+    -------
+    r2 : array of shape (n_spaces, n_targets)
+    """
+    ss = (y * y).sum(axis=0)
+    joint = split.sum(axis=0)
+    num = 2 * (y[None] * split).sum(axis=1) - (split * joint[None]).sum(axis=1)
+    return np.where(ss > 0, num / np.where(ss > 0, ss, 1.0), 0.0)
+
+
+def kernel_weights(n_iter: int, seed: int) -> np.ndarray:
+    """Kernel weights the banded ridge tries for two spaces: each space alone, equal weights,
+    and ``n_iter`` seeded Dirichlet draws (concentration 0.1 and 1 in turn, as himalaya's own
+    search), so the joint model can always fall back on either space.
+
+    Returns
+    -------
+    weights : array of shape (n_iter + 3, 2), rows summing to 1
+    """
+    rng = np.random.default_rng(seed)
+    draws = [rng.dirichlet([c, c]) for c in np.resize([0.1, 1.0], n_iter)]
+    return np.vstack([np.eye(2), [[0.5, 0.5]], *draws])
+
+
 def roll_within_runs(features: np.ndarray, runs: np.ndarray, min_shift: int, seed: int):
-    """Each run's rows rolled by a seeded offset in [min_shift, run length - min_shift].
+    """Each run's rows rolled by a seeded offset of at least ``min_shift`` TRs and an eighth of
+    the run from either end (autocorrelated features stay misaligned).
 
     Parameters
     ----------
@@ -77,7 +113,8 @@ def roll_within_runs(features: np.ndarray, runs: np.ndarray, min_shift: int, see
         if len(rows) <= 2 * min_shift:
             raise ValueError(f"run {run} has {len(rows)} TRs: too short to roll by at least "
                              f"{min_shift} TRs for the null")  # fmt: skip
-        out[rows] = np.roll(features[rows], int(rng.integers(min_shift, len(rows) - min_shift)), 0)
+        low = max(min_shift, len(rows) // 8)
+        out[rows] = np.roll(features[rows], int(rng.integers(low, len(rows) - low + 1)), 0)
     return out
 
 
@@ -134,13 +171,14 @@ def banded_predict(
     from himalaya.kernel_ridge import MultipleKernelRidgeCV
 
     bk = set_backend(resolve_backend(backend), on_error="raise")
-    params = {"n_iter": n_iter, "alphas": np.asarray(alphas, dtype=np.float64),
-              "progress_bar": False}  # fmt: skip
+    params = {"n_iter": kernel_weights(n_iter, seed), "progress_bar": False,
+              "alphas": np.asarray(alphas, dtype=np.float64)}  # fmt: skip
     model = MultipleKernelRidgeCV(kernels="precomputed", solver="random_search",
                                   solver_params=params, random_state=seed,
                                   cv=KFold(n_splits=inner_folds, shuffle=False))  # fmt: skip
     k = bk.asarray(kernels, dtype=bk.float64)
-    model.fit(k[:, train][:, :, train], bk.asarray(y[train], dtype=bk.float64))
+    with np.errstate(divide="ignore"):  # a space alone has weight 0 on the other: log(0)
+        model.fit(k[:, train][:, :, train], bk.asarray(y[train], dtype=bk.float64))
     return bk.to_numpy(model.predict(k[:, ~train][:, :, train], split=True))
 
 
@@ -191,11 +229,9 @@ def partition_subject(
                 for i in range(2):
                     alone[i, test] = kernel_ridge_cv_predict(kernels[i], y, train, alphas,
                                                              inner_folds, backend)  # fmt: skip
-    from himalaya.scoring import r2_score_split
-
     r2_joint = r2_per_target(split["joint"].sum(0), y)
     r2_alone = [r2_per_target(alone[i], y) for i in range(2)]
-    prod = np.asarray(r2_score_split(y, split["joint"]))
+    prod = r2_split(split["joint"], y)
     out = {"r2_joint": r2_joint, "shared": r2_alone[0] + r2_alone[1] - r2_joint}
     for i, name in enumerate(SPACES):
         out[f"r2_{name}"] = r2_alone[i]

@@ -51,7 +51,7 @@ rule attribution_features:
         "../../envs/model.yaml"
     threads: 2
     resources:
-        mem_mb=mem_mb(8000),
+        mem_mb=mem_mb(16000),
         runtime=runtime(240),
         gpu=model_gpus(),
         gres=model_gres(),
