@@ -30,7 +30,7 @@ import pandas as pd
 from sklearn.model_selection import KFold
 
 from brainattr.dataset import read_dataset, read_responses, roi_mask
-from brainattr.design import delayed_design, fold_design, zscore_per_run
+from brainattr.design import delayed_design, fold_design, prepare_responses
 from brainattr.encoding import kernel_ridge_cv_predict, resolve_backend
 from brainattr.tables import UNIQUE_VARIANCE, read_features, write_table
 
@@ -214,21 +214,21 @@ def partition_subject(
         ``r2_joint``, ``r2_<space>`` (alone), ``unique_<space>``, ``shared``,
         ``split_<space>`` (product measure), and with ``nulls`` ``unique_<space>_null``.
     """
-    fits = {"joint": spaces}
-    for i, null in enumerate(nulls or []):
-        fits[f"null_{SPACES[i]}"] = [null if j == i else s for j, s in enumerate(spaces)]
+    # each fit's spaces, as indices into spaces + nulls: the joint one, then a null per space
+    fits = {"joint": [0, 1]}
+    for i in range(len(nulls or [])):
+        fits[f"null_{SPACES[i]}"] = [2 + i if j == i else j for j in range(2)]
     split = {name: np.zeros((2, *y.shape)) for name in fits}
     alone = np.zeros((2, *y.shape))
     for k in np.unique(fold):
         train, test = fold != k, fold == k
-        for name, xs in fits.items():
-            kernels = fold_kernels(xs, train)
-            split[name][:, test] = banded_predict(kernels, y, train, alphas, inner_folds,
+        kernels = fold_kernels([*spaces, *(nulls or [])], train)  # each space's kernel once
+        for name, idx in fits.items():
+            split[name][:, test] = banded_predict(kernels[idx], y, train, alphas, inner_folds,
                                                   n_iter, seed, backend)  # fmt: skip
-            if name == "joint":
-                for i in range(2):
-                    alone[i, test] = kernel_ridge_cv_predict(kernels[i], y, train, alphas,
-                                                             inner_folds, backend)  # fmt: skip
+        for i in range(2):
+            alone[i, test] = kernel_ridge_cv_predict(kernels[i], y, train, alphas, inner_folds,
+                                                     backend)  # fmt: skip
     r2_joint = r2_per_target(split["joint"].sum(0), y)
     r2_alone = [r2_per_target(alone[i], y) for i in range(2)]
     prod = r2_split(split["joint"], y)
@@ -268,7 +268,7 @@ def run_partition(
     spaces = [delayed_design(f, runs, kept, n_delays) for f in raw]
     nulls = [delayed_design(roll_within_runs(f, runs, n_delays + 1, seed + i), runs, kept,
                             n_delays) for i, f in enumerate(raw)]  # fmt: skip
-    y = zscore_per_run(bold[rows].astype(np.float64), runs[rows])
+    y = prepare_responses(bold, runs, kept)
     fold = np.searchsorted(np.unique(runs[rows]), runs[rows])
     res = partition_subject(spaces, y, fold, alphas, inner_folds, n_iter, seed, nulls, backend)
     with h5py.File(out_path, "w") as f:

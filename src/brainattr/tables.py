@@ -284,7 +284,8 @@ SCORE_TYPES = {"task": "string", "method": "string", "subject": "string", "layer
 
 class ParquetStream:
     """A score table written in chunks of rows (one Parquet row group each), so that a stage
-    never holds the whole table; the file is the one :func:`write_table` would write.
+    never holds the whole table: the rows and columns :func:`write_table` would write, with the
+    types of :data:`SCORE_TYPES` (also when no row is written).
 
     Use as a context manager; ``write`` takes a DataFrame with at least ``columns``.
     """

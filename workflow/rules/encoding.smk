@@ -63,9 +63,7 @@ use rule encoding as encoding_of_kind with:
         kind=names_regex(KINDS),
         model=names_regex(OWN_FEATURES),
     params:
-        **ENCODING_PARAMS,
-        targets_batch=config["encoding"]["targets_batch"],
-        alphas_batch=config["encoding"]["alphas_batch"],
+        # the other params are encoding's (use rule merges keyword params): a kind is no control
         model={},
         seed=0,
 
