@@ -9,6 +9,12 @@ scikit-learn has no per-target alpha with K-fold CV (``alpha_per_target`` needs 
 so the reference is ``RidgeCV(cv=KFold(5))`` fitted voxel by voxel. Prints
 
     encoding: ratio=<sklearn s / ours s>x max_abs_err_r=<...> efficiency=<...>
+    roi_refit: ratio=<himalaya s / ours s>x max_rel_err=<...>
+
+roi_refit: the ROI weights attribution and masking refit from the stored alphas (one alpha per
+voxel), at the rehearsal's HP shape (900 training TRs, 4 x 1536 features, 400 ROI voxels),
+:func:`brainattr.encoding.solve_ridge` against himalaya's ``solve_kernel_ridge_eigenvalues``
+(which stacks an (n_voxels, n, n) array for per-voxel alphas).
 
 efficiency = FLOPs of the kernel ridge solution (Gram matrices 2 n^2 p, eigendecompositions
 ~ 9 n^3 per training set, 2 n^2 V per alpha) / seconds / fp32 matmul FLOP/s measured here.
@@ -24,7 +30,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 
 from brainattr.design import delay_features, pearson_r, zscore_per_run
-from brainattr.encoding import encode_subject
+from brainattr.encoding import encode_subject, solve_ridge
 
 ALPHAS = [0.01, 0.1, 1, 10, 100, 1000, 10000, 100000, 1000000]
 
@@ -93,6 +99,29 @@ def main() -> None:
         f"encoding: ratio={t_ref / t_ours:.1f}x max_abs_err_r={err:.1e} "
         f"efficiency={flops / t_ours / peak:.2f}"
     )
+
+    roi_refit()
+
+
+def roi_refit(n_train: int = 900, p: int = 4 * 1536, n_roi: int = 400) -> None:
+    """Per-voxel-alpha ridge at the rehearsal's shape: ours against himalaya's solver."""
+    from himalaya.kernel_ridge import solve_kernel_ridge_eigenvalues
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((n_train, p))
+    y = x[:, :50] @ rng.standard_normal((50, n_roi)) + 30 * rng.standard_normal((n_train, n_roi))
+    x, y = x - x.mean(0), y - y.mean(0)
+    alphas = 10.0 ** rng.integers(0, 6, n_roi)
+    t0 = time.perf_counter()
+    ours = solve_ridge(x, y, alphas)
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ref = x.T @ solve_kernel_ridge_eigenvalues(x @ x.T, y, alpha=alphas)
+    t_ref = time.perf_counter() - t0
+    err = np.abs(ours - ref).max() / np.abs(ref).max()
+    print(f"# {n_train} training TRs, {p} features, {n_roi} voxels with their own alphas; "
+          f"seconds: himalaya {t_ref:.1f}, ours {t_ours:.2f}")  # fmt: skip
+    print(f"roi_refit: ratio={t_ref / t_ours:.1f}x max_rel_err={err:.1e}")
 
 
 if __name__ == "__main__":

@@ -104,6 +104,33 @@ def test_memory_batches_give_the_same_fit():
         np.testing.assert_array_equal(parts[1], whole[1])
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("shape", [(60, 200), (90, 12)])  # kernel ridge, and primal ridge
+def test_per_target_alphas_equal_himalayas_solvers(shape, backend):
+    """solve_ridge's products against himalaya's per-target solvers (the reference)."""
+    from himalaya.backend import set_backend
+    from himalaya.kernel_ridge import solve_kernel_ridge_eigenvalues
+    from himalaya.ridge import solve_ridge_svd
+
+    from brainattr.encoding import solve_ridge
+
+    set_backend("numpy")  # the reference in NumPy (solve_ridge sets the global backend)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(shape)
+    x[:, 1] = x[:, 0]  # a rank-deficient design: a zero eigenvalue
+    y = rng.standard_normal((shape[0], 9))
+    x, y = x - x.mean(0), y - y.mean(0)
+    alphas = np.logspace(-3, 5, 9)
+    if shape[1] > shape[0]:
+        ref = x.T @ solve_kernel_ridge_eigenvalues(x @ x.T, y, alpha=alphas)
+    else:
+        ref = solve_ridge_svd(x, y, alpha=alphas)
+    ours = solve_ridge(x, y, alphas, backend)
+    np.testing.assert_allclose(ours, ref, rtol=1e-8, atol=1e-10 * np.abs(ref).max())
+    # each target's own alpha: voxel 0 alone gives the same weights
+    np.testing.assert_allclose(solve_ridge(x, y[:, :1], alphas[:1], backend), ours[:, :1])
+
+
 @pytest.mark.parametrize("h", [6, 100])  # ridge, and kernel ridge (features > training TRs)
 def test_refit_roi_weights_equal_the_cv_fit(h):
     from brainattr.encoding import roi_weights
