@@ -37,6 +37,36 @@ def test_model_depth_without_loading_weights(tiny_model_dir):
         model_depth("s", {**GGUF, "package": "no_such_pkg"})
 
 
+def test_gguf_depth_from_the_header_equals_ggufs_reader(tmp_path):
+    """The header-only reader skips every value type (a token array and floats before the
+    block count) and agrees with gguf's full reader; no block count, no depth."""
+    from gguf import GGUFReader, GGUFWriter
+
+    from brainattr.plan_checks import _gguf_depth
+
+    def write(path, blocks):
+        w = GGUFWriter(str(path), "llama")
+        w.add_token_list(["a", "bb", "<s>"] * 50)
+        w.add_token_scores([0.5] * 150)
+        w.add_context_length(128)
+        if blocks is not None:
+            w.add_block_count(blocks)
+        w.add_string("general.name", "made for a test")
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.close()
+        return path
+
+    path = write(tmp_path / "m.gguf", 7)
+    assert _gguf_depth(path, "k") == (7, "m.gguf llama.block_count")
+    field = GGUFReader(str(path)).fields["llama.block_count"]
+    assert int(field.parts[field.data[0]][0]) == 7
+    assert _gguf_depth(write(tmp_path / "none.gguf", None), "k") == (None, "")
+    (tmp_path / "not.gguf").write_bytes(b"GGML" + bytes(20))
+    with pytest.raises(ConfigError, match=r"k: .*not\.gguf is not a GGUF file"):
+        _gguf_depth(tmp_path / "not.gguf", "k")
+
+
 def test_layers_beyond_the_model_name_the_key(tiny_model_dir):
     config = {"datasets": {}, "models": {
         "t": {"source": "local", "path": str(tiny_model_dir), "layers": [1, 4, 5, 9]}}}  # fmt: skip

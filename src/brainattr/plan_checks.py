@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -81,15 +82,48 @@ def model_depth(name: str, spec: dict) -> tuple[int | None, str]:
     return None, ""
 
 
+# GGUF metadata value types (gguf.GGUFValueType) and the size of the fixed-size ones
+_GGUF_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_GGUF_STRING, _GGUF_ARRAY = 8, 9
+_GGUF_INTS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 10: "<Q", 11: "<q"}
+
+
 def _gguf_depth(path: Path, key: str) -> tuple[int | None, str]:
+    """The ``<arch>.block_count`` of a GGUF file, read from its header only: gguf's
+    ``GGUFReader`` parses every field (the tokenizer's 49k-entry arrays), seconds at each
+    plan."""
     if not path.is_file():
         raise ConfigError(f"{key}: {path} does not exist")
-    from gguf import GGUFReader
+    with path.open("rb") as f:
 
-    fields = GGUFReader(str(path)).fields
-    for field_name, field in fields.items():
-        if field_name.endswith(".block_count"):
-            return int(field.parts[field.data[0]][0]), f"{path.name} {field_name}"
+        def unpack(fmt: str):
+            return struct.unpack(fmt, f.read(struct.calcsize(fmt)))[0]
+
+        def skip(value_type: int) -> None:
+            if value_type == _GGUF_STRING:
+                f.seek(unpack("<Q"), 1)
+            elif value_type == _GGUF_ARRAY:
+                item_type, count = unpack("<I"), unpack("<Q")
+                if item_type in _GGUF_SIZES:
+                    f.seek(_GGUF_SIZES[item_type] * count, 1)
+                else:
+                    for _ in range(count):
+                        skip(item_type)
+            elif value_type in _GGUF_SIZES:
+                f.seek(_GGUF_SIZES[value_type], 1)
+            else:
+                raise ConfigError(f"{key}: {path} is not a GGUF file this reader knows "
+                                  f"(metadata value type {value_type})")  # fmt: skip
+
+        if f.read(4) != b"GGUF":
+            raise ConfigError(f"{key}: {path} is not a GGUF file (no GGUF magic)")
+        unpack("<I"), unpack("<Q")  # version, tensor count
+        for _ in range(unpack("<Q")):
+            field_name = f.read(unpack("<Q")).decode("utf-8")
+            value_type = unpack("<I")
+            if field_name.endswith(".block_count") and value_type in _GGUF_INTS:
+                return int(unpack(_GGUF_INTS[value_type])), f"{path.name} {field_name}"
+            skip(value_type)
     return None, ""
 
 

@@ -15,10 +15,12 @@ are realistic.
 from __future__ import annotations
 
 import zlib
-
-import torch
+from typing import TYPE_CHECKING
 
 from brainattr.errors import ModelSpecError
+
+if TYPE_CHECKING:  # Snakemake imports this module to plan: torch costs seconds there
+    import torch
 
 # config.json values of each model (model_type first); shapes only, no weights. Read from
 # copies of each config.json and the model cards (Gemma, Qwen2: the configs; Llama-3.2: its
@@ -118,6 +120,7 @@ def shape_model(spec: dict, dtype: torch.dtype, seed: int):
     ``spec["shape"]`` names the paper model; ``spec["shape_layers"]`` (optional) keeps only
     the first blocks, for a smoke scale.
     """
+    import torch
     from transformers import AutoModelForCausalLM
 
     overrides = {}
