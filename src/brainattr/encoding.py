@@ -133,11 +133,10 @@ def kernel_ridge_cv_predict(
 def solve_ridge(x: np.ndarray, y: np.ndarray, alphas: np.ndarray, backend: str = "numpy"):
     """Ridge with a given alpha per target: the solution RidgeCV/KernelRidgeCV refit with.
 
-    One decomposition serves every target: with X = U diag(s) V^T, the weights are
-    V diag(s / (s^2 + alpha_t)) U^T y_t; with more features than samples, the dual of the
-    kernel X X^T = Q diag(lambda) Q^T is Q diag(1 / (lambda + alpha_t)) Q^T y_t. himalaya's
-    solvers build an (n_targets, n, n) stack for per-target alphas (about 2.5 GB for 400
-    voxels and 900 training TRs, 32 GB for HP's ROI); these products need (n, n_targets).
+    One decomposition serves every target: X = U diag(s) V^T gives V diag(s / (s^2 +
+    alpha_t)) U^T y_t; with more features than samples, the dual is Q diag(1 / (lambda +
+    alpha_t)) Q^T y_t of X X^T = Q diag(lambda) Q^T. (himalaya's per-target solvers stack
+    (n_targets, n, n): 2.5 GB for 400 voxels and 900 TRs; these products need (n, n_targets).)
 
     Parameters
     ----------
@@ -157,8 +156,7 @@ def solve_ridge(x: np.ndarray, y: np.ndarray, alphas: np.ndarray, backend: str =
     alpha = bk.asarray(np.asarray(alphas, dtype=np.float64))[None, :]
     if x.shape[1] > x.shape[0]:
         eigenvalues, q = bk.eigh(xb @ xb.T)
-        # rounding can leave a zero eigenvalue slightly negative (himalaya zeroes them too)
-        eigenvalues = bk.clip(eigenvalues, 0, None)[:, None]
+        eigenvalues = bk.clip(eigenvalues, 0, None)[:, None]  # rounding: zeroed, as himalaya
         dual = q @ ((q.T @ yb) / (eigenvalues + alpha))
         return bk.to_numpy(xb.T @ dual)
     u, s, vt = bk.svd(xb, full_matrices=False)
