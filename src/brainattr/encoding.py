@@ -160,8 +160,7 @@ def solve_ridge(x: np.ndarray, y: np.ndarray, alphas: np.ndarray, backend: str =
         dual = q @ ((q.T @ yb) / (eigenvalues + alpha))
         return bk.to_numpy(xb.T @ dual)
     u, s, vt = bk.svd(xb, full_matrices=False)
-    s = s[:, None]
-    return bk.to_numpy(vt.T @ ((u.T @ yb) * (s / (s**2 + alpha))))
+    return bk.to_numpy(vt.T @ ((u.T @ yb) * (s[:, None] / (s[:, None] ** 2 + alpha))))
 
 
 def roi_weights(
