@@ -106,3 +106,13 @@ def snakemake_command(work: Path, config: Path, *extra: str) -> list[str]:
         str(config),
         *extra,
     ]
+
+
+@pytest.fixture(scope="session")
+def paper_plan() -> tuple:
+    """(jobs per rule, local rules) of config/paper.yaml planned through the SLURM profile:
+    one dry run (about a minute) for every test that reads the paper's plan."""
+    from brainattr.slurm_plan import plan
+
+    paper = [str(REPO / "config/paper.yaml")]
+    return plan(REPO / "Snakefile", REPO, paper, REPO / "profiles/slurm")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from brainattr.slurm_plan import count_jobs, plan, plan_table, profile_groups
+from brainattr.slurm_plan import count_jobs, plan_table, profile_groups
 
 from .conftest import REPO
 
@@ -33,8 +33,8 @@ def test_plan_table_counts_local_single_and_grouped_rules():
     )
 
 
-def test_paper_run_submits_at_most_300_jobs():
-    jobs, local = plan(REPO / "Snakefile", REPO, [str(REPO / "config/paper.yaml")])
+def test_paper_run_submits_at_most_300_jobs(paper_plan):
+    jobs, local = paper_plan
     assert jobs["encoding"] > 5000  # every subject x layer x model x context
     assert {"download", "download_model", "all", "fig_iou"} <= local
     rows = plan_table(jobs, local, *profile_groups(REPO / "profiles/slurm"))

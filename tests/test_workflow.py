@@ -205,31 +205,10 @@ def test_reordered_config_keys_replan_nothing(workflow_run):
     assert res.returncode == 0 and "Nothing to be done" in res.stdout + res.stderr, res.stdout
 
 
-def _job_counts(output: str) -> dict[str, int]:
-    table = output[output.index("Job stats:") :].split("\n")[3:]
-    counts = {}
-    for line in table:
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            break
-        counts[parts[0]] = int(parts[1])
-    return counts
-
-
-def test_paper_config_plans_the_paper_run():
+def test_paper_config_plans_the_paper_run(paper_plan):
     """config/paper.yaml replaces the demo config and plans HP + MRH x 6 models x 2 contexts,
     through the SLURM profile."""
-    from .conftest import REPO
-
-    res = subprocess.run(
-        snakemake_command(REPO, REPO / "config/paper.yaml", "-n", "--profile", "profiles/slurm"),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=REPO,
-    )
-    assert res.returncode == 0, res.stderr[-3000:]
-    counts = _job_counts(res.stdout)
+    counts, _ = paper_plan
     n_layers = 18 + 18 + 16 + 48 + 38 + 28
     assert counts["download"] == (4 + 8 + 2) + (1 + 9 * 3 + 11)
     assert counts["download_model"] == 6 and counts["prepare_dataset"] == 2

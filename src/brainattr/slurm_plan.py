@@ -96,9 +96,13 @@ def workflow_rules(snakefile: Path, workdir: Path, configfiles: list[str]) -> di
     return json.loads(out.split("RULES=")[-1].splitlines()[0])
 
 
-def plan(snakefile: Path, workdir: Path, configfiles: list[str]) -> tuple[Counter, set[str]]:
-    """(jobs per rule of the run, the workflow's local rules): a dry run, nothing written."""
+def plan(
+    snakefile: Path, workdir: Path, configfiles: list[str], profile: Path | None = None
+) -> tuple[Counter, set[str]]:
+    """(jobs per rule of the run, the workflow's local rules): a dry run, nothing written;
+    through ``profile`` where given (its executor and groups; the jobs are the same)."""
     extra = ["--configfile", *configfiles] if configfiles else []
+    extra += ["--profile", str(profile)] if profile else []
     table = _snakemake(["-m", "snakemake", "-n", "--quiet", "rules", "--snakefile",
                         str(snakefile), "--directory", str(workdir), *extra])  # fmt: skip
     rules = workflow_rules(snakefile, workdir, configfiles)
@@ -113,7 +117,7 @@ def main(args) -> int:
         raise SystemExit(f"error: no Snakefile at {snakefile}: run from a brainattr checkout")
     profile = Path(args.profile or root / "profiles/slurm")
     configfiles = [str(Path(args.configfile).resolve())] if args.configfile else []
-    jobs, local = plan(snakefile, Path(args.directory).resolve(), configfiles)
+    jobs, local = plan(snakefile, Path(args.directory).resolve(), configfiles, profile)
     rows = plan_table(jobs, local, *profile_groups(profile))
     print(f"{'jobs':>6}  {'runs':<7}{'sbatch':>7}  unit")
     for r in rows:
