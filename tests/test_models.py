@@ -268,3 +268,28 @@ def test_a_hub_model_shallower_than_its_layers_fails_when_loaded(tiny_spec):
         ModelSpecError, match=r"layer 9 requested .* has 4 layers .*models\.<name>\.layers"
     ):
         load_model({**tiny_spec, "layers": [1, 9]}, "cpu")
+
+
+def test_an_unpacked_gguf_model_reads_as_the_gguf(tmp_path):
+    """unpack_gguf's folder (what model jobs load) gives the GGUF's tokens, BOS and hidden
+    states: the de-quantised float32 weights, saved and read back."""
+    import torch
+
+    from brainattr.models import hidden_states, unpack_gguf
+
+    from .conftest import SMOLLM2
+
+    record = unpack_gguf(SMOLLM2, tmp_path / "weights", tmp_path / "unpacked.json")
+    assert record["gguf"].endswith(SMOLLM2["gguf_file"])
+    assert json.loads((tmp_path / "unpacked.json").read_text()) == record
+    direct = load_model(SMOLLM2, "cpu")
+    unpacked = load_model({**SMOLLM2, "snapshot": str(tmp_path / "unpacked.json")}, "cpu")
+    words = "Marta walked to the harbour at Saltmere before dawn , humming .".split()
+    (ids, owner), (ids_u, owner_u) = direct.encode_words(words), unpacked.encode_words(words)
+    assert ids.tolist() == ids_u.tolist() and owner.tolist() == owner_u.tolist()
+    assert unpacked.bos_id == direct.bos_id and unpacked.n_layers == direct.n_layers == 30
+    with torch.no_grad():
+        a = hidden_states(direct, direct.embed(ids)[None])
+        b = hidden_states(unpacked, unpacked.embed(ids_u)[None])
+    for layer in (0, 4, 15, 30):
+        torch.testing.assert_close(b[layer], a[layer], rtol=0, atol=0)

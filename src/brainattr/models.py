@@ -2,7 +2,7 @@
 
 Where a model comes from (an embedded package, a local folder, the hub's snapshot), how it is
 loaded and read (hidden states of every architecture, the NWP readouts) stay in this one module
-(about 390 lines), so that every job loads a model one way."""
+(about 420 lines), so that every job loads a model one way."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ def resolve_device(device: str = "auto") -> torch.device:
 def _locate(spec: dict) -> tuple[str, dict]:
     """Folder (or hub id) and keyword arguments for ``from_pretrained``."""
     source = spec["source"]
+    if "snapshot" in spec:
+        # a hub model's download or a GGUF model's unpacked weights (rules download_model,
+        # unpack_gguf); the job scripts set the hub offline at start (workflow.hub_offline)
+        return read_snapshot(spec["snapshot"])["folder"], {}
     if source == "gguf_package":
         found = importlib.util.find_spec(spec["package"])
         if found is None or found.origin is None:
@@ -48,10 +52,6 @@ def _locate(spec: dict) -> tuple[str, dict]:
             raise ModelSpecError(f"{folder} has no GGUF file '{spec['gguf_file']}'")
         return str(folder), {"gguf_file": spec["gguf_file"]}
     if source == "huggingface":
-        if "snapshot" in spec:
-            # jobs read the snapshot the download_model rule fetched (the job scripts set the
-            # hub offline at start: brainattr.workflow.hub_offline)
-            return read_snapshot(spec["snapshot"])["folder"], {}
         return spec["id"], {"revision": spec.get("revision", "main")}
     folder = Path(spec["path"])
     if not folder.is_dir():
@@ -131,13 +131,35 @@ def download_model(
     return snapshot
 
 
+def unpack_gguf(spec: dict, folder: str | Path, record_json: str | Path) -> dict:
+    """De-quantise a GGUF model once into ``folder`` (float32 safetensors, config, tokenizer):
+    transformers parses and de-quantises a GGUF at every load (about 40 s for SmolLM2-135M on
+    2 cores), a saved folder loads in seconds. ``record_json`` (written last) is read like a
+    hub snapshot: ``{"gguf", "folder"}``."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    where, kwargs = _locate({k: v for k, v in spec.items() if k != "snapshot"})
+    tokenizer = AutoTokenizer.from_pretrained(where, **kwargs)
+    gguf = AutoModelForCausalLM.from_pretrained(where, dtype=torch.float32, **kwargs)
+    # transformers will not save a model it loaded from a GGUF: its weights go into a plain one
+    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(where, **kwargs),
+                                             dtype=torch.float32)  # fmt: skip
+    model.load_state_dict(gguf.state_dict())
+    folder = Path(folder)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    record = {"gguf": str(Path(where) / kwargs["gguf_file"]), "folder": str(folder.resolve())}
+    Path(record_json).write_text(json.dumps(record, indent=2))
+    return record
+
+
 def read_snapshot(path: str | Path) -> dict:
     """The snapshot record written by :func:`download_model`, checked to still exist."""
     snapshot = json.loads(Path(path).read_text())
     if not Path(snapshot["folder"]).is_dir():
         raise ModelSpecError(
-            f"{path}: the snapshot folder {snapshot['folder']} is gone; delete {path} and rerun "
-            "to download the model again"
+            f"{path}: the model folder {snapshot['folder']} is gone; delete {path} and rerun "
+            "to download or unpack the model again"
         )
     return snapshot
 

@@ -108,14 +108,18 @@ def masking_settings():
 
 
 def model_inputs(model):
-    """Files a model job needs before it starts: the downloaded snapshot of a hub model."""
-    if config["models"][model]["source"] == "huggingface":
+    """Files a model job needs before it starts: the downloaded snapshot of a hub model, the
+    unpacked weights of a GGUF model."""
+    spec = config["models"][model]
+    if spec["source"] == "huggingface":
         return [f"{DATA_DIR}/models/{lm_of(model)}/snapshot.json"]
+    if "gguf_file" in spec:
+        return [f"{DATA_DIR}/models/{lm_of(model)}/unpacked.json"]
     return []
 
 
 def model_spec(model):
-    """A model's config entry, pointing hub models at their downloaded snapshot; an untrained
+    """A model's config entry, pointing hub and GGUF models at their snapshot; an untrained
     twin (init: random) and a paper shape get the config's seed for their initialisation."""
     spec = config["models"][model]
     random_init = spec.get("init") == "random" or spec["source"] == "shape"

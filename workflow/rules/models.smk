@@ -22,3 +22,24 @@ rule download_model:
         cache_dir=f"{DATA_DIR}/models/huggingface",
     script:
         "../scripts/download_model.py"
+
+
+rule unpack_gguf:
+    """De-quantise a GGUF model (the embedded demo model) once into safetensors: transformers
+    de-quantises a GGUF at every load, about 40 s per model job on 2 cores."""
+    output:
+        f"{DATA_DIR}/models/{{model}}/unpacked.json",
+    log:
+        "results/logs/unpack_gguf/{model}.log",
+    benchmark:
+        "results/benchmarks/unpack_gguf/{model}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    resources:
+        mem_mb=mem_mb(4000),
+        runtime=runtime(30),
+    params:
+        spec=lambda wc: config["models"][wc.model],
+        folder=lambda wc: f"{DATA_DIR}/models/{wc.model}/weights",
+    script:
+        "../scripts/unpack_gguf.py"
