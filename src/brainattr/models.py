@@ -154,7 +154,8 @@ def unpack_gguf(spec: dict, folder: str | Path, record_json: str | Path) -> dict
 
 
 def read_snapshot(path: str | Path) -> dict:
-    """The snapshot record written by :func:`download_model`, checked to still exist."""
+    """The record :func:`download_model` or :func:`unpack_gguf` wrote, its folder checked to
+    still exist."""
     snapshot = json.loads(Path(path).read_text())
     if not Path(snapshot["folder"]).is_dir():
         raise ModelSpecError(
