@@ -18,7 +18,7 @@ SRC = str(BASEDIR / "src")
 sys.path.insert(0, SRC)
 os.environ.update(BRAINATTR_ROOT=str(BASEDIR))  # set, not required: no envvars directive
 
-from brainattr.analysis import ANALYSIS_TABLES  # noqa: E402
+from brainattr.analysis_stage import ANALYSIS_TABLES  # noqa: E402
 from brainattr.config import validate_config  # noqa: E402
 from brainattr.dataset import COMMON_FILES  # noqa: E402
 from brainattr.figure_registry import FIGURES, config_value, figures_for  # noqa: E402

@@ -124,7 +124,7 @@ def test_positions_are_normalised_by_the_contexts_that_reach_each_distance():
 
 
 def test_null_tables_pair_each_null_with_the_same_nwp():
-    from brainattr.analysis import analysis_tables, null_analysis_tables
+    from brainattr.analysis_stage import analysis_tables, null_analysis_tables
 
     scores = _scores()
     ba = scores[scores["task"] == "ba"]

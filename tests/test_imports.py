@@ -7,6 +7,7 @@ import pytest
 
 ANALYSIS_MODULES = [
     "brainattr.analysis",
+    "brainattr.analysis_stage",
     "brainattr.workflow",
     "brainattr.brainmap",
     "brainattr.figures",

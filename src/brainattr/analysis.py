@@ -9,8 +9,8 @@ where it was (:func:`paired_nwp`), else with NWP(final), the paper's pairing.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,13 +22,8 @@ from brainattr.tables import (
     FINAL,
     IMPORTANT_SETS,
     IOU,
-    NULL_SCORES,
     POSITIONS,
-    SCORES,
     SPREAD,
-    empty_table,
-    read_table,
-    write_table,
 )
 
 
@@ -45,22 +40,44 @@ def important_set(scores: np.ndarray, threshold: float) -> np.ndarray:
     mask : bool array of shape (n_words,)
         Empty when every score is zero. Ties are broken by word order.
     """
-    mag = np.abs(np.asarray(scores, dtype=float))
-    total = mag.sum()
-    mask = np.zeros(mag.shape, dtype=bool)
-    if total == 0:
-        return mask
-    order = np.argsort(-mag, kind="stable")
-    share = np.cumsum(mag[order]) / total
-    n = int(np.searchsorted(share, threshold - 1e-12, side="left")) + 1
-    mask[order[: min(n, mag.size)]] = True
-    return mask
+    return important_masks(scores, np.array([threshold]))[0]
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     """Jaccard index of two boolean masks (1 when both are empty)."""
     union = np.logical_or(a, b).sum()
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+
+
+def important_masks(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """:func:`important_set` at every threshold from one sort.
+
+    Parameters
+    ----------
+    scores : array of shape (n_words,)
+    thresholds : array of shape (n_thresholds,)
+
+    Returns
+    -------
+    masks : bool array of shape (n_thresholds, n_words)
+    """
+    mag = np.abs(np.asarray(scores, dtype=float))
+    th = np.asarray(thresholds, dtype=float)
+    total = mag.sum()
+    if total == 0:
+        return np.zeros((th.size, mag.size), dtype=bool)
+    order = np.argsort(-mag, kind="stable")
+    n = np.searchsorted(np.cumsum(mag[order]) / total, th - 1e-12, side="left") + 1
+    rank = np.empty(mag.size, dtype=np.int64)
+    rank[order] = np.arange(mag.size)
+    return rank[None, :] < np.minimum(n, mag.size)[:, None]
+
+
+def ious(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """:func:`iou` of each row of two mask arrays (n_thresholds, n_words): (n_thresholds,)."""
+    union = np.logical_or(a, b).sum(axis=-1)
+    inter = np.logical_and(a, b).sum(axis=-1)
+    return np.where(union == 0, 1.0, inter / np.maximum(union, 1))
 
 
 def center_of_mass(distance: np.ndarray, scores: np.ndarray, mask: np.ndarray) -> float:
@@ -109,10 +126,10 @@ def important_sets(scores: pd.DataFrame, thresholds: list[float]) -> pd.DataFram
     """
     rows = []
     for key, g in contexts(scores):
-        s, idx = g["score"].to_numpy(), g["word_index"].to_numpy()
-        for t in thresholds:
-            m = important_set(s, t)
-            rows.append((*key, t, int(m.sum()), len(s), " ".join(map(str, idx[m]))))
+        idx = g["word_index"].to_numpy().astype(str)
+        masks = important_masks(g["score"].to_numpy(), thresholds)
+        rows.extend((*key, t, int(m.sum()), len(idx), " ".join(idx[m]))
+                    for t, m in zip(thresholds, masks, strict=True))  # fmt: skip
     return pd.DataFrame(rows, columns=IMPORTANT_SETS)
 
 
@@ -151,62 +168,82 @@ def position_partners(scores: pd.DataFrame, seed: int) -> dict[int, int | None]:
     Its NWP scores, compared at the same distances from the most recent word, give the
     overlap that position alone produces (the position-keeping baseline of the IoU).
     """
-    nwp = scores[scores["task"] == "nwp"].groupby("target_tr")["word_index"].agg(["min", "max"])
+    return partners_of_spans(nwp_spans(scores), seed)
+
+
+def nwp_spans(scores: pd.DataFrame) -> pd.DataFrame:
+    """First and last word (``min``, ``max``) of each target's NWP span, indexed by target."""
+    return scores[scores["task"] == "nwp"].groupby("target_tr")["word_index"].agg(["min", "max"])
+
+
+def partners_of_spans(spans: pd.DataFrame, seed: int) -> dict[int, int | None]:
+    """:func:`position_partners` from :func:`nwp_spans` (of every target, in target order)."""
     rng = np.random.default_rng(seed)
+    lo_all, hi_all, index = spans["min"].to_numpy(), spans["max"].to_numpy(), spans.index
     out: dict[int, int | None] = {}
-    for t, (lo, hi) in nwp.iterrows():
-        apart = nwp.index[(nwp["max"] < lo) | (nwp["min"] > hi)].to_numpy()
+    for t, lo, hi in zip(index, lo_all, hi_all, strict=True):
+        apart = index[(hi_all < lo) | (lo_all > hi)].to_numpy()
         out[int(t)] = int(rng.choice(apart)) if apart.size else None
     return out
 
 
-def iou_by_distance(a: np.ndarray, b: np.ndarray) -> float:
+def iou_by_distance(a: np.ndarray, b: np.ndarray) -> float | np.ndarray:
     """IoU of two important sets ordered by word (distance descending), compared at the
-    distances both spans reach (the last ``min(len)`` positions)."""
-    n = min(len(a), len(b))
-    return iou(a[len(a) - n :], b[len(b) - n :])
+    distances both spans reach (the last ``min(n_words)`` positions); masks of shape
+    (n_words,) give a float, (n_thresholds, n_words) an array (n_thresholds,)."""
+    n = min(a.shape[-1], b.shape[-1])
+    out = ious(a[..., a.shape[-1] - n :], b[..., b.shape[-1] - n :])
+    return float(out) if out.ndim == 0 else out
 
 
-def iou_table(scores: pd.DataFrame, thresholds: list[float], seed: int) -> pd.DataFrame:
+def context_rng(seed: int, key: tuple) -> np.random.Generator:
+    """A generator seeded by the config's seed and a context's key, so that a context's draws
+    do not depend on which other contexts are analysed with it (chunks of targets)."""
+    return np.random.default_rng([seed, zlib.crc32(repr(tuple(map(str, key))).encode())])
+
+
+def iou_table(
+    scores: pd.DataFrame,
+    thresholds: list[float],
+    seed: int,
+    nwp_of: NwpScores | None = None,
+    partners: dict[int, int | None] | None = None,
+) -> pd.DataFrame:
     """BA/NWP IoU per BA context and threshold, with two chance baselines.
 
     ``iou`` pairs BA(l) with NWP(l) where NWP was read at l (:func:`paired_nwp`), and so do
     the baselines; ``iou_final`` pairs it with NWP(final), the paper's pairing (NaN without).
 
-    ``iou_random`` permutes each task's scores within the context (seeded): the overlap of
-    sets of the same sizes at random positions. ``iou_position`` compares the BA set with the
-    NWP set of another target whose span shares no word (:func:`position_partners`), at the
-    same distances: the overlap that both tasks' positional preferences (recency) give
-    without any shared word. NaN when no such target exists.
+    ``iou_random`` permutes each task's scores within the context (seeded per context,
+    :func:`context_rng`): the overlap of sets of the same sizes at random positions.
+    ``iou_position`` compares the BA set with the NWP set of another target whose span shares
+    no word (:func:`position_partners`), at the same distances: the overlap that both tasks'
+    positional preferences (recency) give without any shared word. NaN when no such target
+    exists. ``nwp_of`` and ``partners`` (every target's, when ``scores`` holds a chunk of
+    targets) default to those of ``scores``.
     """
-    rng = np.random.default_rng(seed)
-    partners = position_partners(scores, seed)
-    nwp_of = nwp_scores_by_context(scores)
+    nwp_of = nwp_scores_by_context(scores) if nwp_of is None else nwp_of
+    partners = position_partners(scores, seed) if partners is None else partners
+    th = np.asarray(thresholds, dtype=float)
+    nan = np.full(th.size, np.nan)
     rows = []
     for key, g in contexts(scores[scores["task"] == "ba"]):
         layer, target = key[2], key[-1]
         ba, nwp = g["score"].to_numpy(), paired_nwp(nwp_of, layer, target)
         final = nwp_of.get((FINAL, target))
+        rng = context_rng(seed, key)
         ba_p, nwp_p = rng.permutation(ba), rng.permutation(nwp)
-        partner = partners[target]
-        other = None if partner is None else paired_nwp(nwp_of, layer, partner)
-        for t in thresholds:
-            ba_set = important_set(ba, t)
-            position = (
-                iou_by_distance(ba_set, important_set(other, t))
-                if other is not None
-                else float("nan")
-            )
-            rows.append(
-                (
-                    *key[1:],
-                    t,
-                    iou(ba_set, important_set(nwp, t)),
-                    iou(important_set(ba_p, t), important_set(nwp_p, t)),
-                    position,
-                    iou(ba_set, important_set(final, t)) if final is not None else float("nan"),
-                )
-            )
+        ba_sets = important_masks(ba, th)
+        other = None if partners[target] is None else paired_nwp(nwp_of, layer, partners[target])
+        position = nan if other is None else iou_by_distance(ba_sets, important_masks(other, th))
+        columns = (
+            th,
+            ious(ba_sets, important_masks(nwp, th)),
+            ious(important_masks(ba_p, th), important_masks(nwp_p, th)),
+            position,
+            ious(ba_sets, important_masks(final, th)) if final is not None else nan,
+        )
+        rows.extend((*key[1:], *values) for values in zip(*columns, strict=True))
     return pd.DataFrame(rows, columns=IOU)
 
 
@@ -224,6 +261,66 @@ def spread_table(sets: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=SPREAD)
 
 
+def position_parts(
+    scores: pd.DataFrame, threshold: float
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """What :func:`positions_table` sums over contexts, so that chunks of targets add up.
+
+    Returns
+    -------
+    counts : DataFrame
+        ``task, layer_group, distance, count``: important words at each distance.
+    reach : DataFrame
+        ``task, layer_group, reach``: per context, the farthest distance its span reaches.
+    summary : DataFrame
+        Per context: ``center_of_mass``, ``iqr`` (|score|-weighted), ``n_important``.
+    """
+    tasks, groups, distances, reach, summ_rows = [], [], [], [], []
+    for key, g in contexts(scores):
+        s, d = g["score"].to_numpy(), g["distance"].to_numpy()
+        m = important_set(s, threshold)
+        summ_rows.append(
+            (
+                *key,
+                center_of_mass(d, s, m),
+                weighted_iqr(d[m], np.abs(s[m])) if m.any() else float("nan"),
+                int(m.sum()),
+            )
+        )
+        tasks.append(key[0])
+        groups.append(key[3])
+        distances.append(d[m].astype(np.int64))
+        reach.append(int(d.max()))  # the farthest distance the span reaches
+    n = [x.size for x in distances]
+    hist = pd.DataFrame(
+        {
+            "task": np.repeat(np.array(tasks, dtype=object), n),
+            "layer_group": np.repeat(np.array(groups, dtype=object), n),
+            "distance": np.concatenate(distances) if distances else np.zeros(0, np.int64),
+        }
+    )
+    counts = hist.groupby(POSITIONS[:3]).size().rename("count").reset_index()
+    reaches = pd.DataFrame({"task": tasks, "layer_group": groups,
+                            "reach": np.array(reach, dtype=np.int64)})  # fmt: skip
+    return counts, reaches, pd.DataFrame(summ_rows, columns=CENTER_OF_MASS[:-1])
+
+
+def positions_from_parts(counts: pd.DataFrame, reach: pd.DataFrame) -> pd.DataFrame:
+    """The positional histogram of :func:`positions_table` from :func:`position_parts`'
+    ``counts`` and ``reach`` (of one chunk, or concatenated over chunks)."""
+    keys = POSITIONS[:3]
+    hist = counts.groupby(keys)["count"].sum().reset_index() if len(counts) else counts
+    hist["count"] = hist["count"].astype(np.int64)
+    hist["distance"] = hist["distance"].astype(np.int64)
+    hist["share"] = hist["count"] / hist.groupby(["task", "layer_group"])["count"].transform("sum")
+    # contexts whose span reaches each distance: short spans (a story's start) reach less far
+    far = {k: np.sort(g.to_numpy()) for k, g in reach.groupby(["task", "layer_group"])["reach"]}
+    rows = zip(hist["task"], hist["layer_group"], hist["distance"], strict=True)
+    hist["n_contexts"] = [int(far[t, g].size - np.searchsorted(far[t, g], d)) for t, g, d in rows]
+    hist["rate"] = hist["count"] / hist["n_contexts"]
+    return hist
+
+
 def positions_table(scores: pd.DataFrame, threshold: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Positional distribution of important words and per-context centre of mass.
 
@@ -237,30 +334,8 @@ def positions_table(scores: pd.DataFrame, threshold: float) -> tuple[pd.DataFram
     summary : DataFrame
         Per context: ``center_of_mass``, ``iqr`` (|score|-weighted), ``n_important``.
     """
-    hist_rows, summ_rows, reach = [], [], {}
-    for key, g in contexts(scores):
-        s, d = g["score"].to_numpy(), g["distance"].to_numpy()
-        m = important_set(s, threshold)
-        summ_rows.append(
-            (
-                *key,
-                center_of_mass(d, s, m),
-                weighted_iqr(d[m], np.abs(s[m])) if m.any() else float("nan"),
-                int(m.sum()),
-            )
-        )
-        hist_rows.extend((key[0], key[3], int(x)) for x in d[m])
-        reach.setdefault((key[0], key[3]), []).append(int(d.max()))
-    hist = pd.DataFrame(hist_rows, columns=POSITIONS[:3])
-    hist = hist.groupby(["task", "layer_group", "distance"]).size().rename("count").reset_index()
-    hist["share"] = hist["count"] / hist.groupby(["task", "layer_group"])["count"].transform("sum")
-    # contexts whose span reaches each distance: short spans (a story's start) reach less far
-    far = {k: np.sort(v) for k, v in reach.items()}  # farthest distance of each context
-    keys = zip(hist["task"], hist["layer_group"], hist["distance"], strict=True)
-    hist["n_contexts"] = [int(far[t, g].size - np.searchsorted(far[t, g], d)) for t, g, d in keys]
-    hist["rate"] = hist["count"] / hist["n_contexts"]
-    summary = pd.DataFrame(summ_rows, columns=CENTER_OF_MASS[:-1])  # entropy merged later
-    return hist, summary
+    counts, reach, summary = position_parts(scores, threshold)
+    return positions_from_parts(counts, reach), summary  # entropy merged later
 
 
 def dispersion_table(hist: pd.DataFrame) -> pd.DataFrame:
@@ -272,70 +347,3 @@ def dispersion_table(hist: pd.DataFrame) -> pd.DataFrame:
         counts[g["distance"].to_numpy()] = g["count"].to_numpy()
         rows.append((task, group, normalized_entropy(counts)))
     return pd.DataFrame(rows, columns=DISPERSION)
-
-
-ANALYSIS_TABLES = {
-    "important_sets": IMPORTANT_SETS,
-    "iou": IOU,
-    "spread": SPREAD,
-    "positions": POSITIONS,
-    "center_of_mass": CENTER_OF_MASS,
-}
-
-
-def analysis_tables(
-    scores: pd.DataFrame, thresholds: list[float], position_threshold: float, seed: int
-) -> dict[str, pd.DataFrame]:
-    """Important sets, IoU, spread, positions and centre of mass of a score table."""
-    sets = important_sets(scores, thresholds)
-    hist, summary = positions_table(scores, position_threshold)
-    return {
-        "important_sets": sets,
-        "iou": iou_table(scores, thresholds, seed),
-        "spread": spread_table(sets),
-        "positions": hist,
-        "center_of_mass": summary.merge(dispersion_table(hist), on=["task", "layer_group"]),
-    }
-
-
-def null_analysis_tables(
-    scores: pd.DataFrame,
-    null_scores: pd.DataFrame,
-    thresholds: list[float],
-    position_threshold: float,
-    seed: int,
-) -> dict[str, pd.DataFrame]:
-    """The same tables for each brain-free null's BA scores (column ``null``), paired with
-    the same NWP scores; empty tables (with the columns) where there are no nulls."""
-    nwp = scores[scores["task"] == "nwp"]
-    parts: dict[str, list[pd.DataFrame]] = {name: [] for name in ANALYSIS_TABLES}
-    for null, ba in null_scores.groupby("null", sort=True):
-        combined = pd.concat([ba.drop(columns="null"), nwp], ignore_index=True)
-        for name, t in analysis_tables(combined, thresholds, position_threshold, seed).items():
-            ba_rows = t[t["task"] == "ba"] if "task" in t else t  # NWP rows are the observed
-            parts[name].append(ba_rows.assign(null=null))
-    return {
-        name: pd.concat(p, ignore_index=True) if p else empty_table([*cols, "null"])
-        for (name, cols), p in zip(ANALYSIS_TABLES.items(), parts.values(), strict=True)
-    }
-
-
-def run_analyses(
-    scores_path: str | Path,
-    thresholds: list[float],
-    position_threshold: float,
-    seed: int,
-    out: dict[str, str],
-    null_scores_path: str | Path | None = None,
-) -> None:
-    """Workflow stage ``analyses``: important sets, IoU, spread, positions as TSV tables
-    (``out[name]`` for each of :data:`ANALYSIS_TABLES`) and, from ``null_scores_path``, the
-    same tables of the brain-free nulls (``out["null_" + name]``, column ``null``)."""
-    scores = read_table(scores_path, SCORES)
-    for name, t in analysis_tables(scores, thresholds, position_threshold, seed).items():
-        write_table(t, out[name], ANALYSIS_TABLES[name])
-    if null_scores_path is not None:
-        nulls = read_table(null_scores_path, NULL_SCORES)
-        tables = null_analysis_tables(scores, nulls, thresholds, position_threshold, seed)
-        for name, t in tables.items():
-            write_table(t, out[f"null_{name}"], [*ANALYSIS_TABLES[name], "null"])

@@ -1,7 +1,8 @@
 """Every file passed between stages: its columns (or keys), written and read from here.
 
-A writer selects its columns through these lists and a reader checks them (:func:`read_table`),
-so a table's layout is defined once. The README's "On-disk format" describes the same files.
+A writer selects its columns through these lists and a reader checks them (:func:`read_table`,
+:func:`read_score_chunks`), so a table's layout is defined once (about 410 lines). The
+README's "On-disk format" describes the same files.
 
 - ``features.h5`` (stage features): ``layer_<l>`` arrays (n_trs, hidden); attrs
   ``context_words``, ``mode``, ``n_layers``.
@@ -16,6 +17,7 @@ so a table's layout is defined once. The README's "On-disk format" describes the
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import h5py
@@ -263,6 +265,53 @@ def read_table(path: str | Path, columns: list[str]) -> pd.DataFrame:
             if c in table:
                 table[c] = table[c].astype(object).where(table[c].notna(), "")
     return check_columns(table, columns, path)
+
+
+# the score tables are written (a Parquet row group each) and read this many targets at a time
+TARGETS_PER_CHUNK = 64
+
+
+def score_targets(path: str | Path) -> np.ndarray:
+    """The target TRs of a score table, sorted, read a row group at a time."""
+    path = Path(path)
+    if path.suffix != ".parquet":
+        return np.unique(read_table(path, ["target_tr"])["target_tr"].to_numpy())
+    import pyarrow.parquet as pq
+
+    f = pq.ParquetFile(path)
+    read = [f.read_row_group(i, columns=TARGETS[:1]).column(0).to_numpy()  # target_tr
+            for i in range(f.num_row_groups)]  # fmt: skip
+    return np.unique(np.concatenate(read)) if read else np.zeros(0, np.int64)
+
+
+def read_score_chunks(
+    path: str | Path,
+    columns: list[str],
+    targets_per_chunk: int,
+    targets: np.ndarray | None = None,
+    **equal: str,
+) -> Iterator[pd.DataFrame]:
+    """A score table a chunk of targets at a time (every row of each target), in target
+    order, only the rows where each column of ``equal`` has its value; checked like
+    :func:`read_table`. ``targets`` (default: :func:`score_targets`) fixes the chunks, so that
+    two tables can be read in step; a chunk without rows is yielded empty. A Parquet file is
+    read by row-group statistics, never whole, so a reader's memory follows
+    ``targets_per_chunk`` and not the table (the attribution stage writes a row group per
+    chunk of targets, :class:`ParquetStream`)."""
+    path = Path(path)
+    targets = score_targets(path) if targets is None else np.asarray(targets)
+    chunks = [targets[i : i + targets_per_chunk] for i in range(0, targets.size, targets_per_chunk)]
+    if path.suffix != ".parquet":  # a TSV has no row groups: read whole
+        table = read_table(path, columns)
+        for c, v in equal.items():
+            table = table[table[c] == v]
+        for chunk in chunks:
+            yield table[table["target_tr"].isin(chunk)]
+        return
+    where = [(c, "==", v) for c, v in equal.items()]
+    for chunk in chunks:
+        table = pd.read_parquet(path, filters=[("target_tr", "in", chunk.tolist()), *where])
+        yield check_columns(table, columns, path)
 
 
 def write_table(table: pd.DataFrame, path: str | Path, columns: list[str]) -> None:

@@ -1,7 +1,7 @@
 from brainattr.workflow import setup_script
 
 setup_script(snakemake.log[0])
-from brainattr.analysis import run_analyses  # noqa: E402
+from brainattr.analysis_stage import run_analyses  # noqa: E402
 
 run_analyses(
     snakemake.input.scores,

@@ -21,7 +21,14 @@ from brainattr.dataset import read_dataset
 from brainattr.layers import selected_layers
 from brainattr.models import FINAL, load_model
 from brainattr.readout import BAHead, Readouts
-from brainattr.tables import NULL_SCORES, REPEAT_SCORES, SCORES, ParquetStream, empty_table
+from brainattr.tables import (
+    NULL_SCORES,
+    REPEAT_SCORES,
+    SCORES,
+    TARGETS_PER_CHUNK,
+    ParquetStream,
+    empty_table,
+)
 from brainattr.targets import Target, eligible_targets, sample_targets, write_targets
 from brainattr.windows import StoryWindows
 
@@ -29,7 +36,6 @@ from brainattr.windows import StoryWindows
 NWP_READOUTS = ("final", "logit_lens")
 # targets attributed and written together; neighbouring targets share windows in the shared
 # engine, so a chunk's first target recomputes at most D windows (scores are the same)
-TARGETS_PER_CHUNK = 64
 
 
 @dataclass(frozen=True)
