@@ -301,3 +301,23 @@ def test_feature_kinds_draws_both_kinds_and_the_subject_mean_unique_variance(mon
     ba = {c.get_label(): c for c in ax_ba.containers}
     np.testing.assert_allclose(np.asarray(ba["m: attributions"].lines[0].get_ydata(), float),
                                [0.3, 0.4])  # fmt: skip
+
+
+def test_the_words_figure_reads_a_score_file_a_chunk_at_a_time(tmp_path, monkeypatch):
+    from brainattr import figures
+    from brainattr.tables import SCORES, ParquetStream
+
+    from .test_analysis_stage import _score_table
+
+    s = _score_table(9)
+    s["word"] = [f"w{i % 7}" for i in s["word_index"]]
+    path = tmp_path / "scores.parquet"
+    with ParquetStream(path, SCORES) as out:
+        out.write(s)
+    monkeypatch.setattr(figures, "TARGETS_PER_CHUNK", 2)  # five chunks
+    assert figures.word_examples(str(path), 0.3, 1) == figures.word_examples(s, 0.3, 1)
+    assert figures.word_table(str(path), 0.3) == figures.word_table(s, 0.3)
+    drawn = []
+    monkeypatch.setattr(figures, "_save", lambda fig, png, pdf: drawn.append(fig))
+    figures.words({"m": str(path)}, 0.3, 1, "t", "p.png", "p.pdf")
+    assert len(drawn) == 1

@@ -112,3 +112,44 @@ def test_logit_lens_rows_pair_ba_with_nwp_at_its_layer_beside_the_papers_pairing
     assert set(primary_rows(t.reset_index())["nwp_readout"]) == {"logit_lens"}
     only_final = linguistic_table(scores, groups, [0.6])
     assert set(primary_rows(only_final)["nwp_readout"]) == {"final"}
+
+
+def test_the_stage_a_chunk_of_targets_at_a_time_equals_the_table_in_memory(tmp_path):
+    from brainattr.demo import make_demo_dataset
+    from brainattr.linguistic import run_linguistic
+    from brainattr.tables import LINGUISTIC, NULL_SCORES, SCORES, ParquetStream, read_table
+
+    from .test_analysis_stage import _score_table, _sorted
+
+    params = dict(n_runs=2, tr=2.0, word_seconds=0.5, rest_before_seconds=4.0,
+                  rest_after_seconds=4.0, n_subjects=1, n_voxels=4, driver_voxel_fraction=0.5,
+                  snr=1.0, max_words=160, n_repeats=1)  # fmt: skip
+    make_demo_dataset(tmp_path / "data", params, seed=0)
+    groups = _word_groups(tmp_path / "data")
+    scores = _score_table(9)
+    ba = scores[scores["task"] == "ba"]
+    nulls = pd.concat([ba.assign(null="shifted_bold", score=ba["score"][::-1].to_numpy()),
+                       ba.assign(null="random_readout", score=ba["score"] ** 2)])  # fmt: skip
+    paths = tmp_path / "scores.parquet", tmp_path / "null_scores.parquet"
+    with ParquetStream(paths[0], SCORES) as s, ParquetStream(paths[1], NULL_SCORES) as n:
+        s.write(scores)
+        n.write(nulls)
+    out = tmp_path / "linguistic.tsv", tmp_path / "null_linguistic.tsv"
+    th = [0.1, 0.5, 0.9]
+    run_linguistic(tmp_path / "data", paths[0], th, out[0], paths[1], out[1], targets_per_chunk=2)
+    expected = (
+        linguistic_table(scores, groups, th),
+        null_linguistic_table(scores, nulls, groups, th),
+    )
+    for path, table, columns in zip(
+        out, expected, (LINGUISTIC, [*LINGUISTIC, "null"]), strict=True
+    ):
+        assert len(table) > 0
+        got = read_table(path, columns)
+        pd.testing.assert_frame_equal(_sorted(got), _sorted(table), check_dtype=False)
+
+
+def _word_groups(folder):
+    from brainattr.dataset import read_dataset, read_word_groups
+
+    return read_word_groups(folder, len(read_dataset(folder).words))

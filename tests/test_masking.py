@@ -26,11 +26,12 @@ def attributed(tmp_path_factory, tiny_spec, tiny_run):
     return root, paths
 
 
-def _mask(root, tiny_spec, tiny_run, paths, tag, **changes):
+def _mask(root, tiny_spec, tiny_run, paths, tag, targets_per_chunk=64, **changes):
     out = root / f"{tag}.tsv", root / f"{tag}_targets.tsv"
     run_masking(tiny_run["data"], tiny_spec, 6, paths["scores.parquet"], paths["targets.tsv"],
                 tiny_run["encodings"], tiny_run["features"], {**SETTINGS, **changes}, *out,
-                null_scores_path=paths["null.parquet"])  # fmt: skip
+                null_scores_path=paths["null.parquet"],
+                targets_per_chunk=targets_per_chunk)  # fmt: skip
     return read_table(out[0], MASKING), read_table(out[1], MASKING_TARGETS)
 
 
@@ -66,8 +67,9 @@ def test_masking_tables(attributed, tiny_spec, tiny_run):
     nulls = per_target[per_target["null"] == "random_readout"]
     assert not (nulls["task"] == "nwp").any() and "ba_top" in set(nulls["mask"])
     np.testing.assert_allclose(per_target.loc[per_target["mask"] == "none", "relative"], 0)
-    # the same config gives the same tables; another seed other draws
-    again, again_targets = _mask(root, tiny_spec, tiny_run, paths, "b")
+    # the same config gives the same tables, also with the scores read 4 targets at a time
+    # (two chunks); another seed other draws
+    again, again_targets = _mask(root, tiny_spec, tiny_run, paths, "b", targets_per_chunk=4)
     assert again.equals(table) and again_targets.equals(per_target)
     other = _mask(root, tiny_spec, tiny_run, paths, "c", seed=5)[1]
     assert not np.allclose(other["loss"], per_target["loss"])

@@ -95,3 +95,38 @@ def test_null_stability_compares_the_nulls_between_subjects():
     ref = stability_table(scores, scores.iloc[:0].assign(repeat=0), 0.5, 0)
     pd.testing.assert_frame_equal(same, ref, check_dtype=False)  # a null equal to BA
     assert len(null_stability_table(scores, nulls.iloc[:0], 0.5, 0)) == 0
+
+
+def test_the_stage_a_chunk_of_targets_at_a_time_equals_the_tables_in_memory(tmp_path):
+    from brainattr.stability import null_stability_table, run_stability
+    from brainattr.tables import (
+        NULL_SCORES,
+        REPEAT_SCORES,
+        SCORES,
+        STABILITY,
+        ParquetStream,
+        read_table,
+    )
+
+    from .test_analysis_stage import _score_table, _sorted
+
+    scores = _score_table(10)
+    ba = scores[scores["task"] == "ba"]
+    one = ba[ba["subject"] == "1"]
+    reps = pd.concat([one.assign(repeat=1), one.assign(repeat=2, score=one["score"] ** 2)])
+    nulls = pd.concat([ba.assign(null="shifted_bold", score=ba["score"] ** 3),
+                       ba.assign(null="random_readout", score=-ba["score"])])  # fmt: skip
+    tables = {"scores": (scores, SCORES), "repeats": (reps, REPEAT_SCORES),
+              "nulls": (nulls, NULL_SCORES)}  # fmt: skip
+    for name, (table, columns) in tables.items():
+        with ParquetStream(tmp_path / f"{name}.parquet", columns) as out:
+            out.write(table)
+    out = tmp_path / "stability.tsv", tmp_path / "null_stability.tsv"
+    run_stability(tmp_path / "scores.parquet", tmp_path / "repeats.parquet", 0.5, 3, out[0],
+                  tmp_path / "nulls.parquet", out[1], targets_per_chunk=3)  # fmt: skip
+    expected = stability_table(scores, reps, 0.5, 3), null_stability_table(scores, nulls, 0.5, 3)
+    for path, table, columns in zip(out, expected, (STABILITY, [*STABILITY, "null"]), strict=True):
+        assert table["iou_position"].notna().any() and (table["comparison"] == "subjects").any()
+        got = read_table(path, columns)
+        pd.testing.assert_frame_equal(_sorted(got), _sorted(table), check_dtype=False)
+    assert (expected[0]["comparison"] == "repeats").any()

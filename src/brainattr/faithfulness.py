@@ -113,13 +113,13 @@ def run_faithfulness(
     :func:`brainattr.masking.run_masking`'s."""
     if not words or min(words) < 1:
         raise ValueError(f"analysis.faithfulness_words = {words}: list word counts >= 1")
-    scores, nulls, targets = load_masking_inputs(scores_path, null_scores_path, targets_path)
+    inputs, targets = load_masking_inputs(scores_path, null_scores_path, targets_path)
     lm = load_model(model_spec, settings["device"])
-    group_of = dict(zip(scores["layer"], scores["layer_group"], strict=False))
+    group_of = inputs.group_of
     ks = sorted({int(k) for k in words})
     # every k in one pass over the targets: the readouts, unmasked states and shared texts once
     results, n_delays = score_contexts(
-        dataset_dir, lm, context_words, scores, nulls, targets, encoding_paths, features_path,
+        dataset_dir, lm, context_words, inputs, targets, encoding_paths, features_path,
         {**settings, "n_masked_values": ks}, model_spec,
     )  # fmt: skip
     # a row's n_masked (second to last) is its k, 0 for the unmasked rows every k compares with

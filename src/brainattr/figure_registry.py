@@ -31,6 +31,7 @@ class Input:
     level: str
     path: str
     per_model: bool = True
+    read: bool = True  # False: the plot gets the path and reads it (a score table, in chunks)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ FIGURES: dict[str, FigureSpec] = {
                                              "nulls": _attr("null_stability.tsv")},
                    subcategory="Beyond the paper"),
         FigureSpec("words", "words", "words", "Which words", "Words shaded by attribution",
-                   {"scores": Input("attr", "attribution/scores.parquet")},
+                   {"scores": Input("attr", "attribution/scores.parquet", read=False)},
                    subcategory="Beyond the paper",
                    params={"threshold": "analysis.position_threshold", "seed": "seed"}),
         FigureSpec("recovery", "recovery", "recovery", "Planted driver words recovered",
@@ -173,10 +174,11 @@ def draw_figure(
     tables: dict[str, object] = {}
     for role, source in spec.inputs.items():
         paths = inputs[role]
+        read = _read if source.read else str
         if source.per_model:
-            tables[role] = {m: _read(p) for m, p in zip(models, list(paths), strict=True)}
+            tables[role] = {m: read(p) for m, p in zip(models, list(paths), strict=True)}
         else:
-            tables[role] = _read(paths if isinstance(paths, str) else next(iter(paths)))
+            tables[role] = read(paths if isinstance(paths, str) else next(iter(paths)))
     plot = getattr(importlib.import_module("brainattr.figures"), spec.plot)
     plot(**tables, **params, title=f"{spec.title} - {title}", png=png, pdf=pdf)
 

@@ -8,6 +8,7 @@ entry point (``brainattr.workflow.setup_script(plots=True)``), not on import.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -17,6 +18,7 @@ import pandas as pd
 from brainattr.analysis import ba_nwp_pairs, important_set, iou
 from brainattr.linguistic import primary_rows
 from brainattr.masking_tables import masking_summary
+from brainattr.tables import SCORES, TARGETS_PER_CHUNK, read_score_chunks
 
 COLORS = {"ba": "#d95f02", "nwp": "#7570b3", "random": "#8c8c8c", "both": "#4d4d4d",
           "null": "#5a5a5a", "paper": "#e41a1c"}  # fmt: skip
@@ -869,26 +871,46 @@ def _word_strengths(rows: pd.DataFrame, span: np.ndarray) -> dict[str, np.ndarra
     return out
 
 
-def _word_sets(s: pd.DataFrame, threshold: float):
+# a score table in memory, or the path of one (read a chunk of targets at a time)
+Scores = pd.DataFrame | str | Path
+
+
+def _chunks(s: Scores) -> Iterator[pd.DataFrame]:
+    if isinstance(s, pd.DataFrame):
+        yield s
+    else:
+        yield from read_score_chunks(s, SCORES, TARGETS_PER_CHUNK)
+
+
+def _target_rows(s: Scores, target: int) -> pd.DataFrame:
+    if isinstance(s, pd.DataFrame):
+        return s[s["target_tr"] == target]
+    return next(read_score_chunks(s, SCORES, 1, np.array([target])))
+
+
+def _word_sets(s: Scores, threshold: float):
     """(target, span words, BA set, NWP(final) set) of every BA context at ``threshold``,
     paired by :func:`brainattr.analysis.ba_nwp_pairs`."""
-    text = {t: g.drop_duplicates("word_index").sort_values("word_index")["word"].astype(str)
-            for t, g in s.groupby("target_tr")}  # fmt: skip
-    for key, ba, nwp in ba_nwp_pairs(s, "final"):
-        t = int(key[-1])
-        yield t, text[t], important_set(ba, threshold), important_set(nwp, threshold)
+    for chunk in _chunks(s):
+        text = {t: g.drop_duplicates("word_index").sort_values("word_index")["word"].astype(str)
+                for t, g in chunk.groupby("target_tr")}  # fmt: skip
+        for key, ba, nwp in ba_nwp_pairs(chunk, "final"):
+            t = int(key[-1])
+            yield t, text[t], important_set(ba, threshold), important_set(nwp, threshold)
 
 
-def word_examples(s: pd.DataFrame, threshold: float, seed: int) -> list[tuple[int, str]]:
+def word_examples(s: Scores, threshold: float, seed: int) -> list[tuple[int, str]]:
     """Two targets to show: one drawn with ``seed``, and the one whose BA and NWP(final)
     important sets at ``threshold`` overlap least (mean IoU over its BA contexts)."""
-    targets = np.sort(s["target_tr"].unique())
+    parts = [(c["target_tr"].unique(), c[c["task"] == "nwp"].groupby("target_tr")["word_index"]
+              .nunique()) for c in _chunks(s)]  # fmt: skip
+    targets = np.sort(np.concatenate([t for t, _ in parts]))
     drawn = int(np.random.default_rng(seed).choice(targets))
     overlap: dict[int, list[float]] = {}
     for t, _, a, b in _word_sets(s, threshold):
         overlap.setdefault(t, []).append(iou(a, b))
     # spans cut short at a story's start would win trivially: only spans of typical length
-    length = s[s["task"] == "nwp"].groupby("target_tr")["word_index"].nunique()
+    length = pd.concat([n for _, n in parts])
     typical = set(length.index[length >= length.median()])
     rest = {t: np.mean(v) for t, v in overlap.items() if t != drawn and t in typical}
     picks = [(drawn, "drawn with the seed")]
@@ -898,7 +920,7 @@ def word_examples(s: pd.DataFrame, threshold: float, seed: int) -> list[tuple[in
     return picks
 
 
-def word_table(s: pd.DataFrame, threshold: float) -> dict[str, list[tuple[str, int]]]:
+def word_table(s: Scores, threshold: float) -> dict[str, list[tuple[str, int]]]:
     """The words (lower case, punctuation stripped) most often important to BA only, both,
     NWP only at ``threshold``, counted over every BA context and its NWP(final) context."""
     counts: dict[str, dict[str, int]] = {"ba_only": {}, "both": {}, "nwp_only": {}}
@@ -912,7 +934,7 @@ def word_table(s: pd.DataFrame, threshold: float) -> dict[str, list[tuple[str, i
 
 
 def words(
-    scores: dict[str, pd.DataFrame],
+    scores: dict[str, Scores],
     threshold: float,
     seed: int,
     title: str,
@@ -923,11 +945,12 @@ def words(
     :data:`WORDS_SHOWN` words of the span, each with one strip per task under it, shaded by its
     |attribution| (BA per layer group, mean over subjects; NWP read at the output), each strip
     scaled to its own maximum, the most recent word last; and per model the words most often
-    important to BA only, both, NWP only at ``threshold`` (:func:`word_table`)."""
+    important to BA only, both, NWP only at ``threshold`` (:func:`word_table`). ``scores``:
+    per model the score table or its path (read a chunk of targets at a time)."""
     layouts = []
     for model, s in scores.items():
         for target, why in word_examples(s, threshold, seed):
-            rows = s[s["target_tr"] == target]
+            rows = _target_rows(s, target)
             text = rows.drop_duplicates("word_index").sort_values("word_index").tail(WORDS_SHOWN)
             x, line, places = 0, 0, []
             for w in text["word"].astype(str):

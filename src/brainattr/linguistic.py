@@ -23,8 +23,10 @@ from brainattr.tables import (
     LINGUISTIC,
     NULL_SCORES,
     SCORES,
+    TARGETS_PER_CHUNK,
     empty_table,
-    read_table,
+    read_score_chunks,
+    score_targets,
     write_table,
 )
 from brainattr.tables import LINGUISTIC_CATEGORIES as CATEGORIES
@@ -126,14 +128,29 @@ def run_linguistic(
     out_path: str | Path,
     null_scores_path: str | Path | None = None,
     out_null_path: str | Path | None = None,
+    targets_per_chunk: int = TARGETS_PER_CHUNK,
 ) -> None:
     """Workflow stage ``linguistic``: group shares of the important words as a TSV table and,
-    from ``null_scores_path``, those of the brain-free nulls' BA (``out_null_path``)."""
+    from ``null_scores_path``, those of the brain-free nulls' BA (``out_null_path``).
+
+    Every row is one BA context's, paired with NWP of the same target, so the score tables
+    are read a chunk of ``targets_per_chunk`` targets at a time (memory does not grow with
+    the targets)."""
     ds = read_dataset(dataset_dir)
     groups = read_word_groups(dataset_dir, len(ds.words))
-    scores = read_table(scores_path, SCORES)
-    write_table(linguistic_table(scores, groups, thresholds), out_path, LINGUISTIC)
+    targets = score_targets(scores_path)
+    chunks = read_score_chunks(scores_path, SCORES, targets_per_chunk, targets)
+    tables = [linguistic_table(chunk, groups, thresholds) for chunk in chunks]
+    write_table(_concat(tables, LINGUISTIC), out_path, LINGUISTIC)
     if null_scores_path is not None and out_null_path is not None:
-        nulls = read_table(null_scores_path, NULL_SCORES)
-        table = null_linguistic_table(scores, nulls, groups, thresholds)
-        write_table(table, out_null_path, [*LINGUISTIC, "null"])
+        nwp = read_score_chunks(scores_path, SCORES, targets_per_chunk, targets, task="nwp")
+        nulls = read_score_chunks(null_scores_path, NULL_SCORES, targets_per_chunk, targets)
+        tables = [null_linguistic_table(n, b, groups, thresholds)
+                  for n, b in zip(nwp, nulls, strict=True)]  # fmt: skip
+        table = _concat(tables, [*LINGUISTIC, "null"])
+        write_table(table.sort_values("null", kind="stable"), out_null_path, [*LINGUISTIC, "null"])
+
+
+def _concat(tables: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    tables = [t for t in tables if len(t)]
+    return pd.concat(tables, ignore_index=True) if tables else empty_table(columns)

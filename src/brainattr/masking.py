@@ -23,6 +23,7 @@ Two tables (:data:`brainattr.tables.MASKING_TARGETS`, :data:`brainattr.tables.MA
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,8 @@ from brainattr.tables import (
     MASKING_TARGETS,
     NULL_SCORES,
     SCORES,
-    read_table,
+    TARGETS_PER_CHUNK,
+    read_score_chunks,
     write_table,
 )
 from brainattr.targets import read_targets
@@ -144,35 +146,22 @@ def _needs_nwp(v) -> bool:
     return v.mask != "ba_matched" and (v.key is None or (v.mask == "ba_top" and not v.key[0]))
 
 
-def score_contexts(dataset_dir, lm, context_words, scores, nulls, targets, encoding_paths,
+def score_contexts(dataset_dir, lm, context_words, inputs, targets, encoding_paths,
                     features_path, settings, model_spec):  # fmt: skip
-    """Run every variant of every target (:class:`_Results`, and the encodings' delays)."""
+    """Run every variant of every target (:class:`_Results`, and the encodings' delays);
+    ``inputs``: the :class:`TargetScores`."""
     ds = read_dataset(dataset_dir)
-    null_names = sorted(nulls["null"].unique()) if nulls is not None else []
-    layers = sorted(scores.loc[scores["task"] == "ba", "layer"].unique().tolist())
+    layers = inputs.layers
     readouts = Readouts(
         {k: v for k, v in encoding_paths.items() if k[1] in layers}, features_path, dataset_dir,
-        ds, lm.embedding.weight.dtype, lm.device, nulls=null_names,
+        ds, lm.embedding.weight.dtype, lm.device, nulls=inputs.null_names,
         null_shift_trs=settings["null_shift_trs"], seed=settings["seed"], model=model_spec,
     )  # fmt: skip
     windows = StoryWindows.of_dataset(ds, context_words)
     words = windows.words
-    ba = scores[scores["task"] == "ba"].assign(null="")
-    ba = pd.concat([ba, nulls]) if nulls is not None else ba
-    by_ctx = {k: g.sort_values("word_index")["score"].to_numpy()
-              for k, g in ba.groupby(["null", "subject", "layer", "target_tr"])}  # fmt: skip
-    # NWP is masked and measured where the model predicts: its output, NWP(final)
-    final = scores[(scores["task"] == "nwp") & (scores["layer"] == FINAL)]
-    if final.empty:
-        raise ValueError(
-            "the attribution scores hold no NWP(final) rows; masking measures the "
-            "model's own next-word loss: add final to attribution.nwp_readouts"
-        )
-    nwp_of = {t: g.sort_values("word_index")["score"].to_numpy()
-              for t, g in final.groupby("target_tr")}  # fmt: skip
     out = _Results(int(settings["n_seeds"]), len(targets))
     with torch.no_grad(), Progress(len(targets), "masking", "target") as bar:
-        for ti, tgt in enumerate(targets):
+        for ti, tgt, by_ctx, nwp_of in inputs.each(targets):
             heads = {(h.null, h.subject, h.layer): h for h in readouts.heads(tgt)}
             # one plan per k (faithfulness: n_masked_values; masking: the fraction); a text
             # that two k mask alike (same seed, same words) is one text, passed once
@@ -237,13 +226,68 @@ class _Results:
             self.truth.setdefault(key, np.zeros((self.n_targets, y.size)))[ti] = y
 
 
-def load_masking_inputs(scores_path, null_scores_path, targets_path):
-    """The attribution stage's scores, null scores (None without nulls) and targets."""
-    scores = read_table(scores_path, SCORES)
-    nulls = read_table(null_scores_path, NULL_SCORES) if null_scores_path else None
-    if nulls is not None and nulls.empty:
-        nulls = None
-    return scores, nulls, read_targets(targets_path)
+class TargetScores:
+    """The attribution scores that masking reads, a chunk of targets at a time, so that host
+    memory does not grow with the targets (:func:`brainattr.tables.read_score_chunks`).
+
+    ``layers`` (BA's), ``group_of`` (layer -> group) and ``null_names`` come from the first
+    chunk: every target has every head. :meth:`each` yields each target with its chunk's
+    ``by_ctx`` {(null, subject, layer, target): scores by word} and ``nwp_of`` {target: NWP(final)
+    scores by word}.
+    """
+
+    def __init__(
+        self, scores_path, null_scores_path=None, targets_per_chunk: int = TARGETS_PER_CHUNK
+    ):
+        self.scores_path, self.null_scores_path = scores_path, null_scores_path
+        self.targets_per_chunk = targets_per_chunk
+        first = next(read_score_chunks(scores_path, SCORES, targets_per_chunk),
+                     pd.DataFrame(columns=SCORES))  # fmt: skip
+        self.layers = sorted(int(x) for x in first.loc[first["task"] == "ba", "layer"].unique())
+        self.group_of = dict(zip(first["layer"], first["layer_group"], strict=False))
+        nulls = pd.DataFrame(columns=NULL_SCORES)
+        if null_scores_path:
+            nulls = next(read_score_chunks(null_scores_path, NULL_SCORES, 1), nulls)
+        self.null_names = sorted(nulls["null"].unique())
+
+    def read(self, trs: list[int]) -> tuple[dict, dict]:
+        """``by_ctx`` and ``nwp_of`` of the targets ``trs``."""
+        trs = np.unique(trs)
+        scores = next(read_score_chunks(self.scores_path, SCORES, trs.size, trs))
+        ba = scores[scores["task"] == "ba"].assign(null="")
+        if self.null_names:
+            nulls = next(read_score_chunks(self.null_scores_path, NULL_SCORES, trs.size, trs))
+            ba = pd.concat([ba, nulls])
+        by_ctx = {k: g.sort_values("word_index")["score"].to_numpy()
+                  for k, g in ba.groupby(["null", "subject", "layer", "target_tr"])}  # fmt: skip
+        # NWP is masked and measured where the model predicts: its output, NWP(final)
+        final = scores[(scores["task"] == "nwp") & (scores["layer"] == FINAL)]
+        if final.empty:
+            raise ValueError(
+                "the attribution scores hold no NWP(final) rows; masking measures the "
+                "model's own next-word loss: add final to attribution.nwp_readouts"
+            )
+        nwp_of = {t: g.sort_values("word_index")["score"].to_numpy()
+                  for t, g in final.groupby("target_tr")}  # fmt: skip
+        return by_ctx, nwp_of
+
+    def each(self, targets: list) -> Iterator[tuple[int, object, dict, dict]]:
+        """(index, target, by_ctx, nwp_of) for each of ``targets``, in their order."""
+        n = self.targets_per_chunk
+        for start in range(0, len(targets), n):
+            chunk = targets[start : start + n]
+            by_ctx, nwp_of = self.read([t.tr for t in chunk])
+            for ti, tgt in enumerate(chunk, start=start):
+                yield ti, tgt, by_ctx, nwp_of
+
+
+def load_masking_inputs(
+    scores_path, null_scores_path, targets_path, targets_per_chunk=TARGETS_PER_CHUNK
+):
+    """:class:`TargetScores` of the attribution stage's scores (and null scores) and the
+    targets."""
+    inputs = TargetScores(scores_path, null_scores_path, targets_per_chunk)
+    return inputs, read_targets(targets_path)
 
 
 def run_masking(
@@ -258,20 +302,23 @@ def run_masking(
     out_path: str | Path,
     out_targets_path: str | Path,
     null_scores_path: str | Path | None = None,
+    targets_per_chunk: int = TARGETS_PER_CHUNK,
 ) -> None:
-    """Workflow stage ``masking``: both tables of the module docstring.
+    """Workflow stage ``masking``: both tables of the module docstring (the scores read
+    ``targets_per_chunk`` targets at a time, :class:`TargetScores`).
 
     ``settings``: ``mask_fraction``, ``n_seeds`` (replacement seeds), ``seed``, ``device``,
     ``batch_tokens``, ``block_spans`` and ``n_resamples`` (the interval), ``null_shift_trs``;
     the heads of each null in ``null_scores_path`` mask their own top words.
     """
-    scores, nulls, targets = load_masking_inputs(scores_path, null_scores_path, targets_path)
+    inputs, targets = load_masking_inputs(scores_path, null_scores_path, targets_path,
+                                          targets_per_chunk)  # fmt: skip
     lm = load_model(model_spec, settings["device"])
     results, n_delays = score_contexts(
-        dataset_dir, lm, context_words, scores, nulls, targets, encoding_paths,
+        dataset_dir, lm, context_words, inputs, targets, encoding_paths,
         features_path, settings, model_spec,
     )  # fmt: skip
-    group_of = dict(zip(scores["layer"], scores["layer_group"], strict=False))
+    group_of = inputs.group_of
     per_target = per_target_table(results.rows, group_of)
     write_table(per_target, out_targets_path, MASKING_TARGETS)
     blocks = StoryBlocks.of_dataset(dataset_dir, context_words, n_delays,

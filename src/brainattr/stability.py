@@ -17,14 +17,24 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from brainattr.analysis import important_set, iou, iou_by_distance, position_partners
+from brainattr.analysis import (
+    context_rng,
+    important_set,
+    iou,
+    iou_by_distance,
+    nwp_spans,
+    partners_of_spans,
+    position_partners,
+)
 from brainattr.tables import (
     NULL_SCORES,
     REPEAT_SCORES,
     SCORES,
     STABILITY,
+    TARGETS_PER_CHUNK,
     empty_table,
-    read_table,
+    read_score_chunks,
+    score_targets,
     write_table,
 )
 
@@ -62,7 +72,12 @@ def _vectors(table: pd.DataFrame, by: list[str], member: str):
 
 
 def stability_table(
-    scores: pd.DataFrame, repeat_scores: pd.DataFrame, threshold: float, seed: int
+    scores: pd.DataFrame,
+    repeat_scores: pd.DataFrame,
+    threshold: float,
+    seed: int,
+    partners: dict[int, int | None] | None = None,
+    targets: set[int] | None = None,
 ) -> pd.DataFrame:
     """Pairwise agreement of BA attributions between subjects and between repeats.
 
@@ -74,6 +89,11 @@ def stability_table(
         BA scores per presentation of a repeated run (column ``repeat``); may be empty.
     threshold : float
     seed : int
+        Each pair's permutation baseline draws from :func:`brainattr.analysis.context_rng`.
+    partners, targets : optional
+        For a chunk of targets: every target's :func:`position_partners` (default: those of
+        ``scores``), and the targets to compare between subjects (default: all of ``scores``;
+        the others are partners, read for their scores).
 
     Returns
     -------
@@ -81,14 +101,17 @@ def stability_table(
         ``brainattr.tables.STABILITY``: ``comparison`` is ``subjects`` (``a``, ``b``
         subjects; ``subject`` "") or ``repeats`` (``a``, ``b`` repeat numbers of ``subject``).
     """
-    rng = np.random.default_rng(seed)
     ba = scores[scores["task"] == "ba"]
-    partners = position_partners(scores, seed) if len(scores) else {}
+    if partners is None:
+        partners = position_partners(scores, seed) if len(scores) else {}
     vectors = dict(_vectors(ba, ["layer", "layer_group", "target_tr"], "subject"))
     rows = []
     for (layer, group, t), vec in vectors.items():
+        if targets is not None and t not in targets:
+            continue
         partner = vectors.get((layer, group, partners.get(t)))
         for a, b in combinations(sorted(vec), 2):
+            rng = context_rng(seed, ("subjects", layer, group, t, a, b))
             position = (
                 iou_by_distance(important_set(vec[a], threshold),
                                 important_set(partner[b], threshold))
@@ -103,6 +126,7 @@ def stability_table(
         by = ["subject", "layer", "layer_group", "target_tr"]
         for (s, layer, group, t), vec in _vectors(repeat_scores, by, "repeat"):
             for a, b in combinations(sorted(vec), 2):
+                rng = context_rng(seed, ("repeats", s, layer, group, t, a, b))
                 rows.append(
                     (
                         "repeats",
@@ -141,13 +165,38 @@ def run_stability(
     out_path: str | Path,
     null_scores_path: str | Path | None = None,
     out_null_path: str | Path | None = None,
+    targets_per_chunk: int = TARGETS_PER_CHUNK,
 ) -> None:
     """Workflow stage ``stability``: agreement between subjects and between repeats, and
-    between subjects for each brain-free null (``out_null_path``)."""
-    scores = read_table(scores_path, SCORES)
-    repeats = read_table(repeat_scores_path, REPEAT_SCORES)
-    write_table(stability_table(scores, repeats, threshold, seed), out_path, STABILITY)
+    between subjects for each brain-free null (``out_null_path``).
+
+    The score tables are read ``targets_per_chunk`` targets at a time, with the BA rows of
+    those targets' position partners (memory does not grow with the targets)."""
+    targets = score_targets(scores_path)
+    spans = [nwp_spans(c) for c in read_score_chunks(scores_path, SCORES, targets_per_chunk,
+                                                     targets, task="nwp")]  # fmt: skip
+    partners = partners_of_spans(pd.concat(spans), seed) if spans else {}
+    tables, null_tables = [], []
+    for start in range(0, targets.size, targets_per_chunk):
+        chunk = targets[start : start + targets_per_chunk].tolist()
+        need = np.unique([*chunk, *(p for t in chunk if (p := partners.get(t)) is not None)])
+        ba = next(read_score_chunks(scores_path, SCORES, need.size, need, task="ba"))
+        tables.append(stability_table(ba, ba.iloc[:0], threshold, seed, partners, set(chunk)))
+        if null_scores_path is not None and out_null_path is not None:
+            nulls = next(read_score_chunks(null_scores_path, NULL_SCORES, need.size, need))
+            null_tables += [
+                stability_table(t.drop(columns="null"), ba.iloc[:0], threshold, seed, partners,
+                                set(chunk)).assign(null=null)
+                for null, t in nulls.groupby("null", sort=True)
+            ]  # fmt: skip
+    for repeats in read_score_chunks(repeat_scores_path, REPEAT_SCORES, targets_per_chunk):
+        tables.append(stability_table(repeats.iloc[:0], repeats, threshold, seed))
+    write_table(_concat(tables, STABILITY), out_path, STABILITY)
     if null_scores_path is not None and out_null_path is not None:
-        nulls = read_table(null_scores_path, NULL_SCORES)
-        write_table(null_stability_table(scores, nulls, threshold, seed), out_null_path,
-                    [*STABILITY, "null"])  # fmt: skip
+        table = _concat(null_tables, [*STABILITY, "null"]).sort_values("null", kind="stable")
+        write_table(table, out_null_path, [*STABILITY, "null"])
+
+
+def _concat(tables: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    tables = [t for t in tables if len(t)]
+    return pd.concat(tables, ignore_index=True) if tables else empty_table(columns)
