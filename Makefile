@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_encoding.py
 	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_inference.py
+	$(BIN)/python benchmarks/bench_analysis_memory.py
 
 # The GPU check (README, "Paper scale"): on a CUDA machine, from this checkout
 bench-gpu:
