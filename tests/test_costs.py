@@ -36,16 +36,16 @@ def test_jobs_are_assigned_to_the_longest_matching_dataset(tmp_path):
 def test_projection_scales_jobs_and_targets_and_checks_memory():
     jobs = pd.DataFrame(
         {
-            "rule": ["encoding", "encoding", "attribution", "features"],
-            "dataset": ["hp", "hp", "hp", "hp"],
-            "job": ["e1", "e2", "a1", "f1"],
-            "s": [10.0, 30.0, 100.0, 360.0],
-            "max_rss_mb": [500.0, 9000.0, 1000.0, 2000.0],
-            "io_out_mb": [1.0, 1.0, 2.0, 3.0],
+            "rule": ["encoding", "encoding", "attribution", "features", "analyses"],
+            "dataset": ["hp", "hp", "hp", "hp", "hp"],
+            "job": ["e1", "e2", "a1", "f1", "n1"],
+            "s": [10.0, 30.0, 100.0, 360.0, 2.0],
+            "max_rss_mb": [500.0, 9000.0, 1000.0, 2000.0, 300.0],
+            "io_out_mb": [1.0, 1.0, 2.0, 3.0, 1.0],
         }
     )
-    paper = Counter(encoding=360, attribution=4, features=2)
-    declared = {"encoding": 8000, "attribution": 16000, "features": None}
+    paper = Counter(encoding=360, attribution=4, features=2, analyses=6)
+    declared = {"encoding": 8000, "attribution": 16000, "features": None, "analyses": 4000}
     t = cost_table(jobs, paper, declared, {"hp": 300.0}, cpu_peak=1e11,
                    gpu_peak={"fp32": 1e13})  # fmt: skip
     t = t.set_index("rule")
@@ -56,6 +56,9 @@ def test_projection_scales_jobs_and_targets_and_checks_memory():
     hours = 100 * 300 * 4 / 3600
     assert t.loc["attribution", "projected_cpu_hours"] == pytest.approx(hours, abs=0.01)
     assert t.loc["attribution", "mem_ok"]
+    # the analyses read every target's scores: scaled likewise (2 s x 300 x 6 jobs = 1 h)
+    assert t.loc["analyses", "projected_cpu_hours"] == pytest.approx(1.0)
+    assert np.isnan(t.loc["analyses", "projected_gpu_hours_fp32"])
     # a model rule's GPU-hours: CPU-hours x CPU peak / GPU peak; none for the others
     gpu = 0.2 * 1e11 / 1e13
     assert t.loc["features", "projected_gpu_hours_fp32"] == pytest.approx(gpu, abs=1e-3)

@@ -6,8 +6,11 @@ MB, ``io_out`` in MB, ``cpu_time``). :func:`cost_table` gathers the jobs of a re
 each rule to the paper run:
 
 - a job's cost at the paper's shapes is the paper job's cost, except where it grows with the
-  number of targets (``attribution``, ``masking``: seconds scale by every eligible target of the
-  dataset over the targets rehearsed, a bound: kept TRs);
+  number of targets (:data:`TARGET_RULES`: seconds scale by every eligible target of the
+  dataset over the targets rehearsed, a bound: kept TRs). The stages that read the score
+  tables grow so too (``analyses``: 25 s for 64 targets, 115 s for 256, 568 s for 1,100 at
+  HP's shape, ``benchmarks/bench_analysis_memory.py``); their memory does not (a chunk of
+  targets at a time);
 - projected CPU-hours = mean (scaled) seconds per job x the paper's jobs of that rule (from its
   dry run), so a rehearsal of a subset of the DAG still projects the whole;
 - GPU-hours of the model rules (``features``, ``attribution``, ``masking``) assume the GPU
@@ -26,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 MODEL_RULES = ("features", "attribution", "masking", "faithfulness", "attribution_features")
-TARGET_RULES = ("attribution", "masking", "faithfulness")
+TARGET_RULES = ("attribution", "masking", "faithfulness", "analyses", "linguistic", "stability")
 H100_PEAK = {"fp32": 67e12, "bf16": 989e12}
 
 
