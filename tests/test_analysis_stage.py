@@ -143,3 +143,18 @@ def test_a_score_table_of_another_layout_is_named(tmp_path):
     _score_table(2).drop(columns="distance").to_parquet(path)
     with pytest.raises(TableError, match=r"scores.parquet: missing columns \['distance'\]"):
         next(read_score_chunks(path, SCORES, 2))
+
+
+def test_important_words_false_leaves_only_the_word_lists_empty(tmp_path):
+    path = tmp_path / "scores.parquet"
+    with ParquetStream(path, SCORES) as s:
+        s.write(_score_table(4))
+    tables = {}
+    for listed in (True, False):
+        out = {n: str(tmp_path / f"{listed}_{n}.tsv") for n in ANALYSIS_TABLES}
+        run_analyses(path, THRESHOLDS, 0.5, 0, out, important_words=listed)
+        tables[listed] = read_table(out["important_sets"], ANALYSIS_TABLES["important_sets"])
+    assert (tables[True]["words"].str.len() > 0).all()
+    assert tables[False]["words"].isna().all()  # an empty cell reads back as missing
+    pd.testing.assert_frame_equal(tables[True].drop(columns="words"),
+                                  tables[False].drop(columns="words"))  # fmt: skip

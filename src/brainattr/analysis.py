@@ -115,20 +115,22 @@ def contexts(scores: pd.DataFrame) -> Iterator[tuple[tuple, pd.DataFrame]]:
         yield key, g.sort_values("word_index")
 
 
-def important_sets(scores: pd.DataFrame, thresholds: list[float]) -> pd.DataFrame:
+def important_sets(
+    scores: pd.DataFrame, thresholds: list[float], words: bool = True
+) -> pd.DataFrame:
     """Size of every context's important set at every threshold.
 
     Returns
     -------
     table : DataFrame
         ``CONTEXT`` + ``threshold``, ``n_important``, ``n_words``, ``words`` (the set's
-        word indices, space separated).
+        word indices, space separated; "" unless ``words``).
     """
     rows = []
     for key, g in contexts(scores):
         idx = g["word_index"].to_numpy().astype(str)
         masks = important_masks(g["score"].to_numpy(), thresholds)
-        rows.extend((*key, t, int(m.sum()), len(idx), " ".join(idx[m]))
+        rows.extend((*key, t, int(m.sum()), len(idx), " ".join(idx[m]) if words else "")
                     for t, m in zip(thresholds, masks, strict=True))  # fmt: skip
     return pd.DataFrame(rows, columns=IMPORTANT_SETS)
 

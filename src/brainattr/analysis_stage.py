@@ -55,11 +55,17 @@ Nwp = tuple[NwpScores, dict[int, int | None]]
 
 
 def chunk_tables(
-    scores: pd.DataFrame, thresholds: list[float], position_threshold: float, seed: int, nwp: Nwp
+    scores: pd.DataFrame,
+    thresholds: list[float],
+    position_threshold: float,
+    seed: int,
+    nwp: Nwp,
+    words: bool = True,
 ) -> dict[str, pd.DataFrame]:
     """The per-context tables of a chunk of targets and its :func:`position_parts`
-    (``counts``, ``reach``, ``summary``), with every target's NWP side ``nwp``."""
-    sets = important_sets(scores, thresholds)
+    (``counts``, ``reach``, ``summary``), with every target's NWP side ``nwp``; ``words``:
+    list each important set's words (:func:`brainattr.analysis.important_sets`)."""
+    sets = important_sets(scores, thresholds, words)
     counts, reach, summary = position_parts(scores, position_threshold)
     return {
         "important_sets": sets,
@@ -161,18 +167,21 @@ def run_analyses(
     out: dict[str, str],
     null_scores_path: str | Path | None = None,
     targets_per_chunk: int = TARGETS_PER_CHUNK,
+    important_words: bool = True,
 ) -> None:
     """Workflow stage ``analyses``: important sets, IoU, spread, positions as TSV tables
     (``out[name]`` for each of :data:`ANALYSIS_TABLES`) and, from ``null_scores_path``, the
     same tables of the brain-free nulls (``out["null_" + name]``, column ``null``): those of
     :func:`analysis_tables` and :func:`null_analysis_tables`, the per-context rows in chunks
-    of ``targets_per_chunk`` targets, so that memory does not grow with the targets."""
+    of ``targets_per_chunk`` targets, so that memory does not grow with the targets.
+    ``important_words`` false leaves ``important_sets``' ``words`` empty (most of the bytes
+    written at the paper's scale)."""
     names = [*ANALYSIS_TABLES, *(f"null_{n}" for n in ANALYSIS_TABLES if null_scores_path)]
     columns = {n: ANALYSIS_TABLES[n] for n in ANALYSIS_TABLES}
     columns |= {f"null_{n}": [*c, "null"] for n, c in ANALYSIS_TABLES.items()}
     writer = _TsvAppender({n: out[n] for n in names}, {n: columns[n] for n in names})
     nwp = read_nwp_side(scores_path, seed, targets_per_chunk)
-    args = thresholds, position_threshold, seed, nwp
+    args = thresholds, position_threshold, seed, nwp, important_words
     observed = []
     for chunk in read_score_chunks(scores_path, SCORES, targets_per_chunk):
         part = chunk_tables(chunk, *args)

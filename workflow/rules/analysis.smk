@@ -26,6 +26,7 @@ rule analyses:
         thresholds=config["analysis"]["thresholds"],
         position_threshold=config["analysis"]["position_threshold"],
         seed=config["seed"],
+        important_words=config["analysis"]["important_words"],
     script:
         "../scripts/analyses.py"
 

@@ -10,4 +10,5 @@ run_analyses(
     snakemake.params.seed,
     dict(snakemake.output.items()),
     snakemake.input.null_scores,
+    important_words=snakemake.params.important_words,
 )
