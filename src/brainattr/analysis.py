@@ -45,8 +45,7 @@ def important_set(scores: np.ndarray, threshold: float) -> np.ndarray:
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     """Jaccard index of two boolean masks (1 when both are empty)."""
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+    return float(ious(a, b))
 
 
 def important_masks(scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
