@@ -24,6 +24,7 @@ from brainattr.tables import (
     NULL_SCORES,
     SCORES,
     TARGETS_PER_CHUNK,
+    concat_tables,
     empty_table,
     read_score_chunks,
     score_targets,
@@ -141,16 +142,11 @@ def run_linguistic(
     targets = score_targets(scores_path)
     chunks = read_score_chunks(scores_path, SCORES, targets_per_chunk, targets)
     tables = [linguistic_table(chunk, groups, thresholds) for chunk in chunks]
-    write_table(_concat(tables, LINGUISTIC), out_path, LINGUISTIC)
+    write_table(concat_tables(tables, LINGUISTIC), out_path, LINGUISTIC)
     if null_scores_path is not None and out_null_path is not None:
         nwp = read_score_chunks(scores_path, SCORES, targets_per_chunk, targets, task="nwp")
         nulls = read_score_chunks(null_scores_path, NULL_SCORES, targets_per_chunk, targets)
         tables = [null_linguistic_table(n, b, groups, thresholds)
                   for n, b in zip(nwp, nulls, strict=True)]  # fmt: skip
-        table = _concat(tables, [*LINGUISTIC, "null"])
+        table = concat_tables(tables, [*LINGUISTIC, "null"])
         write_table(table.sort_values("null", kind="stable"), out_null_path, [*LINGUISTIC, "null"])
-
-
-def _concat(tables: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
-    tables = [t for t in tables if len(t)]
-    return pd.concat(tables, ignore_index=True) if tables else empty_table(columns)

@@ -32,6 +32,7 @@ from brainattr.tables import (
     SCORES,
     STABILITY,
     TARGETS_PER_CHUNK,
+    concat_tables,
     empty_table,
     read_score_chunks,
     score_targets,
@@ -191,12 +192,7 @@ def run_stability(
             ]  # fmt: skip
     for repeats in read_score_chunks(repeat_scores_path, REPEAT_SCORES, targets_per_chunk):
         tables.append(stability_table(repeats.iloc[:0], repeats, threshold, seed))
-    write_table(_concat(tables, STABILITY), out_path, STABILITY)
+    write_table(concat_tables(tables, STABILITY), out_path, STABILITY)
     if null_scores_path is not None and out_null_path is not None:
-        table = _concat(null_tables, [*STABILITY, "null"]).sort_values("null", kind="stable")
+        table = concat_tables(null_tables, [*STABILITY, "null"]).sort_values("null", kind="stable")
         write_table(table, out_null_path, [*STABILITY, "null"])
-
-
-def _concat(tables: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
-    tables = [t for t in tables if len(t)]
-    return pd.concat(tables, ignore_index=True) if tables else empty_table(columns)

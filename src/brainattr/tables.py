@@ -369,6 +369,12 @@ def empty_table(columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
 
 
+def concat_tables(tables: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """The non-empty ``tables`` one after another, or an empty table of ``columns``."""
+    tables = [t for t in tables if len(t)]
+    return pd.concat(tables, ignore_index=True) if tables else empty_table(columns)
+
+
 def write_features(path: str | Path, features: dict[int, np.ndarray], **attrs) -> None:
     """``features.h5``: one ``layer_<l>`` array (n_trs, hidden) per layer, and ``attrs``."""
     with h5py.File(path, "w") as f:
