@@ -10,11 +10,14 @@ so the reference is ``RidgeCV(cv=KFold(5))`` fitted voxel by voxel. Prints
 
     encoding: ratio=<sklearn s / ours s>x max_abs_err_r=<...> efficiency=<...>
     roi_refit: ratio=<himalaya s / ours s>x max_rel_err=<...>
+    kernel_ridge_cv: ratio=<himalaya s / ours s>x memory_ratio=<...> max_rel_err=<...> ...
 
 roi_refit: the ROI weights attribution and masking refit from the stored alphas (one alpha per
 voxel), at the rehearsal's HP shape (900 training TRs, 4 x 1536 features, 400 ROI voxels),
 :func:`brainattr.encoding.solve_ridge` against himalaya's ``solve_kernel_ridge_eigenvalues``
 (which stacks an (n_voxels, n, n) array for per-voxel alphas).
+kernel_ridge_cv: one outer fold of an encoding at HP's paper shape, our fit (himalaya's CV,
+then solve_ridge) against himalaya's KernelRidgeCV (its CV and its refit of every used alpha).
 
 efficiency = FLOPs of the kernel ridge solution (Gram matrices 2 n^2 p, eigendecompositions
 ~ 9 n^3 per training set, 2 n^2 V per alpha) / seconds / fp32 matmul FLOP/s measured here.
@@ -101,6 +104,51 @@ def main() -> None:
     )
 
     roi_refit()
+    kernel_ridge_cv()
+
+
+def kernel_ridge_cv(n_train: int = 908, p: int = 4 * 2048, n_voxels: int = 27000) -> None:
+    """One outer fold of an encoding at HP's paper shape (3 runs' kept TRs, 4 delays of a
+    2,048-wide model, every voxel, the paper's 16 alphas, 5 inner folds): fit_ridge_cv against
+    himalaya's KernelRidgeCV, which refits every used alpha for every voxel. Peak memory of
+    each by tracemalloc (NumPy reports its buffers to it)."""
+    import tracemalloc
+
+    from himalaya.backend import set_backend
+    from himalaya.kernel_ridge import KernelRidgeCV
+
+    from brainattr.encoding import fit_ridge_cv
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((n_train, p))
+    # weak to strong voxels: most of the grid is used
+    y = x[:, :64] @ rng.standard_normal((64, n_voxels)) * np.logspace(-3, 0, n_voxels)
+    y += rng.standard_normal((n_train, n_voxels))
+    x, y = x - x.mean(0), y - y.mean(0)
+    alphas = [10.0**k for k in range(-6, 10)]
+    runs = {}
+    for way in ("himalaya", "ours"):
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        if way == "ours":
+            coef, best = fit_ridge_cv(x, y, alphas, 5)
+        else:
+            set_backend("numpy")
+            ref = KernelRidgeCV(alphas=np.asarray(alphas), kernel="linear", cv=KFold(5)).fit(x, y)
+            coef, best = x.T @ ref.dual_coef_, ref.best_alphas_
+        seconds = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        runs[way] = (seconds, peak, coef, best)
+    (t_ref, m_ref, c_ref, a_ref), (t_ours, m_ours, c_ours, a_ours) = runs.values()
+    err = np.abs(c_ours - c_ref).max() / np.abs(c_ref).max()
+    # himalaya's alphas come back through exp(-log(1 / alpha)): equal to rounding
+    mismatches = int((~np.isclose(a_ours, a_ref, rtol=1e-12)).sum())
+    print(f"# {n_train} training TRs, {p} features, {n_voxels} voxels, {len(alphas)} alphas "
+          f"({len(np.unique(a_ref))} used), 5 inner folds; seconds: himalaya {t_ref:.1f}, ours "
+          f"{t_ours:.1f}; peak MB: himalaya {m_ref:.0f}, ours {m_ours:.0f}")  # fmt: skip
+    print(f"kernel_ridge_cv: ratio={t_ref / t_ours:.1f}x memory_ratio={m_ref / m_ours:.1f}x "
+          f"max_rel_err={err:.1e} alpha_mismatches={mismatches}")  # fmt: skip
 
 
 def roi_refit(n_train: int = 900, p: int = 4 * 1536, n_roi: int = 400) -> None:

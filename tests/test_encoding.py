@@ -49,6 +49,31 @@ def test_alpha_is_chosen_per_voxel():
     assert alphas[0] == pytest.approx(1e-3) and alphas[1] >= 1e3 * (1 - 1e-9)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_kernel_ridge_cv_equals_himalayas_kernel_ridge_cv(backend):
+    """The kernel branch (himalaya's CV, then one refit per voxel's own alpha) against
+    himalaya's KernelRidgeCV, which refits every used alpha for every voxel."""
+    from himalaya.backend import set_backend
+    from himalaya.kernel_ridge import KernelRidgeCV
+    from sklearn.model_selection import KFold
+
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((72, 150))
+    # voxels from clean to pure noise: alphas spread over the grid
+    y = (x @ rng.standard_normal((150, 12))) * np.logspace(-2, 1, 12)
+    y += rng.standard_normal((72, 12))
+    x, y = x - x.mean(0), y - y.mean(0)
+    alphas = np.logspace(-2, 6, 9)
+    coef, best = fit_ridge_cv(x, y, list(alphas), 4, backend)
+    set_backend("numpy")
+    ref = KernelRidgeCV(alphas=alphas, kernel="linear", cv=KFold(4)).fit(x, y)
+    # himalaya's own alphas come back through exp(-log(1 / alpha)): equal to rounding
+    np.testing.assert_allclose(best, ref.best_alphas_, rtol=1e-12)
+    assert set(best) <= set(alphas)  # ours are the grid's values themselves
+    assert len(np.unique(best)) >= 3  # the refit is per voxel, not one alpha for all
+    np.testing.assert_allclose(coef, x.T @ ref.dual_coef_, rtol=1e-7, atol=1e-10)
+
+
 def test_encode_subject_recovers_a_linear_map_and_folds_the_zscore():
     rng = np.random.default_rng(3)
     n_trs, h = 240, 6

@@ -171,8 +171,10 @@ class FoldFit:
 
     def predict(self, x: np.ndarray, properties: np.ndarray | None) -> np.ndarray:
         """Predictions of rows of the delayed design (and, for removal, their properties)."""
-        coef = self.weights * self.sd[:, None]
-        return x @ self.weights + self.intercept - self.fold_map.offset(properties, coef)
+        pred = x @ self.weights + self.intercept
+        if self.fold_map.removal is not None:  # (a second features x voxels array otherwise)
+            pred -= self.fold_map.offset(properties, self.weights * self.sd[:, None])
+        return pred
 
 
 def fold_readout(x, y, train, control: FeatureControl | None, solve) -> FoldFit:
@@ -187,5 +189,6 @@ def fold_readout(x, y, train, control: FeatureControl | None, solve) -> FoldFit:
         else None
     )
     coef, alphas = solve(fmap.design(xs, props), yc)
-    weights = fmap.coef(coef) / sd[:, None]
+    weights = fmap.coef(coef)
+    weights /= sd[:, None]  # in place: at MRH's shape a features x voxels array is 6 GB
     return FoldFit(weights, y_mean - mu @ weights, alphas, fmap, sd)

@@ -50,10 +50,8 @@ def fit_ridge_cv(
     targets_batch: int = 0,
     alphas_batch: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Ridge with one alpha per target chosen by contiguous K-fold CV (himalaya).
-
-    ``x`` and ``y`` must be centred (no intercept is fitted). Kernel ridge is used when
-    features outnumber samples.
+    """Ridge with one alpha per target chosen by contiguous K-fold CV (himalaya); ``x`` and
+    ``y`` centred (no intercept). Kernel ridge when features outnumber samples.
 
     Parameters
     ----------
@@ -64,8 +62,8 @@ def fit_ridge_cv(
     backend : str
         himalaya backend: numpy, torch, torch_cuda, or auto (see :func:`resolve_backend`).
     targets_batch, alphas_batch : int
-        Voxels and alphas solved together (0 = all): the memory bound of himalaya's solvers,
-        whose largest array is about n_alphas_batch x n_samples x n_targets_batch floats.
+        Voxels and alphas solved together (0 = all): the memory bound of himalaya's CV, whose
+        largest array is about n_alphas_batch x n_samples / inner_folds x n_targets_batch.
 
     Returns
     -------
@@ -73,27 +71,28 @@ def fit_ridge_cv(
     best_alphas : array of shape (n_targets,)
     """
     from himalaya.backend import set_backend
-    from himalaya.kernel_ridge import KernelRidgeCV
+    from himalaya.kernel_ridge import solve_multiple_kernel_ridge_random_search
     from himalaya.ridge import RidgeCV
 
     bk = set_backend(resolve_backend(backend), on_error="raise")
     cv = KFold(n_splits=inner_folds, shuffle=False)
     xb, yb = bk.asarray(x, dtype=bk.float64), bk.asarray(y, dtype=bk.float64)
     alphas_b = np.asarray(alphas, dtype=np.float64)
-    params = {
-        "n_targets_batch": targets_batch or None,
-        "n_targets_batch_refit": targets_batch or None,
-        "n_alphas_batch": alphas_batch or None,
-    }
-    if x.shape[1] > x.shape[0]:
-        model = KernelRidgeCV(alphas=alphas_b, kernel="linear", cv=cv, solver_params=params)
-        model.fit(xb, yb)
-        coef = bk.to_numpy(xb).T @ bk.to_numpy(model.dual_coef_)
-    else:
+    params = {"n_targets_batch": targets_batch or None, "n_alphas_batch": alphas_batch or None}
+    if x.shape[1] <= x.shape[0]:
         model = RidgeCV(alphas=alphas_b, cv=cv, solver_params=params)
         model.fit(xb, yb)
-        coef = bk.to_numpy(model.coef_)
-    return coef.reshape(x.shape[1], -1), bk.to_numpy(model.best_alphas_).ravel()
+        coef = bk.to_numpy(model.coef_).reshape(x.shape[1], -1)
+        return coef, bk.to_numpy(model.best_alphas_).ravel()
+    # himalaya's CV; not its refit of every used alpha for every voxel (42 GB at MRH's shape)
+    kernel = xb @ xb.T
+    best = solve_multiple_kernel_ridge_random_search(
+        kernel[None], yb, n_iter=bk.ones_like(kernel, shape=(1, 1)), concentration=None,
+        alphas=bk.asarray(alphas_b), cv=cv, return_weights=None, return_alphas=True,
+        progress_bar=False, **params,
+    )[-1]  # fmt: skip
+    best_alphas = bk.to_numpy(best).ravel()
+    return solve_ridge(x, y, best_alphas, backend), best_alphas
 
 
 def kernel_ridge_cv_predict(
@@ -225,6 +224,7 @@ def encode_subject(
     alphas_batch: int = 0,
     r_runs: list[int] = (),
     control: FeatureControl | None = None,
+    keep_weights: bool = True,
 ) -> dict[str, np.ndarray]:
     """Cross-validated encoding model of one subject and layer.
 
@@ -241,21 +241,20 @@ def encode_subject(
     inner_folds : int
     roi : bool array of shape (n_voxels,)
         Voxels whose weights are kept for attribution.
-    backend : str
-    targets_batch, alphas_batch : int
-        Memory bound of the solver (see :func:`fit_ridge_cv`).
+    backend, targets_batch, alphas_batch : see :func:`fit_ridge_cv`
     r_runs : list of int
         Runs whose held-out r is also returned on their own (``r_run_<run>``, (n_voxels,)).
     control : FeatureControl or None
         PCA or property removal, fit within each fold (:mod:`brainattr.controls`).
+    keep_weights : bool
+        Return each fold's ROI weights (3 GB at MRH's shape; run_encoding needs none).
 
     Returns
     -------
     result : dict
         ``r`` (n_voxels,), ``rows`` kept TR indices (n_kept,), ``fold`` per kept row,
-        ``prediction`` (n_kept, n_voxels) held-out, and per fold k ``alphas_k`` (n_voxels,),
-        ``weights_k`` (n_delays*hidden, n_roi) and ``intercept_k`` (n_roi,); only ``r``,
-        ``rows``, ``fold`` and the alphas are written to disk (:func:`run_encoding`).
+        ``prediction`` (n_kept, n_voxels) held-out, per fold k ``alphas_k`` (n_voxels,) and
+        with ``keep_weights`` ``weights_k`` (n_delays*hidden, n_roi), ``intercept_k`` (n_roi,).
     """
     rows = np.flatnonzero(kept)
     x = delayed_design(features, runs, kept, n_delays)
@@ -270,9 +269,10 @@ def encode_subject(
         fit = fold_readout(x, y, train, control, lambda xd, yc: fit_ridge_cv(
             xd, yc, alphas, inner_folds, backend, targets_batch, alphas_batch))  # fmt: skip
         pred[test] = fit.predict(x[test], props[test] if props is not None else None)
-        out[f"weights_{k}"] = fit.weights[:, roi].astype(np.float32)
-        out[f"intercept_{k}"] = fit.intercept[roi].astype(np.float32)
         out[f"alphas_{k}"] = fit.alphas
+        if keep_weights:
+            out[f"weights_{k}"] = fit.weights[:, roi].astype(np.float32)
+            out[f"intercept_{k}"] = fit.intercept[roi].astype(np.float32)
     out["r"] = pearson_r(pred, y)
     row_runs = runs[rows]
     for run in r_runs:
@@ -307,10 +307,10 @@ def run_encoding(
     repeated = repeated_runs(dataset_dir, subject)
     args = (feats, bold, ds.trs["run"].to_numpy(), ds.trs["kept"].to_numpy(), n_delays, alphas,
             inner_folds, roi, backend, targets_batch, alphas_batch)  # fmt: skip
-    res = encode_subject(*args, repeated, control)
+    res = encode_subject(*args, repeated, control, keep_weights=False)
     if control is not None and control.properties is not None:
         null = feature_control(model or {}, dataset_dir, ds, n_delays, null_seed=seed)
-        res["r_removal_null"] = encode_subject(*args, control=null)["r"]
+        res["r_removal_null"] = encode_subject(*args, control=null, keep_weights=False)["r"]
     grid = np.asarray(alphas, dtype=np.float64)
     n_folds = int(res["fold"].max() + 1)
     # weights are refit for the layers attribution uses (roi_weights); each voxel's alpha is
