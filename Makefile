@@ -44,6 +44,7 @@ clean:
 bench: install
 	$(BIN)/python benchmarks/bench_attribution.py
 	$(BIN)/python benchmarks/bench_encoding.py
+	$(BIN)/python benchmarks/bench_encoding_paper.py --layout hp
 	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_inference.py
 	$(BIN)/python benchmarks/bench_analysis_memory.py

@@ -64,3 +64,18 @@ def test_projection_scales_jobs_and_targets_and_checks_memory():
     assert t.loc["features", "projected_gpu_hours_fp32"] == pytest.approx(gpu, abs=1e-3)
     assert np.isnan(t.loc["encoding", "projected_gpu_hours_fp32"])
     assert t.loc["features", "mem_ok"] is None  # no declared memory: the profile's default
+
+
+def test_memory_declared_per_dataset_is_checked_per_dataset():
+    """encoding declares its dataset's encoding_resources.mem_mb: an MRH job's 20 GB is within
+    MRH's 24 GB, an HP job's 9 GB is not within HP's 8 GB."""
+    jobs = pd.DataFrame({"rule": ["encoding"] * 3, "dataset": ["hp", "mrh", "hp"],
+                         "job": ["e1", "e2", "e3"], "s": [1.0, 2.0, 3.0],
+                         "max_rss_mb": [5000.0, 20000.0, 7000.0],
+                         "io_out_mb": [1.0, 1.0, 1.0]})  # fmt: skip
+    declared = {"encoding": {"hp": 8000, "mrh": 24000}}
+    t = cost_table(jobs, Counter(encoding=3), declared, {}, cpu_peak=1e11).set_index("rule")
+    assert t.loc["encoding", "mem_ok"] and t.loc["encoding", "declared_mem_mb"] == 24000
+    jobs.loc[2, "max_rss_mb"] = 9000.0
+    t = cost_table(jobs, Counter(encoding=3), declared, {}, cpu_peak=1e11).set_index("rule")
+    assert not t.loc["encoding", "mem_ok"]

@@ -39,3 +39,31 @@ def test_paper_run_submits_at_most_300_jobs(paper_plan):
     assert {"download", "download_model", "all", "fig_iou"} <= local
     rows = plan_table(jobs, local, *profile_groups(REPO / "profiles/slurm"))
     assert sum(r["sbatch_calls"] for r in rows) <= 300
+
+
+def test_encoding_jobs_ask_for_their_datasets_resources(tmp_path):
+    """config/rehearsal.yaml: an MRH-shaped encoding asks for its dataset's
+    encoding_resources, an HP-shaped one for the defaults (8 GB, 1 h); workflow_rules (and
+    with it cost.tsv's memory check) sees them per dataset."""
+    import re
+    import subprocess
+
+    import yaml
+
+    from brainattr.slurm_plan import workflow_rules
+
+    from .conftest import snakemake_command
+
+    config = REPO / "config/rehearsal.yaml"
+    mrh = yaml.safe_load(config.read_text())["datasets"]["mrh_rehearsal"]["encoding_resources"]
+    assert mrh["mem_mb"] > 8000 and mrh["runtime"] > 60
+    rules = workflow_rules(REPO / "Snakefile", tmp_path, [str(config)])
+    assert rules["encoding"]["mem_mb"] == {"hp_rehearsal": 8000, "mrh_rehearsal": mrh["mem_mb"]}
+    for dataset, mem_mb, minutes in (("hp_rehearsal", 8000, 60),
+                                     ("mrh_rehearsal", mrh["mem_mb"], mrh["runtime"])):  # fmt: skip
+        target = f"results/{dataset}/llama-3.2-1b/ctx80/encoding/layer1/sub-01.h5"
+        res = subprocess.run(snakemake_command(tmp_path, config, "-n", target),
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert res.returncode == 0, res.stderr[-3000:]
+        job = res.stdout.split("rule encoding:")[1].split("\n\n")[0]
+        assert re.search(rf"\bruntime={minutes}\b", job) and re.search(rf"\bmem_mb={mem_mb}\b", job)

@@ -22,10 +22,11 @@ import yaml
 COUNT_LINE = re.compile(r"^(\w+)\s+(\d+)$", re.M)
 # the workflow's rules as Snakemake sees them, through its API in a separate process (the
 # Snakefile edits sys.path and the environment): local (localrules, or no job body like `all`)
-# and the declared mem_mb of a first attempt
+# and the declared mem_mb of a first attempt (per dataset where it depends on the dataset)
 _RULES = """
 import json, sys
 from pathlib import Path
+from types import SimpleNamespace
 from snakemake.api import SnakemakeApi
 from snakemake.settings.types import ConfigSettings, OutputSettings, Quietness, ResourceSettings
 snakefile, workdir, *configfiles = sys.argv[1:]
@@ -39,10 +40,17 @@ with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
     rules = {}
     for r in wf.rules:
         mem = r.resources.get("mem_mb")
-        if mem is not None:
-            mem = (mem.evaluate(None, 1) if mem.is_evaluable() else mem).value
+        if mem is not None and mem.is_evaluable():
+            try:
+                mem = mem.evaluate(None, 1).value
+            except AttributeError:  # a function of {dataset}: encoding_resources
+                mem = {d: mem.evaluate(SimpleNamespace(dataset=d), 1).value
+                       for d in wf.config["datasets"]}
+        elif mem is not None:
+            mem = mem.value
         local = r.name in wf._localrules or r.norun
-        rules[r.name] = {"local": bool(local), "mem_mb": mem if isinstance(mem, int) else None}
+        rules[r.name] = {"local": bool(local),
+                         "mem_mb": mem if isinstance(mem, (int, dict)) else None}
 print("RULES=" + json.dumps(rules))
 """
 
@@ -91,7 +99,8 @@ def _snakemake(args: list[str]) -> str:
 
 
 def workflow_rules(snakefile: Path, workdir: Path, configfiles: list[str]) -> dict[str, dict]:
-    """Each rule's ``local`` flag and declared ``mem_mb`` (first attempt), from Snakemake."""
+    """Each rule's ``local`` flag and declared ``mem_mb`` (first attempt; {dataset: mem_mb}
+    where it depends on the dataset), from Snakemake."""
     out = _snakemake(["-c", _RULES, str(snakefile), str(workdir), *configfiles])
     return json.loads(out.split("RULES=")[-1].splitlines()[0])
 

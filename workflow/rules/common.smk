@@ -146,6 +146,12 @@ def runtime(minutes):
     return lambda wildcards, attempt: minutes * attempt
 
 
+def encoding_resource(key):
+    """An encoding job's mem_mb or runtime: its dataset's ``encoding_resources`` (an MRH job
+    needs several times HP's), growing with each retry."""
+    return lambda wc, attempt: config["datasets"][wc.dataset]["encoding_resources"][key] * attempt
+
+
 def per_model(path, models=None):
     """One path per configured model (or per one of ``models``), other wildcards left open."""
     return expand(path, model=MODELS if models is None else models, allow_missing=True)

@@ -16,8 +16,8 @@ rule encoding:
         "../../envs/model.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb(8000),
-        runtime=runtime(60),
+        mem_mb=encoding_resource("mem_mb"),
+        runtime=encoding_resource("runtime"),
     params:
         **ENCODING_PARAMS,
         targets_batch=config["encoding"]["targets_batch"],

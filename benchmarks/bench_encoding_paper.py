@@ -1,0 +1,68 @@
+"""Benchmark: one encoding job (one subject x layer) at a paper dataset's full shape.
+
+The rehearsal smoke's encodings (2,000 voxels) say nothing of the paper's: the cost of an
+encoding grows with the voxels and, through the kernel, with the square of the TRs. This runs
+:func:`brainattr.encoding.encode_subject` as the ``encoding`` rule does (4 delays of a
+2,048-wide model, the paper's 16 alphas, 5 inner folds, every voxel, outer folds by run or
+story) on HP's or MRH's exact layout (:func:`brainattr.rehearsal.layout_tables`), with BOLD
+planted from the features (weak to strong voxels, so that the alphas spread over the grid as
+on real data), and prints
+
+    encoding_paper_shape: layout=<hp|mrh> voxels=<V> s=<seconds> peak_mb=<max RSS> alphas_used=<...>
+
+Run ``python benchmarks/bench_encoding_paper.py --layout hp`` (HP's 27,000 voxels: about two
+minutes on 2 cores; in ``make bench``) or ``--layout mrh --voxels 9000`` (a tenth of MRH's
+voxels: ~15 minutes). Threads: BLAS's default (all cores) unless OMP_NUM_THREADS is set; an
+encoding job runs on one (its rule's ``threads: 1``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+
+from brainattr.encoding import encode_subject
+from brainattr.rehearsal import layout_tables
+
+ALPHAS = [10.0**k for k in range(-6, 10)]  # the paper's grid
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--layout", choices=["hp", "mrh"], default="hp")
+    parser.add_argument("--voxels", type=int, default=27000)
+    parser.add_argument("--hidden", type=int, default=2048)
+    parser.add_argument("--targets-batch", type=int, default=0)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    _, trs = layout_tables(args.layout, "a b c d".split(), np.random.default_rng(0))
+    runs, kept = trs["run"].to_numpy(), trs["kept"].to_numpy()
+    n = len(runs)
+    features = rng.standard_normal((n, args.hidden)).astype(np.float32)
+    # BOLD from the features one TR earlier, weak to strong voxels: the alphas spread (the
+    # planted signal stays in memory: the peak over-counts a job's by 4 bytes per TR x voxel)
+    signal = np.roll(features[:, :64], 1, axis=0) @ rng.standard_normal(
+        (64, args.voxels), dtype=np.float32
+    )
+    bold = signal * np.logspace(-3, 0, args.voxels, dtype=np.float32)
+    bold += rng.standard_normal((n, args.voxels), dtype=np.float32)
+    roi = np.zeros(args.voxels, dtype=bool)
+    roi[: args.voxels // 5] = True
+    t0 = time.perf_counter()
+    res = encode_subject(features, bold, runs, kept, 4, ALPHAS, 5, roi, "numpy",
+                         args.targets_batch, keep_weights=False)  # fmt: skip
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    used = sorted({len(np.unique(v)) for k, v in res.items() if k.startswith("alphas_")})
+    print(f"# {args.layout}: {n} TRs ({int(kept.sum())} kept) in {len(np.unique(runs))} folds, "
+          f"4 x {args.hidden} features, {len(ALPHAS)} alphas, 5 inner folds, targets_batch "
+          f"{args.targets_batch}")  # fmt: skip
+    print(f"encoding_paper_shape: layout={args.layout} voxels={args.voxels} s={seconds:.1f} "
+          f"peak_mb={peak:.0f} alphas_used={used}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
