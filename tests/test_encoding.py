@@ -51,7 +51,7 @@ def test_alpha_is_chosen_per_voxel():
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 def test_kernel_ridge_cv_equals_himalayas_kernel_ridge_cv(backend):
-    """The kernel branch (himalaya's CV, then one refit per voxel's own alpha) against
+    """The kernel fits (himalaya's CV, then one refit per voxel's own alpha) against
     himalaya's KernelRidgeCV, which refits every used alpha for every voxel."""
     from himalaya.backend import set_backend
     from himalaya.kernel_ridge import KernelRidgeCV
@@ -72,6 +72,17 @@ def test_kernel_ridge_cv_equals_himalayas_kernel_ridge_cv(backend):
     assert set(best) <= set(alphas)  # ours are the grid's values themselves
     assert len(np.unique(best)) >= 3  # the refit is per voxel, not one alpha for all
     np.testing.assert_allclose(coef, x.T @ ref.dual_coef_, rtol=1e-7, atol=1e-10)
+    # the precomputed-kernel fit (noise ceiling, partition) through the same CV and refit
+    from brainattr.encoding import kernel_ridge_cv_predict
+
+    train = np.arange(72) < 54
+    kernel = x @ x.T
+    pred = kernel_ridge_cv_predict(kernel, y, train, list(alphas), 4, backend)
+    set_backend("numpy")
+    ref = KernelRidgeCV(alphas=alphas, kernel="precomputed", cv=KFold(4))
+    ref.fit(kernel[train][:, train], y[train])
+    expected = ref.predict(kernel[~train][:, train])
+    np.testing.assert_allclose(pred, expected, rtol=1e-7, atol=1e-10 * np.abs(expected).max())
 
 
 def test_encode_subject_recovers_a_linear_map_and_folds_the_zscore():

@@ -10,6 +10,9 @@ layers it uses from those alphas (:func:`roi_weights`), instead of every layer's
 weights being written to disk; the refit weights have the z-scoring (and a control's PCA
 or property removal, :mod:`brainattr.controls`) folded in, so that prediction =
 delayed_features @ weights + intercept on raw features (minus a removal's per-TR offset).
+
+The solvers (himalaya's CV, the closed-form refit every kernel ridge here shares) and the stage
+stay in this one module (about 365 lines), so that one definition serves all three fits.
 """
 
 from __future__ import annotations
@@ -71,28 +74,46 @@ def fit_ridge_cv(
     best_alphas : array of shape (n_targets,)
     """
     from himalaya.backend import set_backend
-    from himalaya.kernel_ridge import solve_multiple_kernel_ridge_random_search
     from himalaya.ridge import RidgeCV
 
     bk = set_backend(resolve_backend(backend), on_error="raise")
-    cv = KFold(n_splits=inner_folds, shuffle=False)
     xb, yb = bk.asarray(x, dtype=bk.float64), bk.asarray(y, dtype=bk.float64)
-    alphas_b = np.asarray(alphas, dtype=np.float64)
     params = {"n_targets_batch": targets_batch or None, "n_alphas_batch": alphas_batch or None}
     if x.shape[1] <= x.shape[0]:
-        model = RidgeCV(alphas=alphas_b, cv=cv, solver_params=params)
+        cv = KFold(n_splits=inner_folds, shuffle=False)
+        model = RidgeCV(alphas=np.asarray(alphas, dtype=np.float64), cv=cv, solver_params=params)
         model.fit(xb, yb)
         coef = bk.to_numpy(model.coef_).reshape(x.shape[1], -1)
         return coef, bk.to_numpy(model.best_alphas_).ravel()
-    # himalaya's CV; not its refit of every used alpha for every voxel (42 GB at MRH's shape)
     kernel = xb @ xb.T
-    best = solve_multiple_kernel_ridge_random_search(
-        kernel[None], yb, n_iter=bk.ones_like(kernel, shape=(1, 1)), concentration=None,
-        alphas=bk.asarray(alphas_b), cv=cv, return_weights=None, return_alphas=True,
-        progress_bar=False, **params,
+    best = _kernel_cv_alphas(kernel, yb, alphas, inner_folds, params)
+    return bk.to_numpy(xb.T @ _kernel_dual(kernel, yb, best)), bk.to_numpy(best).ravel()
+
+
+def _kernel_cv_alphas(kernel, y, alphas, inner_folds: int, params: dict):
+    """Each target's alpha by himalaya's contiguous K-fold CV on a linear kernel (arrays of
+    the current backend), without KernelRidgeCV's refit of every used alpha for every target
+    (an (alphas, n, targets) array: 42 GB at MRH's shape); :func:`_kernel_dual` refits."""
+    from himalaya.backend import get_backend
+    from himalaya.kernel_ridge import solve_multiple_kernel_ridge_random_search
+
+    bk = get_backend()
+    return solve_multiple_kernel_ridge_random_search(
+        kernel[None], y, n_iter=bk.ones_like(kernel, shape=(1, 1)), concentration=None,
+        alphas=bk.asarray(np.asarray(alphas, dtype=np.float64)), return_weights=None,
+        cv=KFold(n_splits=inner_folds, shuffle=False), return_alphas=True, progress_bar=False,
+        **params,
     )[-1]  # fmt: skip
-    best_alphas = bk.to_numpy(best).ravel()
-    return solve_ridge(x, y, best_alphas, backend), best_alphas
+
+
+def _kernel_dual(kernel, y, alphas):
+    """Dual coefficients Q diag(1 / (lambda + alpha_t)) Q^T y_t of kernel = Q diag(lambda) Q^T,
+    one alpha per target (arrays of the current backend): one decomposition for all."""
+    from himalaya.backend import get_backend
+
+    eigenvalues, q = get_backend().eigh(kernel)
+    eigenvalues = get_backend().clip(eigenvalues, 0, None)[:, None]  # rounding: 0, as himalaya
+    return q @ ((q.T @ y) / (eigenvalues + alphas[None, :]))
 
 
 def kernel_ridge_cv_predict(
@@ -119,14 +140,12 @@ def kernel_ridge_cv_predict(
     prediction : array (n_test, n_targets) of the rows where ``train`` is False
     """
     from himalaya.backend import set_backend
-    from himalaya.kernel_ridge import KernelRidgeCV
 
     bk = set_backend(resolve_backend(backend), on_error="raise")
-    model = KernelRidgeCV(alphas=np.asarray(alphas, dtype=np.float64), kernel="precomputed",
-                          cv=KFold(n_splits=inner_folds, shuffle=False))  # fmt: skip
     k = bk.asarray(kernel, dtype=bk.float64)
-    model.fit(k[train][:, train], bk.asarray(y[train], dtype=bk.float64))
-    return bk.to_numpy(model.predict(k[~train][:, train]))
+    k_train, y_train = k[train][:, train], bk.asarray(y[train], dtype=bk.float64)
+    best = _kernel_cv_alphas(k_train, y_train, alphas, inner_folds, {})
+    return bk.to_numpy(k[~train][:, train] @ _kernel_dual(k_train, y_train, best))
 
 
 def solve_ridge(x: np.ndarray, y: np.ndarray, alphas: np.ndarray, backend: str = "numpy"):
@@ -152,14 +171,11 @@ def solve_ridge(x: np.ndarray, y: np.ndarray, alphas: np.ndarray, backend: str =
 
     bk = set_backend(resolve_backend(backend), on_error="raise")
     xb, yb = bk.asarray(x, dtype=bk.float64), bk.asarray(y, dtype=bk.float64)
-    alpha = bk.asarray(np.asarray(alphas, dtype=np.float64))[None, :]
+    alpha = bk.asarray(np.asarray(alphas, dtype=np.float64))
     if x.shape[1] > x.shape[0]:
-        eigenvalues, q = bk.eigh(xb @ xb.T)
-        eigenvalues = bk.clip(eigenvalues, 0, None)[:, None]  # rounding: zeroed, as himalaya
-        dual = q @ ((q.T @ yb) / (eigenvalues + alpha))
-        return bk.to_numpy(xb.T @ dual)
+        return bk.to_numpy(xb.T @ _kernel_dual(xb @ xb.T, yb, alpha))
     u, s, vt = bk.svd(xb, full_matrices=False)
-    return bk.to_numpy(vt.T @ ((u.T @ yb) * (s[:, None] / (s[:, None] ** 2 + alpha))))
+    return bk.to_numpy(vt.T @ ((u.T @ yb) * (s[:, None] / (s[:, None] ** 2 + alpha[None, :]))))
 
 
 def roi_weights(
