@@ -40,14 +40,10 @@ with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
     rules = {}
     for r in wf.rules:
         mem = r.resources.get("mem_mb")
-        if mem is not None and mem.is_evaluable():
-            try:
-                mem = mem.evaluate(None, 1).value
-            except AttributeError:  # a function of {dataset}: encoding_resources
-                mem = {d: mem.evaluate(SimpleNamespace(dataset=d), 1).value
-                       for d in wf.config["datasets"]}
-        elif mem is not None:
-            mem = mem.value
+        if mem is not None:  # evaluated for each dataset: encoding's is the dataset's own
+            per = {d: (mem.evaluate(SimpleNamespace(dataset=d), 1) if mem.is_evaluable()
+                       else mem).value for d in wf.config["datasets"]}
+            mem = per if len(set(per.values())) > 1 else next(iter(per.values()))
         local = r.name in wf._localrules or r.norun
         rules[r.name] = {"local": bool(local),
                          "mem_mb": mem if isinstance(mem, (int, dict)) else None}
