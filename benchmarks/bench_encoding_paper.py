@@ -10,6 +10,11 @@ on real data), and prints
 
     encoding_paper_shape: layout=<hp|mrh> voxels=<V> s=<seconds> peak_mb=<max RSS> alphas_used=<...>
 
+With ``--stage ceiling`` it runs instead one subject's inter-subject ceiling (rule ``ceiling``:
+:func:`brainattr.reliability.intersubject_ceiling_of`), ``--voxels`` being the ROI's (HP's
+~5,000, MRH's ~9,000), the other subjects' kernel summed from their planted ROI responses
+(8 of them; reading the dataset is not timed), and prints ``ceiling_paper_shape: ...``.
+
 Run ``python benchmarks/bench_encoding_paper.py --layout hp`` (HP's 27,000 voxels: about two
 minutes on 2 cores; in ``make bench``) or ``--layout mrh --voxels 9000`` (a tenth of MRH's
 voxels: ~15 minutes). Threads: BLAS's default (all cores) unless OMP_NUM_THREADS is set; an
@@ -24,8 +29,10 @@ import time
 
 import numpy as np
 
+from brainattr.design import prepare_responses
 from brainattr.encoding import encode_subject
 from brainattr.rehearsal import layout_tables
+from brainattr.reliability import intersubject_ceiling_of
 
 ALPHAS = [10.0**k for k in range(-6, 10)]  # the paper's grid
 
@@ -36,10 +43,13 @@ def main() -> None:
     parser.add_argument("--voxels", type=int, default=27000)
     parser.add_argument("--hidden", type=int, default=2048)
     parser.add_argument("--targets-batch", type=int, default=0)
+    parser.add_argument("--stage", choices=["encoding", "ceiling"], default="encoding")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     _, trs = layout_tables(args.layout, "a b c d".split(), np.random.default_rng(0))
     runs, kept = trs["run"].to_numpy(), trs["kept"].to_numpy()
+    if args.stage == "ceiling":
+        return ceiling(args, runs, kept, rng)
     n = len(runs)
     features = rng.standard_normal((n, args.hidden)).astype(np.float32)
     # BOLD from the features one TR earlier, weak to strong voxels: the alphas spread (the
@@ -62,6 +72,30 @@ def main() -> None:
           f"{args.targets_batch}")  # fmt: skip
     print(f"encoding_paper_shape: layout={args.layout} voxels={args.voxels} s={seconds:.1f} "
           f"peak_mb={peak:.0f} alphas_used={used}")  # fmt: skip
+
+
+def ceiling(args, runs: np.ndarray, kept: np.ndarray, rng: np.random.Generator) -> None:
+    """One subject's inter-subject ceiling from 8 others sharing a 64-d signal."""
+    shared = rng.standard_normal((len(runs), 64), dtype=np.float32)
+
+    def subject() -> np.ndarray:
+        signal = shared @ rng.standard_normal((64, args.voxels), dtype=np.float32)
+        bold = signal * np.logspace(-3, 0, args.voxels, dtype=np.float32)
+        return prepare_responses(bold + rng.standard_normal(bold.shape, dtype=np.float32),
+                                 runs, kept)  # fmt: skip
+
+    y, kernel = subject(), 0.0
+    for _ in range(8):
+        z = subject()
+        kernel = kernel + z @ z.T
+    t0 = time.perf_counter()
+    r = intersubject_ceiling_of(y, kernel, runs[kept], ALPHAS, 5)
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"# {args.layout}: {int(kept.sum())} kept TRs in {len(np.unique(runs))} folds, "
+          f"{len(ALPHAS)} alphas, 5 inner folds, 8 other subjects")  # fmt: skip
+    print(f"ceiling_paper_shape: layout={args.layout} roi_voxels={args.voxels} s={seconds:.1f} "
+          f"peak_mb={peak:.0f} mean_r={np.nanmean(r):.3f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ each rule to the paper run:
   reaches the same fraction of its matmul peak as the CPU did of the peak measured in the same
   process: CPU seconds x CPU peak / GPU peak. The stated GPU peaks (H100 SXM, dense: fp32 67,
   bf16 989 TFLOP/s) are parameters; the GPU check script measures the real fractions.
-- ``mem_ok``: the rule's declared ``mem_mb`` (its dataset's, for ``encoding``) covers every
-  measured ``max_rss``.
+- ``mem_ok``: the rule's declared ``mem_mb`` (its dataset's, for ``encoding`` and
+  ``ceiling``) covers every measured ``max_rss``.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def cost_table(
         Jobs per rule of the paper's run (its dry run).
     declared_mem_mb : dict
         Each rule's declared ``mem_mb`` (first attempt; None: the profile's default), or
-        per dataset ({dataset: mem_mb}: ``encoding``).
+        per dataset ({dataset: mem_mb}: ``encoding``, ``ceiling``).
     target_scale : dict
         Per dataset: the paper's targets per attribution job over the rehearsal's.
     cpu_peak : float

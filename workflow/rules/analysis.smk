@@ -57,10 +57,44 @@ rule linguistic:
         "../scripts/linguistic.py"
 
 
-rule noise_ceiling:
-    """Noise ceiling per subject and layer: from repeated runs, and between subjects."""
+rule ceiling:
+    """A subject's noise ceilings, the same for every model: of each repeated run, and from the other subjects."""
     input:
-        unpack(lambda wc: {"data": dataset_files(wc.dataset), **encoding_files(wc)}),
+        data=lambda wc: dataset_files(wc.dataset),
+    output:
+        "results/{dataset}/noise_ceiling/{subject}.h5",
+    log:
+        "results/logs/ceiling/{dataset}_{subject}.log",
+    benchmark:
+        "results/benchmarks/ceiling/{dataset}_{subject}.tsv"
+    conda:
+        "../../envs/model.yaml"
+    threads: 1
+    # the inter-subject ceiling is a kernel ridge CV over the ROI voxels: an encoding's cost
+    resources:
+        mem_mb=encoding_resource("mem_mb"),
+        runtime=encoding_resource("runtime"),
+    params:
+        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
+        roi=lambda wc: config["datasets"][wc.dataset]["roi"],
+        encoding={k: config["encoding"][k] for k in ("alphas", "inner_folds", "backend")},
+    script:
+        "../scripts/ceiling.py"
+
+
+rule noise_ceiling:
+    """BA per subject and layer against the subject's noise ceilings (rule ceiling)."""
+    input:
+        unpack(
+            lambda wc: {
+                "ceilings": expand(
+                    "results/{dataset}/noise_ceiling/{subject}.h5",
+                    dataset=wc.dataset,
+                    subject=subjects(wc.dataset),
+                ),
+                **encoding_files(wc),
+            }
+        ),
     output:
         f"{RUN}/analysis/noise_ceiling.tsv",
     log:
@@ -71,11 +105,8 @@ rule noise_ceiling:
         "../../envs/model.yaml"
     threads: 1
     resources:
-        mem_mb=mem_mb(16000),
+        mem_mb=mem_mb(4000),
         runtime=runtime(30),
-    params:
-        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
-        encoding={k: config["encoding"][k] for k in ("alphas", "inner_folds", "backend")},
     script:
         "../scripts/noise_ceiling.py"
 
