@@ -35,11 +35,8 @@ lint: install
 	$(BIN)/snakemake --lint
 	$(BIN)/snakemake -n --quiet rules
 
-# two workers, one test module at a time each, heaviest modules first (tests/conftest.py)
-TEST_WORKERS ?= 2
-
 test: lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest
 
 clean:
 	rm -rf results resources/demo/*.json resources/demo/*.tsv resources/demo/*.h5 resources/demo/*.npz .snakemake

@@ -20,19 +20,6 @@ SMOLLM2 = {
 }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Modules in decreasing order of their heaviest test's ``slow(minutes=...)``, the others
-    after them as collected: ``make test`` runs the modules on two workers (pytest-xdist, one
-    module at a time per worker, in this order), so the long whole-workflow runs start first
-    instead of leaving one worker running them alone at the end."""
-    minutes: dict[Path, float] = {}
-    for item in items:
-        mark = item.get_closest_marker("slow")
-        cost = float(mark.kwargs.get("minutes", 1)) if mark else 0.0
-        minutes[item.path] = max(minutes.get(item.path, 0.0), cost)
-    items.sort(key=lambda item: -minutes[item.path])  # stable: each module stays in order
-
-
 def shared_path(*parts: str) -> Path:
     """A file under ../shared/, or skip the test where a clone has no shared/ beside it."""
     path = SHARED.joinpath(*parts)

@@ -270,7 +270,6 @@ def test_a_hub_model_shallower_than_its_layers_fails_when_loaded(tiny_spec):
         load_model({**tiny_spec, "layers": [1, 9]}, "cpu")
 
 
-@pytest.mark.slow(minutes=1)
 def test_an_unpacked_gguf_model_reads_as_the_gguf(tmp_path):
     """unpack_gguf's folder (what model jobs load) gives the GGUF's tokens, BOS and hidden
     states: the de-quantised float32 weights, saved and read back."""

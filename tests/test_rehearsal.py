@@ -74,7 +74,6 @@ def test_unknown_layout_is_a_schema_error():
         validate_config(cfg, REPO / "workflow/schemas/config.schema.yaml")
 
 
-@pytest.mark.slow(minutes=3)
 def test_rehearsal_smoke_runs_the_paper_shapes_and_writes_the_costs(tmp_path):
     """`make rehearse-smoke` as CI runs it: HP's layout and a paper shape (Qwen2-1.5B's width
     and 152k vocabulary, 3 blocks) through the workflow up to attribution, then cost.tsv."""

@@ -18,8 +18,6 @@ import yaml
 
 from .conftest import REPO, snakemake_command
 
-pytestmark = pytest.mark.slow(minutes=4)
-
 START = REPO / ".ci/slurm/start-cluster.sh"
 STOP = REPO / ".ci/slurm/stop-cluster.sh"
 

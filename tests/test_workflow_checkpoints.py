@@ -17,7 +17,7 @@ import yaml
 from .conftest import snakemake_command
 
 
-@pytest.mark.slow(minutes=2.5)
+@pytest.mark.slow
 def test_checkpoints_run_as_models_and_draw_the_training_figure(tmp_path, tiny_model_dir):
     from transformers import AutoModelForCausalLM
 

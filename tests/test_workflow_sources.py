@@ -22,8 +22,6 @@ from . import fake_sources as fs
 from .conftest import snakemake_command
 from .http_server import FileServer
 
-pytestmark = pytest.mark.slow(minutes=2)
-
 LEBEL_STORIES = ["avatar", "legacy", "wheretheressmoke"]
 SUBJECTS = {"hp": "F", "hpcmu": "1", "mrh": "01", "lebel": "UTS01"}
 
