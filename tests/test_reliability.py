@@ -187,6 +187,8 @@ def test_noise_ceiling_stage_reads_each_subjects_ceiling_file(tmp_path):
     assert t.loc["intersubject", "ba_repeated"] == pytest.approx(0.2)
     assert t.loc["repeats", "noise_ceiling"] == pytest.approx(0.6)  # voxels 0 and 2
     assert t.loc["repeats", "ba_repeated"] == pytest.approx(0.3)
+    with pytest.raises(DatasetError, match=r"e\.h5: no ceiling file of s2"):
+        run_noise_ceiling({("s2", 3): tmp_path / "e.h5"}, [tmp_path / "s1.h5"], tmp_path / "x")
     write_ceilings(tmp_path / "s1.h5", {**ceilings, "roi": ~roi}, dataset="toy", subject="s1")
     with pytest.raises(DatasetError, match=r"e\.h5 and .*s1\.h5 hold different ROIs of s1"):
         run_noise_ceiling({("s1", 3): tmp_path / "e.h5"}, [tmp_path / "s1.h5"], tmp_path / "x")

@@ -287,6 +287,9 @@ def run_noise_ceiling(
         ceilings[c["attrs"]["subject"]] = c | {"path": path}
     encodings = {}
     for (subject, layer), path in encoding_paths.items():
+        if subject not in ceilings:
+            raise DatasetError(f"{path}: no ceiling file of {subject} among {ceiling_paths} "
+                               "(stage ceiling writes noise_ceiling/<subject>.h5)")  # fmt: skip
         enc, c = read_encoding(path), ceilings[subject]
         if not np.array_equal(enc["roi"], c["roi"]):
             raise DatasetError(
