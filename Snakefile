@@ -55,6 +55,8 @@ SUMMARY = "results/{dataset}/ctx{context}"
 METHODS = config["attribution"]["methods"]
 ATTR = "results/{dataset}/{model}/ctx{context}/{method}"
 ASUMMARY = "results/{dataset}/ctx{context}/{method}"
+# what does not depend on the model: a subject's noise ceilings
+CEILING = "results/{dataset}/noise_ceiling/{subject}.h5"
 
 
 report: "workflow/report/workflow.rst"

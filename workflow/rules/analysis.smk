@@ -62,7 +62,7 @@ rule ceiling:
     input:
         data=lambda wc: dataset_files(wc.dataset),
     output:
-        "results/{dataset}/noise_ceiling/{subject}.h5",
+        CEILING,
     log:
         "results/logs/ceiling/{dataset}_{subject}.log",
     benchmark:
@@ -75,9 +75,9 @@ rule ceiling:
         mem_mb=encoding_resource("mem_mb"),
         runtime=encoding_resource("runtime"),
     params:
-        dataset_dir=lambda wc: dataset_dir(config, wc.dataset),
-        roi=lambda wc: config["datasets"][wc.dataset]["roi"],
-        encoding={k: config["encoding"][k] for k in ("alphas", "inner_folds", "backend")},
+        dataset_dir=ENCODING_PARAMS["dataset_dir"],
+        roi=ENCODING_PARAMS["roi"],
+        encoding={k: ENCODING_PARAMS[k] for k in ("alphas", "inner_folds", "backend")},
     script:
         "../scripts/ceiling.py"
 
@@ -87,11 +87,7 @@ rule noise_ceiling:
     input:
         unpack(
             lambda wc: {
-                "ceilings": expand(
-                    "results/{dataset}/noise_ceiling/{subject}.h5",
-                    dataset=wc.dataset,
-                    subject=subjects(wc.dataset),
-                ),
+                "ceilings": expand(CEILING, dataset=wc.dataset, subject=subjects(wc.dataset)),
                 **encoding_files(wc),
             }
         ),
