@@ -81,6 +81,16 @@ def test_delays_without_gaps():
         validate_config(bad, SCHEMA)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_gpu_encodings_need_a_gpu_backend(backend):
+    bad = {**MINIMAL, "resources": {"encoding_gpus": 1}, "encoding": {"backend": backend}}
+    with pytest.raises(ConfigError, match=f"encoding_gpus = 1 .* '{backend}' never uses one"):
+        validate_config(bad, SCHEMA)
+    for ok in ("auto", "torch_cuda"):
+        good = {**bad, "encoding": {"backend": ok}}
+        assert validate_config(good, SCHEMA)["resources"]["encoding_gpus"] == 1
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
         load_config(tmp_path / "nope.yaml", SCHEMA)
@@ -212,3 +222,37 @@ def test_feature_kinds_list_the_activations_first():
         validate_config({**MINIMAL, "features": {"kinds": ["nwp_attribution"]}}, SCHEMA)
     with pytest.raises(ConfigError, match=r"features.kinds.*'gradients'.*nwp_attribution"):
         validate_config({**MINIMAL, "features": {"kinds": ["activations", "gradients"]}}, SCHEMA)
+
+
+def _schema_keys(node: dict, path: tuple = ()):
+    """(path, is_section) of every key of the schema; ``<name>`` for a free-named entry."""
+    for key, child in node.get("properties", {}).items():
+        yield (
+            (*path, key),
+            "properties" in child or isinstance(child.get("additionalProperties"), dict),
+        )
+        yield from _schema_keys(child, (*path, key))
+    if isinstance(node.get("additionalProperties"), dict):
+        yield (*path, "<name>"), True
+        yield from _schema_keys(node["additionalProperties"], (*path, "<name>"))
+
+
+def test_config_readme_documents_every_key():
+    """config/README.md's table names every key of the schema (a leaf, or its object's row)."""
+    import re
+
+    documented = set()
+    for row in (REPO / "config/README.md").read_text().splitlines():
+        if not row.startswith("| `"):
+            continue
+        names = re.findall(r"`([^`]+)`", row.split("|")[1])
+        first = names[0].split(".")
+        # `a.b.c`, `d` documents a.b.c and its sibling a.b.d
+        documented |= {names[0]} | {".".join([*first[:-1], n]) for n in names[1:]}
+    schema = yaml.safe_load(SCHEMA.read_text())
+    missing = [
+        ".".join(path)
+        for path, is_section in _schema_keys(schema)
+        if not is_section and not {".".join(path), ".".join(path[:-1])} & documented
+    ]
+    assert not missing, f"config/README.md lacks rows for {missing}"

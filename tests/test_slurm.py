@@ -65,7 +65,14 @@ def _config(work: Path, model_dir: Path, layers: list[int]) -> Path:
     return path
 
 
-def _snakemake(work: Path, cfg: Path, *extra: str, targets: tuple[str, ...] = (), limit: int = 900):
+def _snakemake(
+    work: Path,
+    cfg: Path,
+    *extra: str,
+    targets: tuple[str, ...] = (),
+    limit: int = 900,
+    groups: tuple[str, ...] = ("encoding=encoding",),
+):
     cmd = [
         "timeout",
         "-k",
@@ -88,7 +95,7 @@ def _snakemake(work: Path, cfg: Path, *extra: str, targets: tuple[str, ...] = ()
             # only the encodings grouped (the profile's other groups run their jobs in series
             # on this 2-CPU node: minutes longer for the same checks)
             "--groups",
-            "encoding=encoding",
+            *groups,
             # a group job runs at most this many of its jobs at once: the node has 2 CPUs
             # (a one-value option last: the targets follow)
             "--cores",
@@ -118,31 +125,46 @@ TARGETS = (
 )
 
 
-def test_workflow_runs_through_slurm(cluster, tmp_path, tiny_model_dir, capsys):
-    res = _snakemake(tmp_path, _config(tmp_path, tiny_model_dir, [1, 2, 3]), targets=TARGETS)
-    log = res.stdout + res.stderr
-    assert res.returncode == 0, log[-8000:]
+def _submitted(log: str, capsys) -> tuple[dict[str, str], dict[str, str]]:
+    """(scontrol's record, rule) of each job a run submitted; a group job's rule is its group's
+    name (profiles/slurm: encoding, analysis, summary)."""
     ids = _job_ids(log)
     assert ids, log[-4000:]
     jobs = {}
     for jid in ids:
         out = subprocess.run(["scontrol", "show", "job", jid], capture_output=True, text=True)
         jobs[jid] = out.stdout
-    # the executor's --comment is rule_<name>[_wildcards_<values>]; a group job's name is its
-    # group's (profiles/slurm: encoding, analysis, summary)
+    # the executor's --comment is rule_<name>[_wildcards_<values>]; a group job's is
+    # rule_<group>_<its rules>
     names = {
         jid: re.search(r"Comment=rule_(\S+)", s).group(1).split("_wildcards_")[0]
         for jid, s in jobs.items()
     }
-    # a group job's comment is rule_<group>_<its rules>
     rules = {jid: "encoding" if n.startswith("encoding_") else n for jid, n in names.items()}
     with capsys.disabled():
         print(f"\nSLURM job ids: {' '.join(ids)}")
         for jid, rule in rules.items():
             fields = re.findall(
-                r"(JobState=\S+|NumCPUs=\S+|TimeLimit=\S+|mem=\S+?[,\s])", jobs[jid]
+                r"(JobState=\S+|NumCPUs=\S+|TimeLimit=\S+|mem=\S+?[,\s]|TresPerJob=\S+)",
+                jobs[jid],
             )
             print(f"  {jid} {rule}: {' '.join(f.strip(', ') for f in fields)}")
+    return jobs, rules
+
+
+@pytest.fixture(scope="module")
+def slurm_run(cluster, tmp_path_factory, tiny_model_dir) -> tuple[Path, str]:
+    """The demo's DAG through the profile, once for this module's tests: (folder, log)."""
+    work = tmp_path_factory.mktemp("slurm")
+    res = _snakemake(work, _config(work, tiny_model_dir, [1, 2, 3]), targets=TARGETS)
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log[-8000:]
+    return work, log
+
+
+def test_workflow_runs_through_slurm(slurm_run, capsys):
+    tmp_path, log = slurm_run
+    jobs, rules = _submitted(log, capsys)
     submitted = set(rules.values())
     # every non-local rule went through sbatch, the encodings in a group; plotting stayed on
     # the submitting node
@@ -177,6 +199,35 @@ def test_workflow_runs_through_slurm(cluster, tmp_path, tiny_model_dir, capsys):
             tmp_path / f"results/demo/tiny/ctx8/{method}/attribution/scores.parquet"
         )
         assert set(scores["method"]) == {method}
+
+
+def test_gpu_encodings_run_one_at_a_time_on_their_groups_gpu(slurm_run, capsys):
+    """resources.encoding_gpus: the encodings and noise ceilings ask for a GPU, and a group job
+    of them asks for one GPU (not one per parallel job) and runs them in rounds of one."""
+    work, _ = slurm_run
+    cfg = yaml.safe_load((work / "config.yaml").read_text())
+    cfg["resources"]["encoding_gpus"] = 1  # backend auto: numpy on this GPU-less node
+    path = work / "gpu_encodings.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    encodings = [f"results/demo/tiny/ctx8/encoding/layer1/sub-0{s}.h5" for s in (1, 2)]
+    ceilings = [f"results/demo/noise_ceiling/sub-0{s}.h5" for s in (1, 2)]
+    before = {f: (work / f).stat().st_mtime for f in encodings}
+    # --cores again after --forcerun's list: the targets follow
+    res = _snakemake(work, path, "--forcerun", "encoding", "ceiling", "--cores", "2",
+                     targets=(*encodings, *ceilings), limit=600,
+                     groups=("encoding=encoding", "ceiling=encoding"))  # fmt: skip
+    log = res.stdout + res.stderr
+    assert res.returncode == 0, log[-8000:]
+    jobs, rules = _submitted(log, capsys)
+    assert set(rules.values()) == {"encoding"}, rules  # features were kept: one group job
+    (group,) = jobs.values()
+    # each job takes the group's 2 cores, so 4 rounds of one (2 encodings + 2 ceilings) of
+    # 60 min each, on one GPU: two at a time would have asked for gpu:2, 2 h and 16 GB
+    assert re.search(r"TresPerJob=gres[:/]gpu:1\b", group), group
+    assert "NumCPUs=2" in group and "mem=8000M" in group and "TimeLimit=04:00:00" in group
+    assert "JobState=COMPLETED" in group
+    assert all((work / f).stat().st_mtime > before[f] for f in encodings)
+    assert all((work / f).is_file() for f in ceilings)
 
 
 def test_failing_job_is_reported_not_hung(cluster, tmp_path, tiny_model_dir):

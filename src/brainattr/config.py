@@ -249,6 +249,13 @@ def _check_semantics(config: dict[str, Any]) -> None:
                 f"datasets.{name}.tr_assignment applies to downloaded sources {list(DOWNLOADED)}; "
                 f"a '{spec['source']}' dataset sets tr_assignment in its own dataset.json"
             )
+    backend = config["encoding"]["backend"]
+    if config["resources"]["encoding_gpus"] and backend in ("numpy", "torch"):
+        raise ConfigError(
+            f"resources.encoding_gpus = 1 asks a GPU for every ridge job, but encoding.backend "
+            f"= '{backend}' never uses one: set encoding.backend to torch_cuda (or auto), or "
+            "resources.encoding_gpus to 0"
+        )
     delays = config["features"]["delays"]
     if sorted(delays) != list(range(1, len(delays) + 1)):
         raise ConfigError(

@@ -69,9 +69,10 @@ rule ceiling:
         "results/benchmarks/ceiling/{dataset}_{subject}.tsv"
     conda:
         "../../envs/model.yaml"
-    threads: 1
+    threads: encoding_threads()
     # the inter-subject ceiling is a kernel ridge CV over the ROI voxels: an encoding's cost
     resources:
+        **encoding_gpu(),
         mem_mb=encoding_resource("mem_mb"),
         runtime=encoding_resource("runtime"),
     params:

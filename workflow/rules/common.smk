@@ -136,6 +136,21 @@ def model_gres():
     return config["resources"]["model_gres"] or None
 
 
+def encoding_gpu():
+    """gpu and gres resources of the ridge jobs (encoding, ceiling, partition): none, or what
+    a model job asks (resources.encoding_gpus)."""
+    if not config["resources"]["encoding_gpus"]:
+        return {}
+    return {"gpu": 0 if model_gres() else 1, "gres": model_gres()}
+
+
+def encoding_threads():
+    """1; with GPU encodings every core a job may take. Snakemake sums the GPUs of a group
+    job's parallel jobs and gives them no separate devices: taking every core, a group job
+    under the SLURM profile runs its encodings one at a time on its one GPU."""
+    return max(1, workflow.cores or 1) if config["resources"]["encoding_gpus"] else 1
+
+
 def mem_mb(base):
     """Memory that grows with each retry (attempt 1, 2, ...)."""
     return lambda wildcards, attempt: base * attempt

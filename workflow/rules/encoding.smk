@@ -14,8 +14,9 @@ rule encoding:
         "results/benchmarks/encoding/{dataset}_{model}_ctx{context}_layer{layer}_{subject}.tsv"
     conda:
         "../../envs/model.yaml"
-    threads: 1
+    threads: encoding_threads()
     resources:
+        **encoding_gpu(),
         mem_mb=encoding_resource("mem_mb"),
         runtime=encoding_resource("runtime"),
     params:
@@ -104,8 +105,9 @@ rule partition:
         model=names_regex(OWN_FEATURES),
     conda:
         "../../envs/model.yaml"
-    threads: 1
+    threads: encoding_threads()
     resources:
+        **encoding_gpu(),
         mem_mb=mem_mb(8000),
         runtime=runtime(120),
     params:
