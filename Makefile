@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_encoding.py
 	$(BIN)/python benchmarks/bench_encoding_paper.py --layout hp
 	$(BIN)/python benchmarks/bench_encoding_paper.py --layout hp --voxels 5000 --stage ceiling
+	$(BIN)/python benchmarks/bench_encoding_paper.py --layout hp --stage dtype
 	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_inference.py
 	$(BIN)/python benchmarks/bench_analysis_memory.py

@@ -15,6 +15,13 @@ With ``--stage ceiling`` it runs instead one subject's inter-subject ceiling (ru
 ~5,000, MRH's ~9,000), the other subjects' kernel summed from their planted ROI responses
 (8 of them; reading the dataset is not timed), and prints ``ceiling_paper_shape: ...``.
 
+With ``--stage dtype`` it runs the encoding twice in this process, in float64 (the
+reference) and float32 (``encoding.dtype``), and prints each one's seconds and peak traced
+memory, their ratios, and how far float32's BA and alphas are from float64's:
+
+    encoding_dtype: layout=<..> voxels=<V> s64=.. s32=.. speedup=.. mem64_mb=.. mem32_mb=..
+        max_abs_dr=.. mean_dr_roi=.. same_alpha=<fraction of voxel x fold alphas equal>
+
 Run ``python benchmarks/bench_encoding_paper.py --layout hp`` (HP's 27,000 voxels: about two
 minutes on 2 cores; in ``make bench``) or ``--layout mrh --voxels 9000`` (a tenth of MRH's
 voxels: ~15 minutes). Threads: BLAS's default (all cores) unless OMP_NUM_THREADS is set; an
@@ -26,6 +33,7 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+import tracemalloc
 
 import numpy as np
 
@@ -43,7 +51,7 @@ def main() -> None:
     parser.add_argument("--voxels", type=int, default=27000)
     parser.add_argument("--hidden", type=int, default=2048)
     parser.add_argument("--targets-batch", type=int, default=0)
-    parser.add_argument("--stage", choices=["encoding", "ceiling"], default="encoding")
+    parser.add_argument("--stage", choices=["encoding", "ceiling", "dtype"], default="encoding")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     _, trs = layout_tables(args.layout, "a b c d".split(), np.random.default_rng(0))
@@ -61,6 +69,8 @@ def main() -> None:
     bold += rng.standard_normal((n, args.voxels), dtype=np.float32)
     roi = np.zeros(args.voxels, dtype=bool)
     roi[: args.voxels // 5] = True
+    if args.stage == "dtype":
+        return compare_dtypes(args, features, bold, runs, kept, roi)
     t0 = time.perf_counter()
     res = encode_subject(features, bold, runs, kept, 4, ALPHAS, 5, roi, "numpy",
                          args.targets_batch, keep_weights=False)  # fmt: skip
@@ -72,6 +82,41 @@ def main() -> None:
           f"{args.targets_batch}")  # fmt: skip
     print(f"encoding_paper_shape: layout={args.layout} voxels={args.voxels} s={seconds:.1f} "
           f"peak_mb={peak:.0f} alphas_used={used}")  # fmt: skip
+
+
+def compare_dtypes(args, features, bold, runs, kept, roi) -> None:
+    """The same encoding in float64 and float32: time, traced peak, and the BA difference."""
+    res, seconds, peak = {}, {}, {}
+    for dtype in ("float64", "float32"):
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        args_ = (features, bold, runs, kept, 4, ALPHAS, 5, roi, "numpy", args.targets_batch)
+        res[dtype] = encode_subject(*args_, keep_weights=False, dtype=dtype)
+        seconds[dtype] = time.perf_counter() - t0
+        peak[dtype] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    r64, r32 = res["float64"]["r"], res["float32"]["r"]
+    folds = [k for k in res["float64"] if k.startswith("alphas_")]
+    same = np.mean([np.isclose(res["float32"][k], res["float64"][k], rtol=1e-6) for k in folds])
+    print(
+        f"# {args.layout}: {int(kept.sum())} kept TRs, 4 x {args.hidden} features, "
+        f"{len(ALPHAS)} alphas, 5 inner folds; mean BA (ROI) float64 {r64[roi].mean():.4f}"
+    )
+    print(f"encoding_dtype: layout={args.layout} voxels={args.voxels} "
+          f"s64={seconds['float64']:.1f} s32={seconds['float32']:.1f} "
+          f"speedup={seconds['float64'] / seconds['float32']:.2f} "
+          f"mem64_mb={peak['float64']:.0f} mem32_mb={peak['float32']:.0f} "
+          f"max_abs_dr={np.abs(r32 - r64).max():.2e} "
+          f"mean_dr_roi={(r32[roi] - r64[roi]).mean():.2e} same_alpha={same:.4f}")  # fmt: skip
+    # where they differ: voxels without signal, whose CV curve is flat (alphas tie)
+    dr = np.abs(r32 - r64)
+    for lo, hi in ((-1, 0.1), (0.1, 0.3), (0.3, 1)):
+        band = (r64 > lo) & (r64 <= hi)
+        print(
+            f"encoding_dtype_band: r64_in=({lo},{hi}] voxels={band.sum()} "
+            f"max_abs_dr={dr[band].max() if band.any() else 0:.2e} "
+            f"share_dr_over_0.01={(dr[band] > 0.01).mean() if band.any() else 0:.4f}"
+        )
 
 
 def ceiling(args, runs: np.ndarray, kept: np.ndarray, rng: np.random.Generator) -> None:

@@ -12,14 +12,16 @@ HP's exact layout (brainattr.rehearsal) at L = 640. Printed, one line each:
 - attribution_ba_per_target / attribution_ba_shared: BA GXI per target with the heads of an
   HP run (8 subjects x 3 layer groups x (fitted + 2 nulls) = 72), both engines;
 - attribution_nwp: NWP GXI per target; attribution_ig_ba / attribution_ig_nwp: 20 IG steps;
-- encoding_<backend>: one subject x layer ridge at HP's scale (1211 kept TRs in 4 runs, the
-  shape's 4 x hidden delayed features, 27,000 voxels).
+- encoding_<backend>[float64|float32]: one subject x layer ridge at HP's scale (1211 kept
+  TRs in 4 runs, the shape's 4 x hidden delayed features, 27,000 voxels), in each precision
+  of encoding.dtype (float64 is slow on workstation GPUs).
 Each fp32 and bf16 line's efficiency is against the same process's fp32 / bf16 matmul peak. A
 forward pass or one VJP over n tokens through blocks 1..l counts 2 x (parameters of those
 blocks) x n (attention's quadratic term ignored); the LM head counts for NWP.
 The last lines project config/paper.yaml's GPU-hours from these per-unit seconds: every model
 scaled by its block parameters (meta-device counts), L = 80 by its tokens, IG by its steps;
-features, BA and NWP attribution (GXI and IG) and encoding; masking is not projected.
+features, BA and NWP attribution (GXI and IG) and encoding (in paper.yaml's encoding.dtype);
+masking is not projected.
 """
 
 from __future__ import annotations
@@ -176,8 +178,9 @@ def bench_model(args, lm, dtype_name, story, words, targets, peak) -> dict[str, 
     return out
 
 
-def bench_encoding(args, ds, hidden: int, device) -> float:
-    """One subject x layer ridge at HP's scale (random features and BOLD: costs only)."""
+def bench_encoding(args, ds, hidden: int, device) -> dict[str, float]:
+    """Seconds of one subject x layer ridge at HP's scale in each precision (random features
+    and BOLD: costs only)."""
     from brainattr.encoding import resolve_backend
 
     backend = resolve_backend("torch_cuda" if device.type == "cuda" else "numpy")
@@ -189,12 +192,14 @@ def bench_encoding(args, ds, hidden: int, device) -> float:
     alphas = [10.0**k for k in range(-6, 10)]  # the paper's grid
     roi = np.zeros(args.voxels, bool)
     roi[: args.roi_voxels] = True
-    t0 = time.perf_counter()
-    encode_subject(feats, bold, runs, kept, 4, alphas, 5, roi, backend=backend)
-    sec = time.perf_counter() - t0
-    print(f"encoding_{backend}: s_per_fit={sec:.4g} trs={int(kept.sum())} "
-          f"features={4 * hidden} voxels={args.voxels}")  # fmt: skip
-    return sec
+    seconds = {}
+    for dtype in ("float64", "float32"):
+        t0 = time.perf_counter()
+        encode_subject(feats, bold, runs, kept, 4, alphas, 5, roi, backend=backend, dtype=dtype)
+        seconds[dtype] = sec = time.perf_counter() - t0
+        print(f"encoding_{backend}[{dtype}]: s_per_fit={sec:.4g} trs={int(kept.sum())} "
+              f"features={4 * hidden} voxels={args.voxels}")  # fmt: skip
+    return seconds
 
 
 def block_params(shape: str) -> int:
@@ -205,9 +210,10 @@ def block_params(shape: str) -> int:
     return sum(sum(p.numel() for p in b.parameters()) for b in decoder_layers(model))
 
 
-def project(args, measured: dict, enc_s: float) -> None:
+def project(args, measured: dict, encoding_s: dict[str, float]) -> None:
     """config/paper.yaml's GPU-hours from per-unit seconds (assumptions in the docstring)."""
     paper = yaml.safe_load((REPO / "config/paper.yaml").read_text())
+    enc_s = encoding_s[paper["encoding"].get("dtype", "float64")]
     contexts = paper["features"]["context_words"]
     methods = paper["attribution"]["methods"]
     steps = paper["attribution"].get("ig_steps", 20)

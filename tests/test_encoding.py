@@ -190,24 +190,34 @@ def test_refit_roi_weights_equal_the_cv_fit(h):
             np.testing.assert_allclose(refit[name], res[name], rtol=1e-5, atol=1e-6)
 
 
-def test_encoding_file_holds_no_weights(tmp_path):
+def _one_subject_dataset(folder, features: np.ndarray, bold: np.ndarray) -> None:
+    """A three-run dataset of one subject ``s`` (one word per TR) in ``folder/ds``, and its
+    layer-1 features in ``folder/f.h5``."""
     import h5py
     import pandas as pd
 
     from brainattr.dataset import write_dataset
+
+    n_trs = len(bold)
+    runs = np.repeat([1, 2, 3], n_trs // 3)
+    trs = pd.DataFrame({"tr_index": range(n_trs), "onset": np.arange(n_trs) * 2.0, "run": runs,
+                        "kept": True})  # fmt: skip
+    onset = np.arange(n_trs) * 2.0 + 0.1
+    words = pd.DataFrame({"word_index": range(n_trs), "word": ["a"] * n_trs, "onset": onset,
+                          "offset": onset + 0.4, "run": runs})  # fmt: skip
+    write_dataset(folder / "ds", "x", 2.0, words, trs, {"s": bold})
+    with h5py.File(folder / "f.h5", "w") as f:
+        f["layer_1"] = features.astype(np.float32)
+
+
+def test_encoding_file_holds_no_weights(tmp_path):
+    import h5py
+
     from brainattr.encoding import run_encoding
     from brainattr.tables import read_encoding
 
     rng = np.random.default_rng(5)
-    n_trs = 90
-    trs = pd.DataFrame({"tr_index": range(n_trs), "onset": np.arange(n_trs) * 2.0,
-                        "run": np.repeat([1, 2, 3], 30), "kept": True})  # fmt: skip
-    onset = np.arange(n_trs) * 2.0 + 0.1
-    words = pd.DataFrame({"word_index": range(n_trs), "word": ["a"] * n_trs, "onset": onset,
-                          "offset": onset + 0.4, "run": np.repeat([1, 2, 3], 30)})  # fmt: skip
-    write_dataset(tmp_path / "ds", "x", 2.0, words, trs, {"s": rng.standard_normal((n_trs, 7))})
-    with h5py.File(tmp_path / "f.h5", "w") as f:
-        f["layer_1"] = rng.standard_normal((n_trs, 8)).astype(np.float32)
+    _one_subject_dataset(tmp_path, rng.standard_normal((90, 8)), rng.standard_normal((90, 7)))
     run_encoding(
         tmp_path / "ds", tmp_path / "f.h5", "s", 1, "all", 2, [1, 100], 3, tmp_path / "e.h5"
     )
@@ -218,3 +228,38 @@ def test_encoding_file_holds_no_weights(tmp_path):
                       "r", "roi", "rows"]  # fmt: skip
     e = read_encoding(tmp_path / "e.h5")
     assert set(np.unique(e["alphas_1"])) <= {1.0, 100.0} and e["alphas_1"].shape == (7,)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("p", [20, 300])  # ridge, and kernel ridge (features > samples)
+def test_float32_fit_is_the_float64_fit_in_single_precision(p, backend):
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((120, p))
+    y = x @ rng.standard_normal((p, 9)) * np.geomspace(0.02, 1, 9) + rng.standard_normal((120, 9))
+    x, y = x - x.mean(0), y - y.mean(0)
+    alphas = [1e-2, 1, 100, 1e4, 1e6]
+    ref, ref_alphas = fit_ridge_cv(x, y, alphas, 3, backend)
+    coef, best = fit_ridge_cv(x, y, alphas, 3, backend, dtype="float32")
+    assert coef.dtype == np.float32 and ref.dtype == np.float64
+    # the grid's values are 100x apart: the same alpha per voxel, and its fit to float32
+    np.testing.assert_allclose(np.float64(best), ref_alphas, rtol=1e-6)
+    np.testing.assert_allclose(coef, ref, rtol=2e-3, atol=2e-4 * np.abs(ref).max())
+
+
+def test_a_float32_encoding_records_its_precision_and_matches_float64(tmp_path):
+    from brainattr.encoding import run_encoding
+    from brainattr.tables import read_encoding
+
+    rng = np.random.default_rng(6)
+    feats = rng.standard_normal((150, 40))
+    bold = 2 * np.roll(feats[:, :6], 1, axis=0) + rng.standard_normal((150, 6))  # delay 1
+    _one_subject_dataset(tmp_path, feats, bold)
+    for dtype in ("float64", "float32"):
+        run_encoding(tmp_path / "ds", tmp_path / "f.h5", "s", 1, "all", 2, [1, 100, 10000], 3,
+                     tmp_path / f"{dtype}.h5", dtype=dtype)  # fmt: skip
+    single, double = (read_encoding(tmp_path / f"{d}.h5") for d in ("float32", "float64"))
+    assert single["attrs"]["dtype"] == "float32" and double["attrs"]["dtype"] == "float64"
+    assert (double["r"] > 0.3).all()
+    np.testing.assert_allclose(single["r"], double["r"], atol=1e-5)
+    for k in range(3):
+        np.testing.assert_array_equal(single[f"alphas_{k}"], double[f"alphas_{k}"])

@@ -29,7 +29,8 @@ def test_gpu_check_prints_every_bench_line_and_the_projection():
                           re.M)  # fmt: skip
             assert m, f"no {name}[{dtype}] line in:\n{out}"
             assert float(m.group(1)) > 0 and float(m.group(2)) > 0
-    assert re.search(r"^encoding_numpy: s_per_fit=[\d.]+ trs=1211 ", out, re.M)
+    for dtype in ("float64", "float32"):
+        assert re.search(rf"^encoding_numpy\[{dtype}\]: s_per_fit=[\d.]+ trs=1211 ", out, re.M)
     m = re.search(r"^paper_projection: .*total_gpu_hours=([\d.]+)", out, re.M)
     assert m and float(m.group(1)) > 0
 

@@ -75,7 +75,8 @@ def sources_run(served, tmp_path_factory, tiny_model_dir):
         "datasets": datasets,
         "models": {"tiny": {"source": "local", "path": str(tiny_model_dir), "layers": [1, 2, 3]}},
         "features": {"context_words": [8]},
-        "encoding": {"alphas": [1, 100, 10000], "inner_folds": 3},
+        # single precision through the config (encoding.dtype; float64 elsewhere in the tests)
+        "encoding": {"alphas": [1, 100, 10000], "inner_folds": 3, "dtype": "float32"},
     }
     cfg = work / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))
@@ -111,8 +112,8 @@ def test_every_source_reaches_encoding(sources_run):
     work, _, targets, _, _ = sources_run
     for target in targets:
         with h5py.File(work / target, "r") as f:
-            r = f["r"][()]
-        assert r.ndim == 1 and np.isfinite(r).all()
+            r, dtype = f["r"][()], f.attrs["dtype"]
+        assert r.ndim == 1 and np.isfinite(r).all() and dtype == "float32"
     data = work / "shared_fs/data"
     expected_kept = {"hp": 4 * 10, "hpcmu": 4 * 10, "mrh": 3737 + 291, "lebel": 50 + 60 + 40}
     for name, kept in expected_kept.items():

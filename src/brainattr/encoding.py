@@ -12,7 +12,12 @@ or property removal, :mod:`brainattr.controls`) folded in, so that prediction =
 delayed_features @ weights + intercept on raw features (minus a removal's per-TR offset).
 
 The solvers (himalaya's CV, the closed-form refit every kernel ridge here shares) and the stage
-stay in this one module (about 365 lines), so that one definition serves all three fits.
+stay in this one module (about 380 lines), so that one definition serves all three fits.
+
+Precision: float64 by default (the reference). ``dtype="float32"`` (config ``encoding.dtype``)
+fits the encodings in single precision, as himalaya does on GPUs: half the memory, and on
+GPUs with slow float64 (workstation cards) many times faster; the ROI refit that attribution
+differentiates stays in float64.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ def fit_ridge_cv(
     backend: str = "numpy",
     targets_batch: int = 0,
     alphas_batch: int = 0,
+    dtype: str = "float64",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Ridge with one alpha per target chosen by contiguous K-fold CV (himalaya); ``x`` and
     ``y`` centred (no intercept). Kernel ridge when features outnumber samples.
@@ -67,21 +73,23 @@ def fit_ridge_cv(
     targets_batch, alphas_batch : int
         Voxels and alphas solved together (0 = all): the memory bound of himalaya's CV, whose
         largest array is about n_alphas_batch x n_samples / inner_folds x n_targets_batch.
+    dtype : {"float64", "float32"}
+        Precision of the fit (see the module's docstring).
 
     Returns
     -------
-    coef : array of shape (n_features, n_targets)
+    coef : array of shape (n_features, n_targets), of ``dtype``
     best_alphas : array of shape (n_targets,)
     """
     from himalaya.backend import set_backend
     from himalaya.ridge import RidgeCV
 
     bk = set_backend(resolve_backend(backend), on_error="raise")
-    xb, yb = bk.asarray(x, dtype=bk.float64), bk.asarray(y, dtype=bk.float64)
+    xb, yb = bk.asarray(x, dtype=dtype), bk.asarray(y, dtype=dtype)
     params = {"n_targets_batch": targets_batch or None, "n_alphas_batch": alphas_batch or None}
     if x.shape[1] <= x.shape[0]:
         cv = KFold(n_splits=inner_folds, shuffle=False)
-        model = RidgeCV(alphas=np.asarray(alphas, dtype=np.float64), cv=cv, solver_params=params)
+        model = RidgeCV(alphas=np.asarray(alphas, dtype=dtype), cv=cv, solver_params=params)
         model.fit(xb, yb)
         coef = bk.to_numpy(model.coef_).reshape(x.shape[1], -1)
         return coef, bk.to_numpy(model.best_alphas_).ravel()
@@ -100,7 +108,7 @@ def _kernel_cv_alphas(kernel, y, alphas, inner_folds: int, params: dict):
     bk = get_backend()
     return solve_multiple_kernel_ridge_random_search(
         kernel[None], y, n_iter=bk.ones_like(kernel, shape=(1, 1)), concentration=None,
-        alphas=bk.asarray(np.asarray(alphas, dtype=np.float64)), return_weights=None,
+        alphas=bk.asarray_like(np.asarray(alphas), kernel), return_weights=None,
         cv=KFold(n_splits=inner_folds, shuffle=False), return_alphas=True, progress_bar=False,
         **params,
     )[-1]  # fmt: skip
@@ -241,6 +249,7 @@ def encode_subject(
     r_runs: list[int] = (),
     control: FeatureControl | None = None,
     keep_weights: bool = True,
+    dtype: str = "float64",
 ) -> dict[str, np.ndarray]:
     """Cross-validated encoding model of one subject and layer.
 
@@ -264,6 +273,8 @@ def encode_subject(
         PCA or property removal, fit within each fold (:mod:`brainattr.controls`).
     keep_weights : bool
         Return each fold's ROI weights (3 GB at MRH's shape; run_encoding needs none).
+    dtype : {"float64", "float32"}
+        Precision of the ridge fits (:func:`fit_ridge_cv`).
 
     Returns
     -------
@@ -283,7 +294,7 @@ def encode_subject(
     for k in range(len(fold_ids)):
         train, test = fold != k, fold == k
         fit = fold_readout(x, y, train, control, lambda xd, yc: fit_ridge_cv(
-            xd, yc, alphas, inner_folds, backend, targets_batch, alphas_batch))  # fmt: skip
+            xd, yc, alphas, inner_folds, backend, targets_batch, alphas_batch, dtype))  # fmt: skip
         pred[test] = fit.predict(x[test], props[test] if props is not None else None)
         out[f"alphas_{k}"] = fit.alphas
         if keep_weights:
@@ -312,9 +323,11 @@ def run_encoding(
     alphas_batch: int = 0,
     model: dict | None = None,
     seed: int = 0,
+    dtype: str = "float64",
 ) -> None:
     """Workflow stage ``encoding``: fit one subject x layer (with the control keys of the
-    config entry ``model``, if any, and a removal's seeded null) and write it to HDF5."""
+    config entry ``model``, if any, and a removal's seeded null) in ``dtype`` and write it to
+    HDF5."""
     ds = read_dataset(dataset_dir)
     control = feature_control(model or {}, dataset_dir, ds, n_delays)
     bold, rois = read_responses(dataset_dir, subject)
@@ -323,10 +336,11 @@ def run_encoding(
     repeated = repeated_runs(dataset_dir, subject)
     args = (feats, bold, ds.trs["run"].to_numpy(), ds.trs["kept"].to_numpy(), n_delays, alphas,
             inner_folds, roi, backend, targets_batch, alphas_batch)  # fmt: skip
-    res = encode_subject(*args, repeated, control, keep_weights=False)
+    res = encode_subject(*args, repeated, control, keep_weights=False, dtype=dtype)
     if control is not None and control.properties is not None:
         null = feature_control(model or {}, dataset_dir, ds, n_delays, null_seed=seed)
-        res["r_removal_null"] = encode_subject(*args, control=null, keep_weights=False)["r"]
+        res["r_removal_null"] = encode_subject(*args, control=null, keep_weights=False,
+                                               dtype=dtype)["r"]  # fmt: skip
     grid = np.asarray(alphas, dtype=np.float64)
     n_folds = int(res["fold"].max() + 1)
     # weights are refit for the layers attribution uses (roi_weights); each voxel's alpha is
@@ -352,6 +366,7 @@ def run_encoding(
             mean_ba=float(res["r"][roi].mean()),
             roi_label=roi_label,
             control=control_label(model or {}),
+            dtype=dtype,
         )
     log.info("%s layer %d: mean BA (%s) = %.4f", subject, layer, roi_label, res["r"][roi].mean())
 
@@ -361,6 +376,7 @@ def alpha_indices(best: np.ndarray, grid: np.ndarray) -> np.ndarray:
     if len(grid) > 256:
         raise ValueError("encoding.alphas: at most 256 values")
     idx = np.abs(np.log(best)[:, None] - np.log(grid)[None, :]).argmin(axis=1)
-    if not np.allclose(grid[idx], best, rtol=1e-9):
+    # a float32 fit's alphas carry float32's rounding (1e-7); the grid's values are 10x apart
+    if not np.allclose(grid[idx], best, rtol=1e-6):
         raise ValueError("a chosen alpha is not in the grid")
     return idx.astype(np.uint8)

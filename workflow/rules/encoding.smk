@@ -23,6 +23,7 @@ rule encoding:
         **ENCODING_PARAMS,
         targets_batch=config["encoding"]["targets_batch"],
         alphas_batch=config["encoding"]["alphas_batch"],
+        dtype=config["encoding"]["dtype"],
         model=lambda wc: control_spec(wc.model),
         # only a removal control draws (its null): other encodings keep their params
         seed=lambda wc: config["seed"] if "remove" in config["models"][wc.model] else 0,

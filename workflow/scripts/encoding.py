@@ -18,4 +18,5 @@ run_encoding(
     alphas_batch=snakemake.params.alphas_batch,
     model=snakemake.params.model,
     seed=snakemake.params.seed,
+    dtype=snakemake.params.dtype,
 )
