@@ -127,9 +127,11 @@ def model_spec(model):
     return {**spec, **dict(zip(["snapshot"], model_inputs(model))), **seed}
 
 
-def model_gpus():
-    """gpu resource of model jobs (0 when a GRES string is configured instead)."""
-    return 0 if config["resources"]["model_gres"] else config["resources"]["model_gpus"]
+def model_gpus(n=None):
+    """gpu resource of a GPU job: n (default: model jobs' resources.model_gpus), 0 when a GRES
+    string is configured instead."""
+    n = config["resources"]["model_gpus"] if n is None else n
+    return 0 if config["resources"]["model_gres"] else n
 
 
 def model_gres():
@@ -141,7 +143,7 @@ def encoding_gpu():
     a model job asks (resources.encoding_gpus)."""
     if not config["resources"]["encoding_gpus"]:
         return {}
-    return {"gpu": 0 if model_gres() else 1, "gres": model_gres()}
+    return {"gpu": model_gpus(1), "gres": model_gres()}
 
 
 def encoding_threads():
